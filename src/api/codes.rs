@@ -1,0 +1,255 @@
+//! `GET /v1/codes/{code}` and `POST /v1/codes`: code → address or cell.
+
+use axum::extract::{Path, State};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+
+use super::zones::{LatLonBody, ZoneBody};
+use super::{ApiJson, AppError, AppState};
+use crate::code::{VmapCode, olc::CodeArea};
+use crate::registry::{CodeLookup, Registry, RegistryError};
+use crate::store::AddressStatus;
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/codes/{code}", get(lookup_one))
+        .route("/v1/codes", post(lookup_many))
+}
+
+/// A grid cell of about 3 m × 3 m.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct CellBody {
+    pub south: f64,
+    pub west: f64,
+    pub north: f64,
+    pub east: f64,
+    pub center: LatLonBody,
+}
+
+impl From<CodeArea> for CellBody {
+    fn from(area: CodeArea) -> CellBody {
+        CellBody {
+            south: area.south,
+            west: area.west,
+            north: area.north,
+            east: area.east,
+            center: area.center().into(),
+        }
+    }
+}
+
+/// The descriptive parts of a registered address.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct AddressBody {
+    #[schema(example = "12")]
+    pub house_number: Option<String>,
+    #[schema(example = "Ngõ 5")]
+    pub alley: Option<String>,
+    #[schema(example = "Phố Phúc Xá")]
+    pub street: Option<String>,
+    pub unit: Option<String>,
+    pub address: Option<String>,
+    pub client_ref: Option<String>,
+}
+
+/// What a code names.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct CodeBody {
+    #[schema(example = "111162RWXP69")]
+    pub code: String,
+    #[schema(example = "11116 2RWX P69")]
+    pub pretty: String,
+    /// Whether an address holds this code.
+    pub registered: bool,
+    /// `active` or `retired` when registered.
+    pub status: Option<AddressStatus>,
+    /// The address's coordinate when registered, else the cell centre.
+    pub location: LatLonBody,
+    /// The full plus code of the cell, recovered through the zone.
+    #[schema(example = "7PH72RWX+P69")]
+    pub plus_code: String,
+    pub cell: CellBody,
+    pub zone: ZoneBody,
+    pub address: Option<AddressBody>,
+    /// The code that replaces a retired address, when there is one.
+    pub successor: Option<String>,
+    /// RFC 3339.
+    pub created_at: Option<String>,
+    pub updated_at: Option<String>,
+}
+
+fn rfc3339(ms: i64) -> String {
+    let time = std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms.max(0) as u64);
+    humantime::format_rfc3339_millis(time).to_string()
+}
+
+fn code_body(registry: &Registry, lookup: CodeLookup) -> CodeBody {
+    match lookup {
+        CodeLookup::Registered {
+            address,
+            zone_id,
+            cell,
+        } => CodeBody {
+            code: address.code.canonical(),
+            pretty: address.code.pretty(),
+            registered: true,
+            status: Some(address.status),
+            location: address.location.into(),
+            plus_code: address
+                .code
+                .full_olc(registry.zones().reference_of(zone_id)),
+            cell: cell.into(),
+            zone: ZoneBody::new(registry.zones(), zone_id, None),
+            address: Some(AddressBody {
+                house_number: address.parts.house_number,
+                alley: address.parts.alley,
+                street: address.parts.street,
+                unit: address.parts.unit,
+                address: address.parts.address,
+                client_ref: address.parts.client_ref,
+            }),
+            successor: address.successor.map(|code| code.canonical()),
+            created_at: Some(rfc3339(address.created_at_ms)),
+            updated_at: Some(rfc3339(address.updated_at_ms)),
+        },
+        CodeLookup::Unregistered {
+            code,
+            zone_id,
+            cell,
+        } => CodeBody {
+            code: code.canonical(),
+            pretty: code.pretty(),
+            registered: false,
+            status: None,
+            location: cell.center().into(),
+            plus_code: code.full_olc(registry.zones().reference_of(zone_id)),
+            cell: cell.into(),
+            zone: ZoneBody::new(registry.zones(), zone_id, None),
+            address: None,
+            successor: None,
+            created_at: None,
+            updated_at: None,
+        },
+    }
+}
+
+/// Where a code is: the registered address, or the decoded cell when none holds it.
+#[utoipa::path(
+    get,
+    path = "/v1/codes/{code}",
+    tag = "codes",
+    params(("code" = String, Path, description = "A vmap code; any case, spaces, hyphens and '+' are accepted", example = "11116 2RWX P69")),
+    responses(
+        (status = 200, description = "The address, or the unregistered cell", body = CodeBody),
+        (status = 400, description = "Malformed code; `errors[]` says which character and why", body = super::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No zone has the code's postal code", body = super::Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(super) async fn lookup_one(
+    State(state): State<AppState>,
+    Path(code): Path<String>,
+) -> Result<Json<CodeBody>, AppError> {
+    let registry = state.registry()?;
+    let code = VmapCode::parse(&code).map_err(|error| AppError::bad_code("code", &error))?;
+    let lookup = registry.lookup(code).await?;
+    Ok(Json(code_body(registry, lookup)))
+}
+
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CodesRequest {
+    /// Up to 10 000 codes (configurable).
+    #[schema(example = json!(["111162RWXP69", "11116 2RWX P69-2", "1111I2RWXP69"]))]
+    pub codes: Vec<String>,
+}
+
+/// Why one code of a batch has no answer.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ItemError {
+    /// `invalid_character`, `too_short`, `too_long`, `invalid_suffix`, `unknown_postcode`, …
+    #[schema(example = "invalid_character")]
+    pub code: String,
+    #[schema(
+        example = "character 'I' at position 5: the first 5 characters are the postal code and must be digits"
+    )]
+    pub message: String,
+}
+
+/// One result of a batch lookup: `result` or `error`.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct CodeItem {
+    /// The code as sent.
+    pub input: String,
+    /// Whether the code is well-formed (a known postal code is checked apart).
+    pub well_formed: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub result: Option<CodeBody>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<ItemError>,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct CodesResponse {
+    /// One item per code, in input order.
+    pub results: Vec<CodeItem>,
+}
+
+/// Validate and look up many codes; each answers alone.
+#[utoipa::path(
+    post,
+    path = "/v1/codes",
+    tag = "codes",
+    request_body = CodesRequest,
+    responses(
+        (status = 200, description = "One item per code, in input order", body = CodesResponse),
+        (status = 400, description = "Malformed JSON", body = super::Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Too many codes or body too large", body = super::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Wrong JSON shape", body = super::Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(super) async fn lookup_many(
+    State(state): State<AppState>,
+    ApiJson(request): ApiJson<CodesRequest>,
+) -> Result<Json<CodesResponse>, AppError> {
+    let registry = state.registry()?;
+    let max = state.limits.max_batch_items;
+    if request.codes.len() > max {
+        return Err(AppError::TooLarge(format!(
+            "codes: {} codes sent, at most {max} per request",
+            request.codes.len()
+        )));
+    }
+    let mut results = Vec::with_capacity(request.codes.len());
+    for input in request.codes {
+        let outcome = match VmapCode::parse(&input) {
+            Err(error) => Err(ItemError {
+                code: error.kind().to_owned(),
+                message: error.to_string(),
+            }),
+            Ok(code) => match registry.lookup(code).await {
+                Ok(lookup) => Ok(code_body(registry, lookup)),
+                Err(RegistryError::UnknownPostcode(postcode)) => Err(ItemError {
+                    code: "unknown_postcode".to_owned(),
+                    message: format!("no zone has postal code {postcode}"),
+                }),
+                Err(other) => return Err(other.into()),
+            },
+        };
+        results.push(match outcome {
+            Ok(body) => CodeItem {
+                input,
+                well_formed: true,
+                result: Some(body),
+                error: None,
+            },
+            Err(error) => CodeItem {
+                input,
+                well_formed: error.code == "unknown_postcode",
+                result: None,
+                error: Some(error),
+            },
+        });
+    }
+    Ok(Json(CodesResponse { results }))
+}

@@ -1,0 +1,194 @@
+//! The one error type at the HTTP edge: every failure leaves as RFC 9457 problem+json.
+//!
+//! Client errors say what is wrong and, in `errors[]`, which field; server errors say only
+//! that something failed, and the detail goes to the log.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::code::CodeError;
+use crate::registry::RegistryError;
+use crate::store::StoreError;
+
+/// A problem with one field of a request.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct FieldError {
+    /// The field, as a path into the request: `lat`, `points[3].lon`, `code`.
+    #[schema(example = "lat")]
+    pub field: String,
+    /// Machine-readable reason.
+    #[schema(example = "out_of_range")]
+    pub code: String,
+    #[schema(example = "lat must be a finite number of degrees between -90 and 90")]
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(
+        field: impl Into<String>,
+        code: impl Into<String>,
+        message: impl Into<String>,
+    ) -> FieldError {
+        FieldError {
+            field: field.into(),
+            code: code.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// The problem+json body (RFC 9457).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Problem {
+    #[serde(rename = "type")]
+    #[schema(example = "https://vmap.dev/problems/invalid-parameter")]
+    pub problem_type: String,
+    #[schema(example = "Invalid parameter")]
+    pub title: String,
+    #[schema(example = 422)]
+    pub status: u16,
+    #[schema(example = "lat must be a finite number of degrees between -90 and 90")]
+    pub detail: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// The request is not well-formed (unparseable JSON, a malformed code).
+    #[error("{detail}")]
+    BadRequest {
+        detail: String,
+        errors: Vec<FieldError>,
+    },
+    /// Well-formed, but values are wrong.
+    #[error("{detail}")]
+    Invalid {
+        detail: String,
+        errors: Vec<FieldError>,
+    },
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    TooLarge(String),
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    #[error("the index is still loading")]
+    NotReady,
+    #[error("the request took too long")]
+    Timeout,
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl AppError {
+    /// A 422 naming one field.
+    pub fn invalid_field(field: &str, code: &str, message: impl Into<String>) -> AppError {
+        let message = message.into();
+        AppError::Invalid {
+            detail: format!("{field}: {message}"),
+            errors: vec![FieldError::new(field, code, message)],
+        }
+    }
+
+    /// A 422 for several fields at once.
+    pub fn invalid_fields(errors: Vec<FieldError>) -> AppError {
+        let detail = errors
+            .iter()
+            .map(|error| format!("{}: {}", error.field, error.message))
+            .collect::<Vec<_>>()
+            .join("; ");
+        AppError::Invalid { detail, errors }
+    }
+
+    /// A 400 for a malformed code, with the position and reason.
+    pub fn bad_code(field: &str, error: &CodeError) -> AppError {
+        AppError::BadRequest {
+            detail: format!("malformed code: {error}"),
+            errors: vec![FieldError::new(field, error.kind(), error.to_string())],
+        }
+    }
+
+    fn parts(&self) -> (StatusCode, &'static str, &'static str) {
+        match self {
+            AppError::BadRequest { .. } => (StatusCode::BAD_REQUEST, "bad-request", "Bad request"),
+            AppError::Invalid { .. } => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid-parameter",
+                "Invalid parameter",
+            ),
+            AppError::NotFound(_) => (StatusCode::NOT_FOUND, "not-found", "Not found"),
+            AppError::TooLarge(_) => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too-large",
+                "Request too large",
+            ),
+            AppError::UnsupportedMediaType(_) => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported-media-type",
+                "Unsupported media type",
+            ),
+            AppError::NotReady => (StatusCode::SERVICE_UNAVAILABLE, "not-ready", "Not ready"),
+            AppError::Timeout => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "timeout",
+                "Request timed out",
+            ),
+            AppError::Internal(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "Internal server error",
+            ),
+        }
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let (status, slug, title) = self.parts();
+        let detail = match &self {
+            AppError::Internal(detail) => {
+                tracing::error!(%detail, "request failed");
+                "the server failed to answer; the incident is logged".to_owned()
+            }
+            other => other.to_string(),
+        };
+        let errors = match self {
+            AppError::BadRequest { errors, .. } | AppError::Invalid { errors, .. } => errors,
+            _ => Vec::new(),
+        };
+        let problem = Problem {
+            problem_type: format!("https://vmap.dev/problems/{slug}"),
+            title: title.to_owned(),
+            status: status.as_u16(),
+            detail,
+            errors,
+        };
+        let mut response = (status, Json(problem)).into_response();
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        response
+    }
+}
+
+impl From<StoreError> for AppError {
+    fn from(error: StoreError) -> AppError {
+        AppError::Internal(error.to_string())
+    }
+}
+
+impl From<RegistryError> for AppError {
+    fn from(error: RegistryError) -> AppError {
+        match error {
+            RegistryError::UnknownPostcode(postcode) => {
+                AppError::NotFound(format!("no zone has postal code {postcode}"))
+            }
+            RegistryError::Code(error) => AppError::bad_code("code", &error),
+            other => AppError::Internal(other.to_string()),
+        }
+    }
+}

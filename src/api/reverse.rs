@@ -1,0 +1,229 @@
+//! `GET /v1/reverse` and `POST /v1/reverse`: coordinate → nearest codes.
+
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+
+use super::zones::{LatLonBody, ZoneBody};
+use super::{ApiJson, AppError, AppState, FieldError, Params};
+use crate::code::VmapCode;
+use crate::point::LatLon;
+use crate::registry::{self, NearbyAddress, Registry, ReverseAnswer};
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new().route("/v1/reverse", get(reverse_one).post(reverse_many))
+}
+
+/// The answer for one point.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ReverseBody {
+    /// The client's id for the point (batch requests).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<serde_json::Value>,
+    pub query: LatLonBody,
+    /// Nearest active addresses, nearest first.
+    pub addresses: Vec<NearbyAddress>,
+    /// The zone of the point; null outside coverage.
+    pub zone: Option<ZoneBody>,
+    /// The code a new address at exactly this point would get; null outside coverage.
+    #[schema(value_type = Option<String>, example = "111162RWXP69")]
+    pub grid_code: Option<VmapCode>,
+}
+
+impl ReverseBody {
+    fn new(
+        registry: &Registry,
+        id: Option<serde_json::Value>,
+        point: LatLon,
+        answer: ReverseAnswer,
+    ) -> ReverseBody {
+        ReverseBody {
+            id,
+            query: point.into(),
+            addresses: answer.addresses,
+            zone: answer
+                .zone
+                .map(|zone| ZoneBody::resolved(registry.zones(), zone)),
+            grid_code: answer.grid_code,
+        }
+    }
+}
+
+/// Reads `lat` and `lon`; every problem is reported at once.
+pub(super) fn point_from_params(
+    params: &Params,
+    errors: &mut Vec<FieldError>,
+) -> Result<LatLon, AppError> {
+    let lat = params.required_f64("lat", errors);
+    let lon = params.required_f64("lon", errors);
+    let point = match (lat, lon) {
+        (Some(lat), Some(lon)) => match LatLon::new(lat, lon) {
+            Ok(point) => Some(point),
+            Err(error) => {
+                errors.push(FieldError::new(
+                    error.field(),
+                    "out_of_range",
+                    error.to_string(),
+                ));
+                None
+            }
+        },
+        _ => None,
+    };
+    match point {
+        Some(point) if errors.is_empty() => Ok(point),
+        _ => Err(AppError::invalid_fields(std::mem::take(errors))),
+    }
+}
+
+fn check_limit(limit: usize, field: &str, errors: &mut Vec<FieldError>) {
+    if !(1..=registry::MAX_LIMIT).contains(&limit) {
+        errors.push(FieldError::new(
+            field,
+            "out_of_range",
+            format!(
+                "{field} must be between 1 and {}, got {limit}",
+                registry::MAX_LIMIT
+            ),
+        ));
+    }
+}
+
+fn check_radius(radius_m: f64, field: &str, errors: &mut Vec<FieldError>) {
+    if !(radius_m.is_finite() && (0.0..=registry::MAX_RADIUS_M).contains(&radius_m)) {
+        errors.push(FieldError::new(
+            field,
+            "out_of_range",
+            format!(
+                "{field} must be between 0 and {} metres, got {radius_m}",
+                registry::MAX_RADIUS_M
+            ),
+        ));
+    }
+}
+
+/// Nearest registered addresses to a point.
+#[utoipa::path(
+    get,
+    path = "/v1/reverse",
+    tag = "reverse",
+    params(
+        ("lat" = f64, Query, description = "Latitude, WGS84 degrees", example = 21.0468),
+        ("lon" = f64, Query, description = "Longitude, WGS84 degrees", example = 105.8481),
+        ("limit" = Option<usize>, Query, description = "How many addresses (1–100, default 1)", example = 3),
+        ("radius_m" = Option<f64>, Query, description = "Search radius in metres (0–50 000, default 1 000)", example = 500),
+    ),
+    responses(
+        (status = 200, description = "Nearest addresses, zone and grid code", body = ReverseBody),
+        (status = 422, description = "Missing or invalid parameter", body = super::Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(super) async fn reverse_one(
+    State(state): State<AppState>,
+    params: Params,
+) -> Result<Json<ReverseBody>, AppError> {
+    let registry = state.registry()?;
+    let mut errors = Vec::new();
+    let limit = params
+        .optional_usize("limit", &mut errors)
+        .unwrap_or(registry::DEFAULT_LIMIT);
+    let radius_m = params
+        .optional_f64("radius_m", &mut errors)
+        .unwrap_or(registry::DEFAULT_RADIUS_M);
+    check_limit(limit, "limit", &mut errors);
+    check_radius(radius_m, "radius_m", &mut errors);
+    let point = point_from_params(&params, &mut errors)?;
+    let answer = registry.reverse(point, limit, radius_m);
+    Ok(Json(ReverseBody::new(registry, None, point, answer)))
+}
+
+/// One point of a batch.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BatchPoint {
+    #[schema(example = 21.0468)]
+    pub lat: f64,
+    #[schema(example = 105.8481)]
+    pub lon: f64,
+    /// Any JSON value; echoed back.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>, example = "p1")]
+    pub id: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BatchReverseRequest {
+    /// Up to 10 000 points (configurable).
+    pub points: Vec<BatchPoint>,
+    #[schema(example = 1)]
+    pub limit: Option<usize>,
+    #[schema(example = 1000.0)]
+    pub radius_m: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct BatchReverseResponse {
+    /// One answer per point, in input order.
+    pub results: Vec<ReverseBody>,
+}
+
+/// Reverse for many points at once, answered in input order.
+#[utoipa::path(
+    post,
+    path = "/v1/reverse",
+    tag = "reverse",
+    request_body(content = BatchReverseRequest, example = json!({"points": [{"lat": 21.0468, "lon": 105.8481, "id": "a"}, {"lat": 10.7769, "lon": 106.7009, "id": "b"}], "limit": 1})),
+    responses(
+        (status = 200, description = "One answer per point, in input order", body = BatchReverseResponse),
+        (status = 400, description = "Malformed JSON", body = super::Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Too many points or body too large", body = super::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid point, limit or radius; `errors[]` names each", body = super::Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(super) async fn reverse_many(
+    State(state): State<AppState>,
+    ApiJson(request): ApiJson<BatchReverseRequest>,
+) -> Result<Json<BatchReverseResponse>, AppError> {
+    let registry = state.registry()?.clone();
+    let max = state.limits.max_batch_items;
+    if request.points.len() > max {
+        return Err(AppError::TooLarge(format!(
+            "points: {} points sent, at most {max} per request",
+            request.points.len()
+        )));
+    }
+    let mut errors = Vec::new();
+    let limit = request.limit.unwrap_or(registry::DEFAULT_LIMIT);
+    let radius_m = request.radius_m.unwrap_or(registry::DEFAULT_RADIUS_M);
+    check_limit(limit, "limit", &mut errors);
+    check_radius(radius_m, "radius_m", &mut errors);
+    let mut points = Vec::with_capacity(request.points.len());
+    for (idx, point) in request.points.iter().enumerate() {
+        match LatLon::new(point.lat, point.lon) {
+            Ok(point) => points.push(point),
+            Err(error) => errors.push(FieldError::new(
+                format!("points[{idx}].{}", error.field()),
+                "out_of_range",
+                error.to_string(),
+            )),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(AppError::invalid_fields(errors));
+    }
+    let results = tokio::task::spawn_blocking(move || {
+        let answers = registry.reverse_many(&points, limit, radius_m);
+        request
+            .points
+            .into_iter()
+            .zip(points)
+            .zip(answers)
+            .map(|((input, point), answer)| ReverseBody::new(&registry, input.id, point, answer))
+            .collect()
+    })
+    .await
+    .map_err(|error| AppError::Internal(format!("batch reverse failed: {error}")))?;
+    Ok(Json(BatchReverseResponse { results }))
+}

@@ -1,0 +1,374 @@
+//! The command line: one clap-derive struct for all configuration, and the commands.
+//!
+//! Every option also reads an environment variable (`#[arg(long, env)]`), so a service
+//! manager can configure vmap without flags.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::api::{self, AppState, Limits};
+use crate::code::VmapCode;
+use crate::point::LatLon;
+use crate::progress::Progress;
+use crate::registry::{self, Registry, RegistryError};
+use crate::store::{Store, StoreError};
+use crate::zones::{ZoneTable, ZonesError};
+
+/// vmap: address codes for Vietnam.
+///
+/// A code is the 5-digit postal code of a zone followed by 7 characters of an Open Location
+/// Code grid cell of about 3 m × 3 m, e.g. `11116 2RWX P69`. vmap keeps a registry of
+/// addresses with their coordinates and codes and answers "which code is here?" and "where is
+/// this code?".
+#[derive(Debug, Parser)]
+#[command(name = "vmap", version, about, long_about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP service (see /openapi.json once it runs).
+    ///
+    /// Example: `vmap serve --demo` fills an empty database with 1 000 000 synthetic
+    /// addresses first, then serves them on 127.0.0.1:8080.
+    Serve(ServeArgs),
+    /// Fill an empty database with synthetic addresses (deterministic from --seed).
+    ///
+    /// Example: `vmap seed --addresses 1000000 --seed 1`
+    Seed(SeedArgs),
+    /// Print the registered addresses nearest to a coordinate.
+    ///
+    /// Example: `vmap reverse --lat 21.0468 --lon 105.8481 --limit 3`
+    Reverse(ReverseArgs),
+    /// Decode a code to its zone and ~3 m cell; needs no database.
+    ///
+    /// Example: `vmap decode "11116 2RWX P69"`
+    Decode(DecodeArgs),
+}
+
+/// Where the data lives.
+#[derive(Debug, Clone, Args)]
+pub struct DataArgs {
+    /// Database URL: `sqlite://FILE` (created if missing).
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://vmap.db")]
+    pub database_url: String,
+    /// Zone table CSV in the layout of data/vn_wards_63.csv; the built-in table when absent.
+    #[arg(long, env = "VMAP_ZONES_FILE")]
+    pub zones_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Address and port to listen on.
+    #[arg(long, env = "VMAP_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Seed synthetic demo addresses first when the database is empty.
+    #[arg(long, env = "VMAP_DEMO")]
+    pub demo: bool,
+    /// How many addresses `--demo` seeds.
+    #[arg(long, env = "VMAP_DEMO_ADDRESSES", default_value_t = 1_000_000)]
+    pub demo_addresses: u64,
+    /// Most points (or codes) in one batch request.
+    #[arg(long, env = "VMAP_MAX_BATCH_ITEMS", default_value_t = 10_000)]
+    pub max_batch_items: usize,
+    /// Largest request body in bytes.
+    #[arg(long, env = "VMAP_MAX_BODY_BYTES", default_value_t = 16 * 1024 * 1024)]
+    pub max_body_bytes: usize,
+    /// Longest a request may run, in seconds, before it is answered 503.
+    #[arg(long, env = "VMAP_REQUEST_TIMEOUT_S", default_value_t = 30)]
+    pub request_timeout_s: u64,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SeedArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// How many addresses to make.
+    #[arg(long, env = "VMAP_SEED_ADDRESSES", default_value_t = 1_000_000)]
+    pub addresses: u64,
+    /// Seed of the generator: the same seed and count give the same addresses.
+    #[arg(long, env = "VMAP_SEED", default_value_t = 1)]
+    pub seed: u64,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ReverseArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Latitude, WGS84 degrees.
+    #[arg(long, allow_hyphen_values = true)]
+    pub lat: f64,
+    /// Longitude, WGS84 degrees.
+    #[arg(long, allow_hyphen_values = true)]
+    pub lon: f64,
+    /// How many addresses (1–100).
+    #[arg(long, default_value_t = registry::DEFAULT_LIMIT)]
+    pub limit: usize,
+    /// Search radius in metres (0–50 000).
+    #[arg(long, default_value_t = registry::DEFAULT_RADIUS_M)]
+    pub radius_m: f64,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DecodeArgs {
+    /// The code; any case, spaces, hyphens and '+' are accepted.
+    pub code: String,
+    /// Zone table CSV; the built-in table when absent.
+    #[arg(long, env = "VMAP_ZONES_FILE")]
+    pub zones_file: Option<PathBuf>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CliError {
+    #[error(transparent)]
+    Zones(#[from] ZonesError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    #[error("cannot listen on {address}: {source}")]
+    Listen {
+        address: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("server failed: {0}")]
+    Serve(std::io::Error),
+    #[error("{0}")]
+    Usage(String),
+}
+
+/// Runs one command.
+pub async fn run(cli: Cli) -> Result<(), CliError> {
+    match cli.command {
+        Command::Serve(args) => serve(args).await,
+        Command::Seed(args) => seed(args).await,
+        Command::Reverse(args) => reverse(args).await,
+        Command::Decode(args) => decode(args),
+    }
+}
+
+fn load_zones(zones_file: Option<&PathBuf>) -> Result<Arc<ZoneTable>, CliError> {
+    let zones = match zones_file {
+        Some(path) => ZoneTable::load_file(path)?,
+        None => ZoneTable::load_default()?,
+    };
+    for skipped in zones.skipped() {
+        tracing::debug!(line = skipped.line, ward = %skipped.ward, reason = %skipped.reason, "zone row skipped");
+    }
+    tracing::info!(
+        zones = zones.len(),
+        skipped = zones.skipped().len(),
+        "zone table loaded"
+    );
+    Ok(Arc::new(zones))
+}
+
+async fn serve(args: ServeArgs) -> Result<(), CliError> {
+    let zones = load_zones(args.data.zones_file.as_ref())?;
+    let store = Store::connect(&args.data.database_url).await?;
+    if args.demo {
+        let counts = store.counts().await?;
+        if counts.active + counts.retired == 0 {
+            eprintln!(
+                "Empty database: seeding {} demo addresses…",
+                args.demo_addresses
+            );
+            let progress = Progress::new("seeding", args.demo_addresses);
+            let report =
+                registry::seed(&store, zones.clone(), args.demo_addresses, 1, &progress).await?;
+            eprintln!(
+                "Seeded {} addresses in {:.1} s",
+                report.n_addresses,
+                report.duration.as_secs_f64()
+            );
+        }
+    }
+    let limits = Limits {
+        max_batch_items: args.max_batch_items,
+        max_body_bytes: args.max_body_bytes,
+        request_timeout: Duration::from_secs(args.request_timeout_s),
+    };
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(|source| CliError::Listen {
+            address: args.listen,
+            source,
+        })?;
+    let address = listener.local_addr().map_err(CliError::Serve)?;
+    let state = AppState::loading(limits);
+    let server = tokio::spawn(api::serve(listener, api::app(state.clone())));
+    tracing::info!(%address, "listening; loading the registry");
+    let started = Instant::now();
+    let registry = Registry::load(store, zones).await?;
+    let status = registry.status();
+    state.set_registry(Arc::new(registry));
+    let ready_after = started.elapsed();
+    tracing::info!(
+        seconds = ready_after.as_secs_f64(),
+        addresses = status.n_active,
+        "ready"
+    );
+    print_welcome(address, status.n_active, ready_after);
+    server
+        .await
+        .map_err(|error| CliError::Serve(std::io::Error::other(error)))?
+        .map_err(CliError::Serve)
+}
+
+fn print_welcome(address: SocketAddr, n_active: u64, ready_after: Duration) {
+    eprintln!();
+    eprintln!(
+        "vmap is ready on http://{address} with {n_active} addresses (index built in {:.1} s)",
+        ready_after.as_secs_f64()
+    );
+    eprintln!("Try:");
+    eprintln!("  curl 'http://{address}/v1/reverse?lat=21.0285&lon=105.8542&limit=3'");
+    eprintln!("  curl 'http://{address}/v1/zones?lat=10.7769&lon=106.7009'");
+    eprintln!("The API is described at http://{address}/openapi.json; stop with Ctrl-C.");
+}
+
+async fn seed(args: SeedArgs) -> Result<(), CliError> {
+    let zones = load_zones(args.data.zones_file.as_ref())?;
+    let store = Store::connect(&args.data.database_url).await?;
+    let progress = Progress::new("seeding", args.addresses);
+    let report = registry::seed(&store, zones, args.addresses, args.seed, &progress).await?;
+    store.close().await;
+    let seconds = report.duration.as_secs_f64();
+    println!(
+        "seeded {} addresses in {seconds:.1} s ({:.0} addresses/s)",
+        report.n_addresses,
+        report.n_addresses as f64 / seconds.max(1e-9)
+    );
+    Ok(())
+}
+
+async fn reverse(args: ReverseArgs) -> Result<(), CliError> {
+    let point =
+        LatLon::new(args.lat, args.lon).map_err(|error| CliError::Usage(error.to_string()))?;
+    if !(1..=registry::MAX_LIMIT).contains(&args.limit) {
+        return Err(CliError::Usage(format!(
+            "--limit must be between 1 and {}",
+            registry::MAX_LIMIT
+        )));
+    }
+    if !(0.0..=registry::MAX_RADIUS_M).contains(&args.radius_m) {
+        return Err(CliError::Usage(format!(
+            "--radius-m must be between 0 and {}",
+            registry::MAX_RADIUS_M
+        )));
+    }
+    let zones = load_zones(args.data.zones_file.as_ref())?;
+    let store = Store::connect(&args.data.database_url).await?;
+    let registry = Registry::load(store, zones).await?;
+    let answer = registry.reverse(point, args.limit, args.radius_m);
+    match answer.zone {
+        Some(resolved) => {
+            let zone = registry.zones().get(resolved.zone_id);
+            println!(
+                "zone:      {} {}, {}, {} ({:?})",
+                zone.postcode, zone.ward, zone.district, zone.province, resolved.method
+            );
+        }
+        None => println!("zone:      outside coverage"),
+    }
+    if let Some(code) = answer.grid_code {
+        println!("grid code: {} ({})", code, code.pretty());
+    }
+    if answer.addresses.is_empty() {
+        println!("no active address within {} m", args.radius_m);
+    }
+    for address in &answer.addresses {
+        println!(
+            "{:>10.1} m  {:<16} {:.7}, {:.7}",
+            address.distance_m,
+            address.code.pretty(),
+            address.lat,
+            address.lon
+        );
+    }
+    registry.store().close().await;
+    Ok(())
+}
+
+fn decode(args: DecodeArgs) -> Result<(), CliError> {
+    let code = VmapCode::parse(&args.code)
+        .map_err(|error| CliError::Usage(format!("malformed code: {error}")))?;
+    let zones = load_zones(args.zones_file.as_ref())?;
+    let zone_id = zones
+        .by_postcode(code.postcode())
+        .ok_or(RegistryError::UnknownPostcode(code.postcode()))?;
+    let zone = zones.get(zone_id);
+    let reference = zones.reference_of(zone_id);
+    let cell = code.cell(reference);
+    let center = cell.center();
+    println!("code:      {} ({})", code, code.pretty());
+    println!(
+        "zone:      {} {}, {}, {}",
+        zone.postcode, zone.ward, zone.district, zone.province
+    );
+    println!("plus code: {}", code.full_olc(reference));
+    println!("centre:    {:.7}, {:.7}", center.lat, center.lon);
+    println!(
+        "cell:      south {:.7} west {:.7} north {:.7} east {:.7}",
+        cell.south, cell.west, cell.north, cell.east
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serve_defaults_are_the_documented_ones() {
+        let cli = Cli::try_parse_from(["vmap", "serve"]).expect("parses");
+        let Command::Serve(args) = cli.command else {
+            panic!("not serve")
+        };
+        assert_eq!(args.listen.to_string(), "127.0.0.1:8080");
+        assert!(!args.demo);
+        assert_eq!(args.demo_addresses, 1_000_000);
+    }
+
+    #[test]
+    fn reverse_takes_negative_coordinates_and_rejects_words() {
+        let cli = Cli::try_parse_from(["vmap", "reverse", "--lat", "-33.5", "--lon", "-70.6"])
+            .expect("parses");
+        let Command::Reverse(args) = cli.command else {
+            panic!("not reverse")
+        };
+        assert_eq!((args.lat, args.lon), (-33.5, -70.6));
+        assert!(Cli::try_parse_from(["vmap", "reverse", "--lat", "north", "--lon", "1"]).is_err());
+    }
+
+    #[test]
+    fn seed_takes_count_and_seed() {
+        let cli = Cli::try_parse_from([
+            "vmap",
+            "seed",
+            "--addresses",
+            "25",
+            "--seed",
+            "7",
+            "--database-url",
+            "sqlite://x.db",
+        ])
+        .expect("parses");
+        let Command::Seed(args) = cli.command else {
+            panic!("not seed")
+        };
+        assert_eq!(
+            (args.addresses, args.seed, args.data.database_url.as_str()),
+            (25, 7, "sqlite://x.db")
+        );
+    }
+}

@@ -1,0 +1,14 @@
+//! vmap: an address-code service for Vietnam.
+//!
+//! See `ARCHITECTURE.md` for the map of this crate.
+
+pub mod api;
+pub mod cli;
+pub mod code;
+pub mod index;
+pub mod point;
+pub mod progress;
+pub mod registry;
+pub mod store;
+pub mod synth;
+pub mod zones;

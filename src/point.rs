@@ -1,0 +1,121 @@
+//! WGS84 points and the great-circle distance every other module measures with.
+//!
+//! The haversine distance on the mean Earth radius (as `geo::Haversine` computes it) is the
+//! reference distance of the whole service: the index, its brute-force oracle and the API
+//! all call [`haversine_m`], so they can never disagree about which point is nearer.
+
+use geo::{Distance, Haversine};
+use serde::{Deserialize, Serialize};
+
+/// Mean Earth radius in metres (IUGG), the radius `geo::Haversine` uses.
+pub const EARTH_MEAN_RADIUS_M: f64 = 6_371_008.8;
+
+/// A WGS84 coordinate in degrees. Construct through [`LatLon::new`] when the values come
+/// from outside, so that NaN and out-of-range values never get in.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct LatLon {
+    pub lat: f64,
+    pub lon: f64,
+}
+
+/// Why a coordinate was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PointError {
+    #[error("lat must be a finite number of degrees between -90 and 90")]
+    LatOutOfRange,
+    #[error("lon must be a finite number of degrees between -180 and 180")]
+    LonOutOfRange,
+}
+
+impl PointError {
+    /// The name of the offending field, for per-field error reports.
+    pub fn field(self) -> &'static str {
+        match self {
+            PointError::LatOutOfRange => "lat",
+            PointError::LonOutOfRange => "lon",
+        }
+    }
+}
+
+impl LatLon {
+    /// A validated coordinate: finite, `-90 <= lat <= 90`, `-180 <= lon <= 180`.
+    pub fn new(lat: f64, lon: f64) -> Result<LatLon, PointError> {
+        if !lat.is_finite() || !(-90.0..=90.0).contains(&lat) {
+            return Err(PointError::LatOutOfRange);
+        }
+        if !lon.is_finite() || !(-180.0..=180.0).contains(&lon) {
+            return Err(PointError::LonOutOfRange);
+        }
+        Ok(LatLon { lat, lon })
+    }
+
+    /// The point on the unit sphere. Chord length between two such vectors grows strictly
+    /// with the great-circle angle, so nearest-by-chord is nearest-by-great-circle.
+    pub fn unit_xyz(self) -> [f64; 3] {
+        let (lat, lon) = (self.lat.to_radians(), self.lon.to_radians());
+        let (sin_lat, cos_lat) = lat.sin_cos();
+        let (sin_lon, cos_lon) = lon.sin_cos();
+        [cos_lat * cos_lon, cos_lat * sin_lon, sin_lat]
+    }
+}
+
+/// Great-circle distance in metres (haversine, mean Earth radius): the reference metric.
+pub fn haversine_m(a: LatLon, b: LatLon) -> f64 {
+    Haversine.distance(geo::Point::new(a.lon, a.lat), geo::Point::new(b.lon, b.lat))
+}
+
+/// The chord length on the unit sphere that corresponds to a great-circle distance.
+pub fn chord_for_distance_m(distance_m: f64) -> f64 {
+    let angle = (distance_m / EARTH_MEAN_RADIUS_M).min(std::f64::consts::PI);
+    2.0 * (angle / 2.0).sin()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rejects_nan_and_out_of_range() {
+        assert_eq!(LatLon::new(f64::NAN, 0.0), Err(PointError::LatOutOfRange));
+        assert_eq!(
+            LatLon::new(0.0, f64::INFINITY),
+            Err(PointError::LonOutOfRange)
+        );
+        assert_eq!(LatLon::new(90.5, 0.0), Err(PointError::LatOutOfRange));
+        assert_eq!(LatLon::new(0.0, -180.01), Err(PointError::LonOutOfRange));
+        assert!(LatLon::new(-90.0, 180.0).is_ok());
+    }
+
+    #[test]
+    fn one_degree_of_latitude_is_about_111_km() {
+        let d = haversine_m(
+            LatLon {
+                lat: 21.0,
+                lon: 105.0,
+            },
+            LatLon {
+                lat: 22.0,
+                lon: 105.0,
+            },
+        );
+        assert!((d - 111_195.0).abs() < 10.0, "{d}");
+    }
+
+    #[test]
+    fn chord_matches_xyz_distance() {
+        let a = LatLon {
+            lat: 21.03,
+            lon: 105.85,
+        };
+        let b = LatLon {
+            lat: 10.78,
+            lon: 106.70,
+        };
+        let (pa, pb) = (a.unit_xyz(), b.unit_xyz());
+        let chord =
+            ((pa[0] - pb[0]).powi(2) + (pa[1] - pb[1]).powi(2) + (pa[2] - pb[2]).powi(2)).sqrt();
+        let expected = chord_for_distance_m(haversine_m(a, b));
+        assert!((chord - expected).abs() < 1e-12, "{chord} vs {expected}");
+    }
+}

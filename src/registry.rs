@@ -1,0 +1,540 @@
+//! The domain: the address registry as the service sees it.
+//!
+//! A [`Registry`] joins the zone table, the store (the system of record) and the in-memory
+//! index derived from it. It answers reverse, code and zone lookups from memory and writes
+//! through to the store before it changes memory, so memory never holds what the database
+//! does not.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock, RwLockReadGuard};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::code::{CodeError, Postcode, VmapCode, olc::CodeArea};
+use crate::index::{IndexEntry, Neighbor, PointId, PointIndex};
+use crate::point::LatLon;
+use crate::progress::Progress;
+use crate::store::{AddressRow, AddressStatus, IndexRow, NewAddress, Store, StoreError};
+use crate::synth;
+use crate::zones::{ZoneId, ZoneMethod, ZoneTable};
+
+/// Most addresses one reverse query may ask for.
+pub const MAX_LIMIT: usize = 100;
+/// Largest reverse search radius.
+pub const MAX_RADIUS_M: f64 = 50_000.0;
+pub const DEFAULT_LIMIT: usize = 1;
+pub const DEFAULT_RADIUS_M: f64 = 1_000.0;
+
+/// Zone by nearby addresses: this many nearest active addresses vote…
+const ZONE_VOTERS: usize = 5;
+/// …if they lie this close to the point.
+const ZONE_VOTE_RADIUS_M: f64 = 250.0;
+/// Every address sharing a cell lies within this distance of the cell centre (the ~3 m
+/// cell's half-diagonal is under 2.5 m anywhere in Vietnam).
+const CELL_SEARCH_RADIUS_M: f64 = 5.0;
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RegistryError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("unknown postal code {0}")]
+    UnknownPostcode(Postcode),
+    #[error("the database is not empty ({0} addresses): seed only fills an empty registry")]
+    NotEmpty(u64),
+    #[error("address id {0} does not fit the index")]
+    IdOutOfRange(i64),
+    #[error(transparent)]
+    Code(#[from] CodeError),
+}
+
+/// What memory keeps per address (indexed by row id): enough to match and mint without a
+/// database round trip.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct MemRecord {
+    code_key: u64,
+    /// Interned normalised house number, 0 when none.
+    house_key: u32,
+    /// Interned normalised unit, 0 when none.
+    unit_key: u32,
+    active: bool,
+}
+
+/// Normalised house numbers and units, stored once each; records keep a `u32` key.
+#[derive(Debug, Default)]
+struct Interner {
+    keys: HashMap<Box<str>, u32>,
+}
+
+impl Interner {
+    fn normalise(text: &str) -> String {
+        text.split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .to_uppercase()
+    }
+
+    /// The key of `text`; 0 for none or blank.
+    fn intern(&mut self, text: Option<&str>) -> u32 {
+        let Some(text) = text else { return 0 };
+        let normalised = Interner::normalise(text);
+        if normalised.is_empty() {
+            return 0;
+        }
+        let next = self.keys.len() as u32 + 1;
+        *self.keys.entry(normalised.into_boxed_str()).or_insert(next)
+    }
+}
+
+#[derive(Debug, Default)]
+struct Memory {
+    index: PointIndex,
+    /// By row id; `None` for ids not (yet) seen.
+    records: Vec<Option<MemRecord>>,
+    interner: Interner,
+    /// Largest suffix per base code for addresses whose location has left their code's cell
+    /// (moved): the cell search cannot find those.
+    displaced: HashMap<u64, u32>,
+    n_active: u64,
+    n_retired: u64,
+    data_version: i64,
+}
+
+impl Memory {
+    fn record(&self, id: PointId) -> Option<&MemRecord> {
+        self.records.get(id as usize).and_then(Option::as_ref)
+    }
+
+    fn is_active(&self, id: PointId) -> bool {
+        self.record(id).is_some_and(|record| record.active)
+    }
+
+    fn add(
+        &mut self,
+        id: PointId,
+        code: VmapCode,
+        location: LatLon,
+        house: Option<&str>,
+        unit: Option<&str>,
+        active: bool,
+    ) -> IndexEntry {
+        let house_key = self.interner.intern(house);
+        let unit_key = self.interner.intern(unit);
+        let slot = id as usize;
+        if self.records.len() <= slot {
+            self.records.resize(slot + 1, None);
+        }
+        self.records[slot] = Some(MemRecord {
+            code_key: code.pack(),
+            house_key,
+            unit_key,
+            active,
+        });
+        if active {
+            self.n_active += 1;
+        } else {
+            self.n_retired += 1;
+        }
+        IndexEntry::new(location, id)
+    }
+}
+
+/// An address near a queried point.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct NearbyAddress {
+    #[schema(value_type = String, example = "111162RWXP69")]
+    pub code: VmapCode,
+    #[schema(value_type = String, example = "11116")]
+    pub postcode: Postcode,
+    pub lat: f64,
+    pub lon: f64,
+    /// Great-circle distance from the queried point, metres.
+    pub distance_m: f64,
+}
+
+/// The zone a point resolved to, and how.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ResolvedZone {
+    pub zone_id: ZoneId,
+    pub method: ZoneMethod,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReverseAnswer {
+    pub addresses: Vec<NearbyAddress>,
+    pub zone: Option<ResolvedZone>,
+    /// The code a new address at exactly this point would get (suffix included when the
+    /// cell is taken); `None` outside coverage.
+    pub grid_code: Option<VmapCode>,
+}
+
+/// The answer to "where is this code?".
+#[derive(Debug, Clone, PartialEq)]
+pub enum CodeLookup {
+    Registered {
+        address: Box<AddressRow>,
+        zone_id: ZoneId,
+        cell: CodeArea,
+    },
+    /// Well-formed, decodable, but no address holds it.
+    Unregistered {
+        code: VmapCode,
+        zone_id: ZoneId,
+        cell: CodeArea,
+    },
+}
+
+/// Registry figures for `/v1/status`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RegistryStatus {
+    pub n_active: u64,
+    pub n_retired: u64,
+    pub n_indexed: u64,
+    pub n_zones: u64,
+    pub data_version: i64,
+    pub build_duration: Duration,
+}
+
+#[derive(Debug)]
+pub struct Registry {
+    zones: Arc<ZoneTable>,
+    store: Store,
+    memory: RwLock<Memory>,
+    build_duration: Duration,
+}
+
+impl Registry {
+    /// Reads every address from the store and builds the index.
+    pub async fn load(store: Store, zones: Arc<ZoneTable>) -> Result<Registry, RegistryError> {
+        let started = Instant::now();
+        let counts = store.counts().await?;
+        let progress = Progress::new("loading", counts.active + counts.retired);
+        let mut memory = Memory::default();
+        let mut entries = Vec::with_capacity((counts.active + counts.retired) as usize);
+        let mut since_tick = 0u64;
+        store
+            .for_each_index_row(|row: IndexRow| {
+                let id = PointId::try_from(row.id).map_err(|_| {
+                    StoreError::Corrupt(format!("address id {} out of range", row.id))
+                })?;
+                let active = row.status == AddressStatus::Active;
+                entries.push(memory.add(
+                    id,
+                    row.code,
+                    row.location,
+                    row.house_number.as_deref(),
+                    row.unit.as_deref(),
+                    active,
+                ));
+                note_if_displaced(&mut memory.displaced, &zones, row.code, row.location);
+                since_tick += 1;
+                if since_tick == 65_536 {
+                    progress.inc(since_tick);
+                    since_tick = 0;
+                }
+                Ok(())
+            })
+            .await?;
+        progress.inc(since_tick);
+        progress.finish();
+        memory.index = tokio::task::spawn_blocking(move || PointIndex::bulk_load(entries))
+            .await
+            .map_err(|err| StoreError::Corrupt(format!("index build failed: {err}")))?;
+        memory.data_version = counts.data_version;
+        let build_duration = started.elapsed();
+        tracing::info!(
+            addresses = memory.index.len(),
+            seconds = build_duration.as_secs_f64(),
+            "index built"
+        );
+        Ok(Registry {
+            zones,
+            store,
+            memory: RwLock::new(memory),
+            build_duration,
+        })
+    }
+
+    pub fn zones(&self) -> &ZoneTable {
+        &self.zones
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    fn read_memory(&self) -> RwLockReadGuard<'_, Memory> {
+        // A panic while holding the lock cannot leave memory half-changed (writes build
+        // their change first), so a poisoned lock is still safe to read.
+        self.memory
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub fn status(&self) -> RegistryStatus {
+        let memory = self.read_memory();
+        RegistryStatus {
+            n_active: memory.n_active,
+            n_retired: memory.n_retired,
+            n_indexed: memory.index.len() as u64,
+            n_zones: self.zones.len() as u64,
+            data_version: memory.data_version,
+            build_duration: self.build_duration,
+        }
+    }
+
+    /// Nearest active addresses, the zone of the point and its would-be code.
+    pub fn reverse(&self, point: LatLon, limit: usize, radius_m: f64) -> ReverseAnswer {
+        let memory = self.read_memory();
+        self.reverse_in(&memory, point, limit, radius_m)
+    }
+
+    /// Many reverse queries under one read lock, in input order.
+    pub fn reverse_many(
+        &self,
+        points: &[LatLon],
+        limit: usize,
+        radius_m: f64,
+    ) -> Vec<ReverseAnswer> {
+        use rayon::prelude::*;
+        let memory = self.read_memory();
+        points
+            .par_iter()
+            .map(|&point| self.reverse_in(&memory, point, limit, radius_m))
+            .collect()
+    }
+
+    fn reverse_in(
+        &self,
+        memory: &Memory,
+        point: LatLon,
+        limit: usize,
+        radius_m: f64,
+    ) -> ReverseAnswer {
+        let neighbors = memory
+            .index
+            .nearest(point, limit, radius_m, |id| memory.is_active(id));
+        let addresses = neighbors
+            .iter()
+            .filter_map(|neighbor| self.nearby(memory, neighbor))
+            .collect();
+        let zone = self.resolve_zone_in(memory, point);
+        let grid_code = zone.and_then(|zone| self.next_code_in(memory, zone.zone_id, point).ok());
+        ReverseAnswer {
+            addresses,
+            zone,
+            grid_code,
+        }
+    }
+
+    fn nearby(&self, memory: &Memory, neighbor: &Neighbor) -> Option<NearbyAddress> {
+        let code = VmapCode::unpack(memory.record(neighbor.id)?.code_key)?;
+        Some(NearbyAddress {
+            code,
+            postcode: code.postcode(),
+            lat: neighbor.location.lat,
+            lon: neighbor.location.lon,
+            distance_m: neighbor.distance_m,
+        })
+    }
+
+    /// The zone of a point (DESIGN §3): majority of the nearest registered addresses, else
+    /// by bounding box, else nearest reference point within 50 km; `None` outside coverage.
+    pub fn resolve_zone(&self, point: LatLon) -> Option<ResolvedZone> {
+        let memory = self.read_memory();
+        self.resolve_zone_in(&memory, point)
+    }
+
+    fn resolve_zone_in(&self, memory: &Memory, point: LatLon) -> Option<ResolvedZone> {
+        let voters = memory
+            .index
+            .nearest(point, ZONE_VOTERS, ZONE_VOTE_RADIUS_M, |id| {
+                memory.is_active(id)
+            });
+        // Votes per zone; ties go to the zone of the nearer voter (voters come nearest first).
+        let mut tally: Vec<(ZoneId, usize, usize)> = Vec::new();
+        for (rank, voter) in voters.iter().enumerate() {
+            let Some(code) = memory
+                .record(voter.id)
+                .and_then(|record| VmapCode::unpack(record.code_key))
+            else {
+                continue;
+            };
+            let Some(zone_id) = self.zones.by_postcode(code.postcode()) else {
+                continue;
+            };
+            match tally.iter_mut().find(|(id, _, _)| *id == zone_id) {
+                Some(entry) => entry.1 += 1,
+                None => tally.push((zone_id, 1, rank)),
+            }
+        }
+        let winner = tally
+            .iter()
+            .max_by(|a, b| a.1.cmp(&b.1).then(b.2.cmp(&a.2)))
+            .map(|&(zone_id, _, _)| zone_id)
+            .filter(|&zone_id| self.zones.can_own(zone_id, point));
+        if let Some(zone_id) = winner {
+            return Some(ResolvedZone {
+                zone_id,
+                method: ZoneMethod::Addresses,
+            });
+        }
+        self.zones
+            .resolve_by_geometry(point)
+            .map(|(zone_id, method)| ResolvedZone { zone_id, method })
+    }
+
+    /// The code a new address at `point` in `zone_id` gets: the cell's base code, with the
+    /// next free suffix when an address (active or retired) already holds it.
+    fn next_code_in(
+        &self,
+        memory: &Memory,
+        zone_id: ZoneId,
+        point: LatLon,
+    ) -> Result<VmapCode, CodeError> {
+        let postcode = self.zones.get(zone_id).postcode;
+        let reference = self.zones.reference_of(zone_id);
+        let base = VmapCode::encode(postcode, reference, point)?;
+        let highest = highest_suffix_in_cell(memory, base, reference);
+        match highest {
+            None => Ok(base),
+            Some(n) => base.with_suffix(n + 1),
+        }
+    }
+
+    /// Code lookup (DESIGN §3).
+    pub async fn lookup(&self, code: VmapCode) -> Result<CodeLookup, RegistryError> {
+        let zone_id = self
+            .zones
+            .by_postcode(code.postcode())
+            .ok_or(RegistryError::UnknownPostcode(code.postcode()))?;
+        let cell = code.cell(self.zones.reference_of(zone_id));
+        match self.store.get_by_code(&code).await? {
+            Some(address) => Ok(CodeLookup::Registered {
+                address: Box::new(address),
+                zone_id,
+                cell,
+            }),
+            None => Ok(CodeLookup::Unregistered {
+                code,
+                zone_id,
+                cell,
+            }),
+        }
+    }
+}
+
+/// The largest suffix (1 for the bare base) held by any address in `base`'s cell.
+fn highest_suffix_in_cell(memory: &Memory, base: VmapCode, reference: LatLon) -> Option<u32> {
+    let base_key = base.pack();
+    let center = base.cell(reference).center();
+    let mut highest = memory.displaced.get(&base_key).copied();
+    for neighbor in memory
+        .index
+        .nearest(center, usize::MAX, CELL_SEARCH_RADIUS_M, |_| true)
+    {
+        let Some(code) = memory
+            .record(neighbor.id)
+            .and_then(|record| VmapCode::unpack(record.code_key))
+        else {
+            continue;
+        };
+        if code.base().pack() == base_key {
+            let n = code.suffix().unwrap_or(1);
+            highest = Some(highest.map_or(n, |h| h.max(n)));
+        }
+    }
+    highest
+}
+
+/// Remembers a code whose address no longer lies in its code's cell.
+fn note_if_displaced(
+    displaced: &mut HashMap<u64, u32>,
+    zones: &ZoneTable,
+    code: VmapCode,
+    location: LatLon,
+) {
+    let Some(reference) = zones.reference_point(code.postcode()) else {
+        return;
+    };
+    let inside = VmapCode::encode(code.postcode(), reference, location)
+        .is_ok_and(|here| here == code.base());
+    if !inside {
+        let n = code.suffix().unwrap_or(1);
+        let entry = displaced.entry(code.base().pack()).or_insert(n);
+        *entry = (*entry).max(n);
+    }
+}
+
+/// What `seed` did.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SeedReport {
+    pub n_addresses: u64,
+    pub duration: Duration,
+}
+
+/// Fills an empty registry with `total` synthetic addresses (deterministic from `seed`).
+/// Codes are minted as assignment would: base code of the cell, `-N` for later ones in it.
+pub async fn seed(
+    store: &Store,
+    zones: Arc<ZoneTable>,
+    total: u64,
+    seed: u64,
+    progress: &Progress,
+) -> Result<SeedReport, RegistryError> {
+    let counts = store.counts().await?;
+    if counts.active + counts.retired > 0 {
+        return Err(RegistryError::NotEmpty(counts.active + counts.retired));
+    }
+    let started = Instant::now();
+    // Generation and code minting run on a blocking thread (and rayon); the async side only
+    // writes. A bounded channel keeps memory flat and both sides busy.
+    let (sender, mut receiver) = tokio::sync::mpsc::channel::<Vec<NewAddress>>(4);
+    let generator = tokio::task::spawn_blocking(move || {
+        let mut taken: HashMap<u64, u32> = HashMap::new();
+        for chunk in synth::generate(&zones, total, seed, 50_000) {
+            let mut rows = Vec::with_capacity(chunk.len());
+            for address in chunk {
+                let zone = zones.get(address.zone_id);
+                let reference = zones.reference_of(address.zone_id);
+                let base = VmapCode::encode(zone.postcode, reference, address.location)?;
+                let count = taken.entry(base.pack()).or_insert(0);
+                *count += 1;
+                let code = if *count == 1 {
+                    base
+                } else {
+                    base.with_suffix(*count)?
+                };
+                rows.push(NewAddress {
+                    code,
+                    location: address.location,
+                    parts: crate::store::AddressParts {
+                        house_number: Some(address.house_number_text()),
+                        alley: address.alley_text(),
+                        street: Some(address.street_text()),
+                        ..Default::default()
+                    },
+                });
+            }
+            if sender.blocking_send(rows).is_err() {
+                break;
+            }
+        }
+        Ok::<(), RegistryError>(())
+    });
+    let mut n_addresses = 0u64;
+    while let Some(rows) = receiver.recv().await {
+        store.insert_addresses(&rows).await?;
+        n_addresses += rows.len() as u64;
+        progress.inc(rows.len() as u64);
+    }
+    generator
+        .await
+        .map_err(|err| StoreError::Corrupt(format!("generator failed: {err}")))??;
+    progress.finish();
+    Ok(SeedReport {
+        n_addresses,
+        duration: started.elapsed(),
+    })
+}

@@ -1,0 +1,179 @@
+//! SQLite backend: one file, WAL, writes serialised by `BEGIN IMMEDIATE`.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use futures::TryStreamExt;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
+
+use super::{
+    AddressId, AddressParts, AddressRow, AddressStatus, IndexRow, NewAddress, StoreCounts,
+    StoreError, ewkb, now_ms, parse_stored_code,
+};
+
+/// SQLite allows 32 766 bound variables per statement; 12 columns a row.
+const ROWS_PER_INSERT: usize = 2_000;
+
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    pub async fn connect(url: &str) -> Result<SqliteStore, StoreError> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // WAL + NORMAL: a killed process loses nothing committed; only power loss may
+            // lose the last transactions, never consistency.
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(30))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("migrations/sqlite").run(&pool).await?;
+        Ok(SqliteStore { pool })
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    pub async fn counts(&self) -> Result<StoreCounts, StoreError> {
+        let row = sqlx::query(
+            "SELECT COALESCE(SUM(status = 'active'), 0), COALESCE(SUM(status = 'retired'), 0), \
+             COALESCE(MAX(change_seq), 0) FROM addresses",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(StoreCounts {
+            active: row.try_get::<i64, _>(0)? as u64,
+            retired: row.try_get::<i64, _>(1)? as u64,
+            data_version: row.try_get(2)?,
+        })
+    }
+
+    pub async fn insert_addresses(
+        &self,
+        rows: &[NewAddress],
+    ) -> Result<Vec<AddressId>, StoreError> {
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let (max_id, max_seq): (i64, i64) = sqlx::query_as(
+            "SELECT COALESCE(MAX(id), 0), COALESCE(MAX(change_seq), 0) FROM addresses",
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        let now = now_ms();
+        let mut ids = Vec::with_capacity(rows.len());
+        for (chunk_idx, chunk) in rows.chunks(ROWS_PER_INSERT).enumerate() {
+            let first = (chunk_idx * ROWS_PER_INSERT) as i64;
+            let mut builder: QueryBuilder<Sqlite> = QueryBuilder::new(
+                "INSERT INTO addresses (id, code, postcode, geom, house_number, alley, street, unit, \
+                 address, client_ref, created_at, updated_at, change_seq) ",
+            );
+            builder.push_values(chunk.iter().enumerate(), |mut values, (row_idx, row)| {
+                let offset = first + row_idx as i64 + 1;
+                values
+                    .push_bind(max_id + offset)
+                    .push_bind(row.code.canonical())
+                    .push_bind(row.code.postcode().to_string())
+                    .push_bind(ewkb::encode_point(row.location).to_vec())
+                    .push_bind(row.parts.house_number.clone())
+                    .push_bind(row.parts.alley.clone())
+                    .push_bind(row.parts.street.clone())
+                    .push_bind(row.parts.unit.clone())
+                    .push_bind(row.parts.address.clone())
+                    .push_bind(row.parts.client_ref.clone())
+                    .push_bind(now)
+                    .push_bind(now)
+                    .push_bind(max_seq + offset);
+            });
+            builder
+                .build()
+                .execute(&mut *tx)
+                .await
+                .map_err(map_unique_violation)?;
+            ids.extend((0..chunk.len() as i64).map(|row_idx| max_id + first + row_idx + 1));
+        }
+        tx.commit().await?;
+        Ok(ids)
+    }
+
+    pub async fn get_by_code(
+        &self,
+        code: &crate::code::VmapCode,
+    ) -> Result<Option<AddressRow>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, code, geom, house_number, alley, street, unit, address, client_ref, status, \
+             successor_code, created_at, updated_at, change_seq FROM addresses WHERE code = ?",
+        )
+        .bind(code.canonical())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| address_from_row(&row)).transpose()
+    }
+
+    pub async fn for_each_index_row(
+        &self,
+        mut each: impl FnMut(IndexRow) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let mut rows = sqlx::query(
+            "SELECT id, code, geom, status, house_number, unit FROM addresses ORDER BY id",
+        )
+        .fetch(&self.pool);
+        while let Some(row) = rows.try_next().await? {
+            let geom: &[u8] = row.try_get(2)?;
+            each(IndexRow {
+                id: row.try_get(0)?,
+                code: parse_stored_code(row.try_get(1)?)?,
+                location: decode_geom(geom)?,
+                status: AddressStatus::parse(row.try_get(3)?)?,
+                house_number: row.try_get(4)?,
+                unit: row.try_get(5)?,
+            })?;
+        }
+        Ok(())
+    }
+}
+
+fn decode_geom(bytes: &[u8]) -> Result<crate::point::LatLon, StoreError> {
+    ewkb::decode_point(bytes).map_err(|err| StoreError::Corrupt(err.to_string()))
+}
+
+fn address_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<AddressRow, StoreError> {
+    let geom: &[u8] = row.try_get("geom")?;
+    let successor: Option<String> = row.try_get("successor_code")?;
+    Ok(AddressRow {
+        id: row.try_get("id")?,
+        code: parse_stored_code(row.try_get("code")?)?,
+        location: decode_geom(geom)?,
+        parts: AddressParts {
+            house_number: row.try_get("house_number")?,
+            alley: row.try_get("alley")?,
+            street: row.try_get("street")?,
+            unit: row.try_get("unit")?,
+            address: row.try_get("address")?,
+            client_ref: row.try_get("client_ref")?,
+        },
+        status: AddressStatus::parse(row.try_get("status")?)?,
+        successor: successor.as_deref().map(parse_stored_code).transpose()?,
+        created_at_ms: row.try_get("created_at")?,
+        updated_at_ms: row.try_get("updated_at")?,
+        change_seq: row.try_get("change_seq")?,
+    })
+}
+
+fn map_unique_violation(err: sqlx::Error) -> StoreError {
+    match &err {
+        sqlx::Error::Database(db_err) if db_err.is_unique_violation() => {
+            StoreError::CodeTaken(db_err.message().to_owned())
+        }
+        _ => StoreError::Database(err),
+    }
+}

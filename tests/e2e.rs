@@ -1,0 +1,61 @@
+//! The server on a real socket (port 0), spoken to over TCP.
+
+mod common;
+
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use vmap::api::{self, AppState, Limits};
+
+async fn http_get(address: std::net::SocketAddr, path: &str) -> (u16, String) {
+    let mut stream = tokio::net::TcpStream::connect(address)
+        .await
+        .expect("connect");
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.expect("write");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.expect("read");
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .expect("status line");
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+#[tokio::test]
+async fn serves_on_a_real_port_and_turns_ready_after_loading() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = listener.local_addr().expect("address");
+    let state = AppState::loading(Limits::default());
+    let server = tokio::spawn(api::serve(listener, api::app(state.clone())));
+
+    assert_eq!(http_get(address, "/healthz").await.0, 200);
+    assert_eq!(http_get(address, "/readyz").await.0, 503);
+
+    let (_db, registry) = common::seeded_registry(500).await;
+    state.set_registry(registry);
+    let mut ready = false;
+    for _ in 0..50 {
+        if http_get(address, "/readyz").await.0 == 200 {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(ready, "never turned ready");
+    let (status, body) = http_get(
+        address,
+        "/v1/reverse?lat=21.0285&lon=105.8542&radius_m=50000",
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"addresses\""), "{body}");
+    server.abort();
+}

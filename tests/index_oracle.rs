@@ -1,0 +1,230 @@
+//! The index against its oracle: every answer must equal a brute-force haversine scan.
+
+use proptest::prelude::*;
+use proptest::test_runner::{Config, TestRunner};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use vmap::index::{IndexEntry, PointIndex, brute_force_nearest};
+use vmap::point::LatLon;
+
+/// Cities (dense clusters), a sparse countryside, exact duplicates, and a regular grid whose
+/// centre is equidistant from many points.
+fn points() -> Vec<IndexEntry> {
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    let cities = [
+        (21.0285, 105.8542),
+        (10.7769, 106.7009),
+        (16.0544, 108.2022),
+        (20.8449, 106.6881),
+    ];
+    let mut locations = Vec::new();
+    for &(lat, lon) in &cities {
+        for _ in 0..1_500 {
+            let spread = if rng.random_bool(0.8) { 0.01 } else { 0.1 };
+            locations.push((
+                lat + rng.random_range(-spread..spread),
+                lon + rng.random_range(-spread..spread),
+            ));
+        }
+    }
+    for _ in 0..1_500 {
+        locations.push((rng.random_range(8.5..23.4), rng.random_range(102.1..109.5)));
+    }
+    // Exact duplicates (flats in one building).
+    for idx in 0..200 {
+        let (lat, lon) = locations[idx * 7];
+        locations.push((lat, lon));
+    }
+    // A regular grid around a centre, 10 m apart.
+    for row in -5..=5 {
+        for col in -5..=5 {
+            locations.push((12.0 + row as f64 * 0.0001, 107.0 + col as f64 * 0.0001));
+        }
+    }
+    locations
+        .into_iter()
+        .enumerate()
+        .map(|(id, (lat, lon))| IndexEntry::new(LatLon { lat, lon }, id as u32))
+        .collect()
+}
+
+fn query_strategy(entries: &[IndexEntry]) -> impl Strategy<Value = LatLon> + use<> {
+    let on_points: Vec<LatLon> = entries.iter().map(|entry| entry.location).collect();
+    let on_points_again = on_points.clone();
+    prop_oneof![
+        // Inside dense clusters.
+        (
+            prop::sample::select(on_points),
+            -0.002f64..0.002,
+            -0.002f64..0.002
+        )
+            .prop_map(|(point, dlat, dlon)| LatLon {
+                lat: point.lat + dlat,
+                lon: point.lon + dlon
+            }),
+        // Exactly on address points.
+        prop::sample::select(on_points_again),
+        // Between cities, anywhere over Vietnam.
+        (8.0f64..24.0, 102.0f64..110.0).prop_map(|(lat, lon)| LatLon { lat, lon }),
+        // At equal distances: grid centre and midpoints of the grid.
+        (-5i32..=5, -5i32..=5).prop_map(|(row, col)| LatLon {
+            lat: 12.0 + row as f64 * 0.0001 + 0.00005,
+            lon: 107.0 + col as f64 * 0.0001 + 0.00005,
+        }),
+        Just(LatLon {
+            lat: 12.0,
+            lon: 107.0
+        }),
+        // Far outside Vietnam, poles and the antimeridian included.
+        (-90.0f64..=90.0, -180.0f64..=180.0).prop_map(|(lat, lon)| LatLon { lat, lon }),
+        Just(LatLon {
+            lat: 90.0,
+            lon: 0.0
+        }),
+        Just(LatLon {
+            lat: -10.0,
+            lon: -75.0
+        }),
+    ]
+}
+
+#[test]
+fn nearest_equals_brute_force_on_10000_queries() {
+    let entries = points();
+    let index = PointIndex::bulk_load(entries.clone());
+    assert_eq!(index.len(), entries.len());
+    let mut runner = TestRunner::new(Config {
+        cases: 10_000,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let strategy = (
+        query_strategy(&entries),
+        prop_oneof![Just(1usize), Just(3), Just(10), Just(100)],
+        prop_oneof![
+            Just(1.0f64),
+            Just(50.0),
+            Just(1_000.0),
+            Just(50_000.0),
+            Just(20_000_000.0)
+        ],
+        any::<bool>(),
+    );
+    runner
+        .run(&strategy, |(query, limit, radius_m, filtered)| {
+            // A filter like "active only": it must not end the search early.
+            let accept = |id: u32| !filtered || !id.is_multiple_of(3);
+            let expected = brute_force_nearest(&entries, query, limit, radius_m, accept);
+            let got = index.nearest(query, limit, radius_m, accept);
+            prop_assert_eq!(
+                got,
+                expected,
+                "query {:?} limit {} radius {}",
+                query,
+                limit,
+                radius_m
+            );
+            Ok(())
+        })
+        .expect("index disagrees with brute force");
+}
+
+#[test]
+fn equal_distances_are_ordered_by_id() {
+    let center = LatLon {
+        lat: 12.0,
+        lon: 107.0,
+    };
+    // Four points symmetric around the centre in longitude: pairs at equal distance.
+    let entries = vec![
+        IndexEntry::new(
+            LatLon {
+                lat: 12.0,
+                lon: 107.001,
+            },
+            9,
+        ),
+        IndexEntry::new(
+            LatLon {
+                lat: 12.0,
+                lon: 106.999,
+            },
+            4,
+        ),
+        IndexEntry::new(
+            LatLon {
+                lat: 12.0,
+                lon: 107.001,
+            },
+            2,
+        ),
+        IndexEntry::new(
+            LatLon {
+                lat: 12.0,
+                lon: 106.999,
+            },
+            7,
+        ),
+    ];
+    let index = PointIndex::bulk_load(entries.clone());
+    let got = index.nearest(center, 4, 1_000.0, |_| true);
+    assert_eq!(
+        got,
+        brute_force_nearest(&entries, center, 4, 1_000.0, |_| true)
+    );
+    // Mirror images in longitude are exactly equally far: the order falls back to the id.
+    assert!(
+        got.iter()
+            .all(|neighbor| neighbor.distance_m == got[0].distance_m),
+        "{got:?}"
+    );
+    let ids: Vec<u32> = got.iter().map(|neighbor| neighbor.id).collect();
+    assert_eq!(ids, vec![2, 4, 7, 9]);
+}
+
+#[test]
+fn inserts_and_removals_are_seen_at_once() {
+    let mut index = PointIndex::bulk_load(points());
+    let spot = LatLon {
+        lat: 15.5,
+        lon: 104.5,
+    };
+    index.insert(IndexEntry::new(spot, 999_999));
+    let found = index.nearest(spot, 1, 1.0, |_| true);
+    assert_eq!(found.first().map(|neighbor| neighbor.id), Some(999_999));
+    assert!(index.remove(spot, 999_999));
+    assert!(!index.remove(spot, 999_999));
+    assert!(index.nearest(spot, 1, 1.0, |_| true).is_empty());
+}
+
+#[test]
+fn radius_and_limit_are_respected() {
+    let entries = points();
+    let index = PointIndex::bulk_load(entries);
+    let query = LatLon {
+        lat: 21.0285,
+        lon: 105.8542,
+    };
+    let found = index.nearest(query, 100, 500.0, |_| true);
+    assert!(!found.is_empty() && found.len() <= 100);
+    assert!(found.iter().all(|neighbor| neighbor.distance_m <= 500.0));
+    assert!(
+        found
+            .windows(2)
+            .all(|pair| pair[0].distance_m <= pair[1].distance_m)
+    );
+    assert!(index.nearest(query, 0, 500.0, |_| true).is_empty());
+    assert!(
+        index
+            .nearest(
+                LatLon {
+                    lat: -40.0,
+                    lon: -60.0
+                },
+                5,
+                50_000.0,
+                |_| true
+            )
+            .is_empty()
+    );
+}

@@ -1,0 +1,171 @@
+//! The registry on a real SQLite file: seeding, loading, lookups, zone resolution.
+
+mod common;
+
+use std::collections::HashSet;
+
+use common::{TestDb, seeded_registry, zones};
+use vmap::code::VmapCode;
+use vmap::point::LatLon;
+use vmap::progress::Progress;
+use vmap::registry::{self, CodeLookup, Registry, RegistryError};
+use vmap::store::{AddressStatus, Store};
+use vmap::zones::ZoneMethod;
+
+async fn all_rows(store: &Store) -> Vec<(i64, String, LatLon)> {
+    let mut rows = Vec::new();
+    store
+        .for_each_index_row(|row| {
+            rows.push((row.id, row.code.canonical(), row.location));
+            Ok(())
+        })
+        .await
+        .expect("read");
+    rows
+}
+
+#[tokio::test]
+async fn seeding_is_deterministic_and_codes_are_unique() {
+    let first = TestDb::new();
+    let second = TestDb::new();
+    let mut results = Vec::new();
+    for db in [&first, &second] {
+        let store = Store::connect(&db.url).await.expect("connect");
+        let report = registry::seed(
+            &store,
+            zones(),
+            5_000,
+            9,
+            &Progress::quiet("seeding", 5_000),
+        )
+        .await
+        .expect("seed");
+        assert_eq!(report.n_addresses, 5_000);
+        results.push(all_rows(&store).await);
+    }
+    assert_eq!(results[0], results[1]);
+    let codes: HashSet<&String> = results[0].iter().map(|(_, code, _)| code).collect();
+    assert_eq!(codes.len(), 5_000, "a code was issued twice");
+}
+
+#[tokio::test]
+async fn seeding_refuses_a_non_empty_database() {
+    let (db, _registry) = seeded_registry(100).await;
+    let store = Store::connect(&db.url).await.expect("connect");
+    let error = registry::seed(&store, zones(), 10, 1, &Progress::quiet("seeding", 10)).await;
+    assert!(
+        matches!(error, Err(RegistryError::NotEmpty(100))),
+        "{error:?}"
+    );
+}
+
+#[tokio::test]
+async fn every_seeded_code_decodes_to_a_cell_holding_its_point() {
+    let (db, registry) = seeded_registry(2_000).await;
+    let store = Store::connect(&db.url).await.expect("connect");
+    for (_, code, location) in all_rows(&store).await {
+        let code: VmapCode = code.parse().expect("stored code parses");
+        let reference = registry
+            .zones()
+            .reference_point(code.postcode())
+            .expect("known postcode");
+        let cell = code.cell(reference);
+        assert!(
+            cell.south <= location.lat
+                && location.lat < cell.north
+                && cell.west <= location.lon
+                && location.lon < cell.east,
+            "{code} cell {cell:?} misses {location:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn lookup_finds_registered_and_decodes_unregistered() {
+    let (_db, registry) = seeded_registry(1_000).await;
+    let near = registry.reverse(
+        LatLon {
+            lat: 16.0544,
+            lon: 108.2022,
+        },
+        1,
+        50_000.0,
+    );
+    let address = near.addresses.first().expect("an address near Da Nang");
+    match registry.lookup(address.code).await.expect("lookup") {
+        CodeLookup::Registered { address: row, .. } => {
+            assert_eq!(row.code, address.code);
+            assert_eq!(row.status, AddressStatus::Active);
+            assert_eq!(
+                row.location,
+                LatLon {
+                    lat: address.lat,
+                    lon: address.lon
+                }
+            );
+        }
+        other => panic!("expected registered, got {other:?}"),
+    }
+    let unregistered = address.code.base().with_suffix(500).expect("suffix");
+    assert!(matches!(
+        registry.lookup(unregistered).await,
+        Ok(CodeLookup::Unregistered { .. })
+    ));
+    let unknown: VmapCode = "000002RWXP69".parse().expect("well-formed");
+    assert!(matches!(
+        registry.lookup(unknown).await,
+        Err(RegistryError::UnknownPostcode(_))
+    ));
+}
+
+#[tokio::test]
+async fn zone_resolution_prefers_nearby_addresses_then_geometry() {
+    let (_db, registry) = seeded_registry(3_000).await;
+    let near = registry.reverse(
+        LatLon {
+            lat: 21.0285,
+            lon: 105.8542,
+        },
+        1,
+        50_000.0,
+    );
+    let address = near.addresses.first().expect("an address near Hanoi");
+    let resolved = registry
+        .resolve_zone(LatLon {
+            lat: address.lat,
+            lon: address.lon,
+        })
+        .expect("covered");
+    assert_eq!(resolved.method, ZoneMethod::Addresses);
+    // Far from addresses but inside Vietnam: by box or nearest reference.
+    let remote = registry
+        .resolve_zone(LatLon {
+            lat: 22.3,
+            lon: 103.2,
+        })
+        .expect("covered");
+    assert_ne!(remote.method, ZoneMethod::Addresses);
+    // Mid-ocean: outside coverage.
+    assert!(
+        registry
+            .resolve_zone(LatLon {
+                lat: 15.0,
+                lon: 114.5
+            })
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn reload_gives_the_same_answers() {
+    let (db, registry) = seeded_registry(2_000).await;
+    let query = LatLon {
+        lat: 10.78,
+        lon: 106.70,
+    };
+    let before = registry.reverse(query, 10, 50_000.0);
+    let store = Store::connect(&db.url).await.expect("connect");
+    let reloaded = Registry::load(store, zones()).await.expect("reload");
+    assert_eq!(reloaded.reverse(query, 10, 50_000.0), before);
+    assert_eq!(reloaded.status().n_active, 2_000);
+}
