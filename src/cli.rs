@@ -46,6 +46,15 @@ pub enum Command {
     ///
     /// Example: `vmap reverse --lat 21.0468 --lon 105.8481 --limit 3`
     Reverse(ReverseArgs),
+    /// Give every row of an address list (CSV, JSON or NDJSON) its code, registering new
+    /// addresses.
+    ///
+    /// The answer is the same list with `code`, `status`, `postcode`, `distance_m`,
+    /// `error_code` and `error_message` added to each row. Running a list twice gives the
+    /// same codes; a list cut short by a crash is finished by running it again.
+    ///
+    /// Example: `vmap assign customers.csv -o customers-coded.csv`
+    Assign(AssignArgs),
     /// Decode a code to its zone and ~3 m cell; needs no database.
     ///
     /// Example: `vmap decode "11116 2RWX P69"`
@@ -85,6 +94,55 @@ pub struct ServeArgs {
     /// Longest a request may run, in seconds, before it is answered 503.
     #[arg(long, env = "VMAP_REQUEST_TIMEOUT_S", default_value_t = 30)]
     pub request_timeout_s: u64,
+    /// Bearer tokens allowed to write (register, edit, retire, assign); repeat the flag or
+    /// separate with commas. Without tokens, writes are open, which vmap allows only on a
+    /// loopback address.
+    #[arg(
+        long = "api-token",
+        env = "VMAP_API_TOKENS",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    pub api_tokens: Vec<String>,
+    /// Serve reads only: the write endpoints are not mounted.
+    #[arg(long, env = "VMAP_READ_ONLY")]
+    pub read_only: bool,
+    /// Most rows of one POST /v1/assign; later rows answer `row_limit`.
+    #[arg(long, env = "VMAP_MAX_ASSIGN_ROWS", default_value_t = 1_000_000)]
+    pub max_assign_rows: u64,
+    /// Largest POST /v1/assign body, bytes.
+    #[arg(long, env = "VMAP_MAX_ASSIGN_BYTES", default_value_t = 512 * 1024 * 1024)]
+    pub max_assign_bytes: u64,
+    /// Assignments running at once; more answer 429.
+    #[arg(long, env = "VMAP_MAX_CONCURRENT_ASSIGN", default_value_t = 4)]
+    pub max_concurrent_assign: usize,
+    /// Longest text of one address field, characters.
+    #[arg(long, env = "VMAP_MAX_FIELD_CHARS", default_value_t = crate::assign::DEFAULT_MAX_FIELD_CHARS)]
+    pub max_field_chars: usize,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct AssignArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// The list: a .csv, .json or .ndjson file, or - for standard input.
+    pub input: PathBuf,
+    /// Where to write the answered list; standard output when absent.
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+    /// csv, json or ndjson; by default from the input's extension.
+    #[arg(long)]
+    pub format: Option<String>,
+    /// Decide codes but register nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// An address this close (metres), with the same house number/unit when given, is the
+    /// same place.
+    #[arg(long, default_value_t = crate::registry::DEFAULT_MATCH_RADIUS_M)]
+    pub match_radius_m: f64,
+    /// Rows decided and committed together (one transaction each).
+    #[arg(long, default_value_t = crate::assign::DEFAULT_BATCH_ROWS)]
+    pub batch_rows: usize,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -152,6 +210,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Serve(args) => serve(args).await,
         Command::Seed(args) => seed(args).await,
         Command::Reverse(args) => reverse(args).await,
+        Command::Assign(args) => assign(args).await,
         Command::Decode(args) => decode(args),
     }
 }
@@ -172,7 +231,24 @@ fn load_zones(zones_file: Option<&PathBuf>) -> Result<Arc<ZoneTable>, CliError> 
     Ok(Arc::new(zones))
 }
 
+/// Open writes are only for a machine's own users.
+pub fn check_write_safety(
+    listen: SocketAddr,
+    tokens: &[String],
+    read_only: bool,
+) -> Result<(), CliError> {
+    let open_writes = !read_only && tokens.iter().all(|token| token.is_empty());
+    if open_writes && !listen.ip().is_loopback() {
+        return Err(CliError::Usage(format!(
+            "refusing to listen on {listen} with open writes: set --api-token (VMAP_API_TOKENS) \
+             or --read-only, or listen on a loopback address"
+        )));
+    }
+    Ok(())
+}
+
 async fn serve(args: ServeArgs) -> Result<(), CliError> {
+    check_write_safety(args.listen, &args.api_tokens, args.read_only)?;
     let zones = load_zones(args.data.zones_file.as_ref())?;
     let store = Store::connect(&args.data.database_url).await?;
     if args.demo {
@@ -196,6 +272,10 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
         max_batch_items: args.max_batch_items,
         max_body_bytes: args.max_body_bytes,
         request_timeout: Duration::from_secs(args.request_timeout_s),
+        max_assign_rows: args.max_assign_rows,
+        max_assign_bytes: args.max_assign_bytes,
+        max_concurrent_assign: args.max_concurrent_assign.max(1),
+        max_field_chars: args.max_field_chars,
     };
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -204,8 +284,13 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
             source,
         })?;
     let address = listener.local_addr().map_err(CliError::Serve)?;
-    let state = AppState::loading(limits);
-    let server = tokio::spawn(api::serve(listener, api::app(state.clone())));
+    let state = AppState::loading(limits).with_tokens(args.api_tokens.clone());
+    let router = if args.read_only {
+        api::read_only_app(state.clone())
+    } else {
+        api::app(state.clone())
+    };
+    let server = tokio::spawn(api::serve(listener, router));
     tracing::info!(%address, "listening; loading the registry");
     let started = Instant::now();
     let registry = Registry::load(store, zones).await?;
@@ -297,6 +382,99 @@ async fn reverse(args: ReverseArgs) -> Result<(), CliError> {
     }
     registry.store().close().await;
     Ok(())
+}
+
+async fn assign(args: AssignArgs) -> Result<(), CliError> {
+    use crate::assign::{self, AssignSettings, format::Format};
+    use std::io::Write as _;
+    let format = match &args.format {
+        Some(name) => Format::parse_name(name).ok_or_else(|| {
+            CliError::Usage(format!(
+                "--format must be csv, json or ndjson, not {name:?}"
+            ))
+        })?,
+        None => Format::from_path(&args.input).ok_or_else(|| {
+            CliError::Usage(format!(
+                "cannot tell the format of {} from its extension: pass --format csv|json|ndjson",
+                args.input.display()
+            ))
+        })?,
+    };
+    if !(0.0..=crate::registry::MAX_MATCH_RADIUS_M).contains(&args.match_radius_m) {
+        return Err(CliError::Usage(format!(
+            "--match-radius-m must be between 0 and {}",
+            crate::registry::MAX_MATCH_RADIUS_M
+        )));
+    }
+    let zones = load_zones(args.data.zones_file.as_ref())?;
+    let store = Store::connect(&args.data.database_url).await?;
+    let registry = Arc::new(Registry::load(store, zones).await?);
+
+    let reading_stdin = args.input.as_os_str() == "-";
+    let (input, total_bytes): (Box<dyn std::io::Read + Send>, u64) = if reading_stdin {
+        (Box::new(std::io::stdin()), 0)
+    } else {
+        let file = std::fs::File::open(&args.input).map_err(|error| {
+            CliError::Usage(format!("cannot open {}: {error}", args.input.display()))
+        })?;
+        let size = file.metadata().map(|meta| meta.len()).unwrap_or(0);
+        (Box::new(file), size)
+    };
+    let progress = Arc::new(Progress::bytes("assigning", total_bytes));
+    let input = ProgressReader {
+        inner: input,
+        progress: progress.clone(),
+    };
+    let output: Box<dyn std::io::Write + Send> = match &args.output {
+        Some(path) => Box::new(std::fs::File::create(path).map_err(|error| {
+            CliError::Usage(format!("cannot create {}: {error}", path.display()))
+        })?),
+        None => Box::new(std::io::stdout()),
+    };
+    let settings = AssignSettings {
+        options: crate::registry::AssignOptions {
+            match_radius_m: args.match_radius_m,
+            dry_run: args.dry_run,
+        },
+        batch_rows: args.batch_rows.max(1),
+        ..AssignSettings::default()
+    };
+    let (summary, mut output) =
+        assign::run(registry.clone(), format, input, output, settings, None)
+            .await
+            .map_err(|error| CliError::Usage(error.to_string()))?;
+    output.flush().map_err(CliError::Serve)?;
+    progress.finish();
+    registry.store().close().await;
+    eprintln!(
+        "{} rows: {} created, {} existing, {} errors in {:.1} s ({:.0} rows/s){}",
+        summary.rows,
+        summary.created,
+        summary.existing,
+        summary.errors,
+        summary.duration.as_secs_f64(),
+        summary.rows_per_second(),
+        if args.dry_run {
+            " — dry run, nothing registered"
+        } else {
+            ""
+        }
+    );
+    Ok(())
+}
+
+/// Counts what is read into a progress bar.
+struct ProgressReader<R> {
+    inner: R,
+    progress: Arc<Progress>,
+}
+
+impl<R: std::io::Read> std::io::Read for ProgressReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.progress.inc(n as u64);
+        Ok(n)
+    }
 }
 
 fn decode(args: DecodeArgs) -> Result<(), CliError> {

@@ -3,6 +3,7 @@
 //! See `ARCHITECTURE.md` for the map of this crate.
 
 pub mod api;
+pub mod assign;
 pub mod cli;
 pub mod code;
 pub mod index;

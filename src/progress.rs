@@ -35,6 +35,22 @@ impl Progress {
         Progress::with_bar(label, total, bar)
     }
 
+    /// A bar counting bytes (of a file being read), log lines otherwise.
+    pub fn bytes(label: &'static str, total: u64) -> Progress {
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = ProgressBar::new(total);
+            let style = ProgressStyle::with_template(
+                "{msg:>8} [{bar:40}] {binary_bytes}/{binary_total_bytes} ({binary_bytes_per_sec}, eta {eta})",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> ");
+            bar.set_style(style);
+            bar.set_message(label);
+            bar
+        });
+        Progress::with_bar(label, total, bar)
+    }
+
     /// Log lines only (tests, library callers that own the terminal).
     pub fn quiet(label: &'static str, total: u64) -> Progress {
         Progress::with_bar(label, total, None)

@@ -15,7 +15,9 @@ use crate::code::{CodeError, Postcode, VmapCode, olc::CodeArea};
 use crate::index::{IndexEntry, Neighbor, PointId, PointIndex};
 use crate::point::LatLon;
 use crate::progress::Progress;
-use crate::store::{AddressRow, AddressStatus, IndexRow, NewAddress, Store, StoreError};
+use crate::store::{
+    AddressChange, AddressParts, AddressRow, AddressStatus, IndexRow, NewAddress, Store, StoreError,
+};
 use crate::synth;
 use crate::zones::{ZoneId, ZoneMethod, ZoneTable};
 
@@ -47,6 +49,12 @@ pub enum RegistryError {
     IdOutOfRange(i64),
     #[error(transparent)]
     Code(#[from] CodeError),
+    #[error("no address holds code {0}")]
+    NotRegistered(VmapCode),
+    #[error("address {0} is retired and cannot be changed")]
+    Retired(VmapCode),
+    #[error("{0}")]
+    Invalid(String),
 }
 
 /// What memory keeps per address (indexed by row id): enough to match and mint without a
@@ -68,6 +76,17 @@ struct Interner {
 }
 
 impl Interner {
+    /// The key of `text` if it was ever interned; `Some(0)` for none or blank, `None` when
+    /// no stored address has this text.
+    fn find(&self, text: Option<&str>) -> Option<u32> {
+        let Some(text) = text else { return Some(0) };
+        let normalised = Interner::normalise(text);
+        if normalised.is_empty() {
+            return Some(0);
+        }
+        self.keys.get(normalised.as_str()).copied()
+    }
+
     fn normalise(text: &str) -> String {
         text.split_whitespace()
             .collect::<Vec<_>>()
@@ -201,6 +220,8 @@ pub struct Registry {
     zones: Arc<ZoneTable>,
     store: Store,
     memory: RwLock<Memory>,
+    /// Serialises this process's writers: deciding codes and committing them is one step.
+    write_lock: tokio::sync::Mutex<()>,
     build_duration: Duration,
 }
 
@@ -252,6 +273,7 @@ impl Registry {
             zones,
             store,
             memory: RwLock::new(memory),
+            write_lock: tokio::sync::Mutex::new(()),
             build_duration,
         })
     }
@@ -262,6 +284,12 @@ impl Registry {
 
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    fn write_memory(&self) -> std::sync::RwLockWriteGuard<'_, Memory> {
+        self.memory
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn read_memory(&self) -> RwLockReadGuard<'_, Memory> {
@@ -537,4 +565,413 @@ pub async fn seed(
         n_addresses,
         duration: started.elapsed(),
     })
+}
+
+/// One address of a list to assign, validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AssignRow {
+    pub location: LatLon,
+    pub parts: AddressParts,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AssignOptions {
+    /// An address this close (and with the same house number/unit, when given) is the
+    /// same place.
+    pub match_radius_m: f64,
+    /// Decide codes but register nothing.
+    pub dry_run: bool,
+}
+
+pub const DEFAULT_MATCH_RADIUS_M: f64 = 3.0;
+pub const MAX_MATCH_RADIUS_M: f64 = 50.0;
+
+impl Default for AssignOptions {
+    fn default() -> AssignOptions {
+        AssignOptions {
+            match_radius_m: DEFAULT_MATCH_RADIUS_M,
+            dry_run: false,
+        }
+    }
+}
+
+/// What became of one row.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AssignOutcome {
+    /// A new address was registered (or would be, in a dry run) under `code`.
+    Created { code: VmapCode },
+    /// The same place is already registered (or came earlier in the same list).
+    Existing { code: VmapCode, distance_m: f64 },
+    /// The row could not be given a code.
+    Failed {
+        error_code: &'static str,
+        message: String,
+    },
+}
+
+/// Row keys for same-place matching: the interned house number and unit, `None` meaning
+/// "given, but no stored address has it".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct PlaceKeys {
+    house: Option<u32>,
+    unit: Option<u32>,
+    house_given: bool,
+    unit_given: bool,
+}
+
+/// The parallel, read-only half of deciding a row.
+#[derive(Debug, Clone, PartialEq)]
+enum Draft {
+    Match {
+        code: VmapCode,
+        distance_m: f64,
+    },
+    Mint {
+        base: VmapCode,
+        highest_taken: Option<u32>,
+    },
+    Fail {
+        error_code: &'static str,
+        message: String,
+    },
+}
+
+/// A row created earlier in the same batch, for same-place matching within the batch.
+#[derive(Debug, Clone)]
+struct Pending {
+    location: LatLon,
+    code: VmapCode,
+    house: String,
+    unit: String,
+}
+
+/// Buckets of about 11 m for finding pending rows near a point.
+fn bucket(point: LatLon) -> (i64, i64) {
+    (
+        (point.lat * 10_000.0).floor() as i64,
+        (point.lon * 10_000.0).floor() as i64,
+    )
+}
+
+fn normalised(text: Option<&str>) -> String {
+    text.map(Interner::normalise).unwrap_or_default()
+}
+
+impl Registry {
+    fn place_keys(memory: &Memory, parts: &AddressParts) -> PlaceKeys {
+        let house_given = !normalised(parts.house_number.as_deref()).is_empty();
+        let unit_given = !normalised(parts.unit.as_deref()).is_empty();
+        PlaceKeys {
+            house: memory.interner.find(parts.house_number.as_deref()),
+            unit: memory.interner.find(parts.unit.as_deref()),
+            house_given,
+            unit_given,
+        }
+    }
+
+    /// Read-only decision against memory: an existing same place, or the cell to mint in.
+    fn draft(&self, memory: &Memory, row: &AssignRow, options: AssignOptions) -> Draft {
+        let keys = Registry::place_keys(memory, &row.parts);
+        let could_match = (!keys.house_given || keys.house.is_some())
+            && (!keys.unit_given || keys.unit.is_some());
+        if could_match {
+            let found = memory
+                .index
+                .nearest(row.location, 1, options.match_radius_m, |id| {
+                    memory.record(id).is_some_and(|record| {
+                        record.active
+                            && (!keys.house_given || keys.house == Some(record.house_key))
+                            && (!keys.unit_given || keys.unit == Some(record.unit_key))
+                    })
+                });
+            if let Some(neighbor) = found.first()
+                && let Some(code) = memory
+                    .record(neighbor.id)
+                    .and_then(|record| VmapCode::unpack(record.code_key))
+            {
+                return Draft::Match {
+                    code,
+                    distance_m: neighbor.distance_m,
+                };
+            }
+        }
+        let Some(zone) = self.resolve_zone_in(memory, row.location) else {
+            return Draft::Fail {
+                error_code: "outside_coverage",
+                message: format!(
+                    "({}, {}) is outside coverage: no postal zone within 50 km",
+                    row.location.lat, row.location.lon
+                ),
+            };
+        };
+        let postcode = self.zones.get(zone.zone_id).postcode;
+        let reference = self.zones.reference_of(zone.zone_id);
+        match VmapCode::encode(postcode, reference, row.location) {
+            Ok(base) => Draft::Mint {
+                base,
+                highest_taken: highest_suffix_in_cell(memory, base, reference),
+            },
+            Err(error) => Draft::Fail {
+                error_code: error.kind(),
+                message: error.to_string(),
+            },
+        }
+    }
+
+    /// Assigns codes to a batch of rows: each row an existing same place, a new code, or an
+    /// error. New addresses are committed in one transaction before memory sees them, so a
+    /// crash leaves either the whole batch or none of it. Batches are serialised.
+    pub async fn assign_batch(
+        &self,
+        rows: &[AssignRow],
+        options: AssignOptions,
+    ) -> Result<Vec<AssignOutcome>, RegistryError> {
+        use rayon::prelude::*;
+        let _writer = self.write_lock.lock().await;
+        let drafts: Vec<Draft> = {
+            let memory = self.read_memory();
+            rows.par_iter()
+                .map(|row| self.draft(&memory, row, options))
+                .collect()
+        };
+        // Sequential half: rows of this batch against each other.
+        let mut outcomes = Vec::with_capacity(rows.len());
+        let mut new_rows: Vec<NewAddress> = Vec::new();
+        let mut pending: Vec<Pending> = Vec::new();
+        let mut pending_by_bucket: HashMap<(i64, i64), Vec<usize>> = HashMap::new();
+        let mut taken_in_batch: HashMap<u64, u32> = HashMap::new();
+        for (row, draft) in rows.iter().zip(drafts) {
+            let outcome = match draft {
+                Draft::Fail {
+                    error_code,
+                    message,
+                } => AssignOutcome::Failed {
+                    error_code,
+                    message,
+                },
+                Draft::Match { code, distance_m } => {
+                    match nearest_pending(&pending, &pending_by_bucket, row, options.match_radius_m)
+                    {
+                        Some((pending_code, pending_distance)) if pending_distance < distance_m => {
+                            AssignOutcome::Existing {
+                                code: pending_code,
+                                distance_m: pending_distance,
+                            }
+                        }
+                        _ => AssignOutcome::Existing { code, distance_m },
+                    }
+                }
+                Draft::Mint {
+                    base,
+                    highest_taken,
+                } => {
+                    if let Some((code, distance_m)) =
+                        nearest_pending(&pending, &pending_by_bucket, row, options.match_radius_m)
+                    {
+                        AssignOutcome::Existing { code, distance_m }
+                    } else {
+                        let highest = match (highest_taken, taken_in_batch.get(&base.pack())) {
+                            (Some(a), Some(&b)) => Some(a.max(b)),
+                            (a, b) => a.or(b.copied()),
+                        };
+                        let minted = match highest {
+                            None => Ok(base),
+                            Some(n) => base.with_suffix(n + 1),
+                        };
+                        match minted {
+                            Ok(code) => {
+                                taken_in_batch.insert(base.pack(), code.suffix().unwrap_or(1));
+                                pending_by_bucket
+                                    .entry(bucket(row.location))
+                                    .or_default()
+                                    .push(pending.len());
+                                pending.push(Pending {
+                                    location: row.location,
+                                    code,
+                                    house: normalised(row.parts.house_number.as_deref()),
+                                    unit: normalised(row.parts.unit.as_deref()),
+                                });
+                                new_rows.push(NewAddress {
+                                    code,
+                                    location: row.location,
+                                    parts: row.parts.clone(),
+                                });
+                                AssignOutcome::Created { code }
+                            }
+                            Err(error) => AssignOutcome::Failed {
+                                error_code: error.kind(),
+                                message: error.to_string(),
+                            },
+                        }
+                    }
+                }
+            };
+            outcomes.push(outcome);
+        }
+        if !options.dry_run && !new_rows.is_empty() {
+            let inserted = self.store.insert_addresses(&new_rows).await?;
+            let mut memory = self.write_memory();
+            for (row, &id) in new_rows.iter().zip(&inserted.ids) {
+                let id = PointId::try_from(id).map_err(|_| RegistryError::IdOutOfRange(id))?;
+                let entry = memory.add(
+                    id,
+                    row.code,
+                    row.location,
+                    row.parts.house_number.as_deref(),
+                    row.parts.unit.as_deref(),
+                    true,
+                );
+                memory.index.insert(entry);
+            }
+            memory.data_version = memory.data_version.max(inserted.last_change_seq);
+        }
+        Ok(outcomes)
+    }
+
+    /// Moves or edits an address; its code stays. Refused for a retired address.
+    pub async fn update(
+        &self,
+        code: VmapCode,
+        change: AddressChange,
+    ) -> Result<AddressRow, RegistryError> {
+        if change.status.is_some() || change.successor.is_some() {
+            return Err(RegistryError::Invalid(
+                "status and successor change only by retiring".to_owned(),
+            ));
+        }
+        let _writer = self.write_lock.lock().await;
+        let current = self
+            .store
+            .get_by_code(&code)
+            .await?
+            .ok_or(RegistryError::NotRegistered(code))?;
+        if current.status == AddressStatus::Retired {
+            return Err(RegistryError::Retired(code));
+        }
+        let (before, after) = self
+            .store
+            .update_address(&code, &change)
+            .await?
+            .ok_or(RegistryError::NotRegistered(code))?;
+        let id = PointId::try_from(after.id).map_err(|_| RegistryError::IdOutOfRange(after.id))?;
+        let mut memory = self.write_memory();
+        let house_key = memory.interner.intern(after.parts.house_number.as_deref());
+        let unit_key = memory.interner.intern(after.parts.unit.as_deref());
+        if let Some(Some(record)) = memory.records.get_mut(id as usize) {
+            record.house_key = house_key;
+            record.unit_key = unit_key;
+        }
+        if before.location != after.location {
+            memory.index.remove(before.location, id);
+            memory.index.insert(IndexEntry::new(after.location, id));
+            note_if_displaced(
+                &mut memory.displaced,
+                &self.zones,
+                after.code,
+                after.location,
+            );
+        }
+        memory.data_version = memory.data_version.max(after.change_seq);
+        Ok(after)
+    }
+
+    /// Retires an address: it leaves reverse answers, its code stays reserved for ever and
+    /// resolves to the retired record (and its successor). Retiring twice is harmless.
+    pub async fn retire(
+        &self,
+        code: VmapCode,
+        successor: Option<VmapCode>,
+    ) -> Result<AddressRow, RegistryError> {
+        let _writer = self.write_lock.lock().await;
+        let current = self
+            .store
+            .get_by_code(&code)
+            .await?
+            .ok_or(RegistryError::NotRegistered(code))?;
+        if current.status == AddressStatus::Retired && successor.is_none() {
+            return Ok(current);
+        }
+        if let Some(successor) = successor {
+            if successor == code {
+                return Err(RegistryError::Invalid(
+                    "an address cannot succeed itself".to_owned(),
+                ));
+            }
+            match self.store.get_by_code(&successor).await? {
+                Some(row) if row.status == AddressStatus::Active => {}
+                Some(_) => {
+                    return Err(RegistryError::Invalid(format!(
+                        "successor {successor} is retired"
+                    )));
+                }
+                None => {
+                    return Err(RegistryError::Invalid(format!(
+                        "successor {successor} is not registered"
+                    )));
+                }
+            }
+        }
+        let change = AddressChange {
+            status: Some(AddressStatus::Retired),
+            successor: successor.map(Some),
+            ..AddressChange::default()
+        };
+        let (before, after) = self
+            .store
+            .update_address(&code, &change)
+            .await?
+            .ok_or(RegistryError::NotRegistered(code))?;
+        let id = PointId::try_from(after.id).map_err(|_| RegistryError::IdOutOfRange(after.id))?;
+        let mut memory = self.write_memory();
+        if before.status == AddressStatus::Active {
+            if let Some(Some(record)) = memory.records.get_mut(id as usize) {
+                record.active = false;
+            }
+            memory.n_active = memory.n_active.saturating_sub(1);
+            memory.n_retired += 1;
+        }
+        memory.data_version = memory.data_version.max(after.change_seq);
+        Ok(after)
+    }
+}
+
+/// The nearest row created earlier in this batch that is the same place as `row`.
+fn nearest_pending(
+    pending: &[Pending],
+    by_bucket: &HashMap<(i64, i64), Vec<usize>>,
+    row: &AssignRow,
+    match_radius_m: f64,
+) -> Option<(VmapCode, f64)> {
+    if pending.is_empty() {
+        return None;
+    }
+    let house = normalised(row.parts.house_number.as_deref());
+    let unit = normalised(row.parts.unit.as_deref());
+    let (lat_bucket, lon_bucket) = bucket(row.location);
+    // A bucket is ~11 m; search as many rings as the radius needs.
+    let rings = (match_radius_m / 11.0).ceil() as i64 + 1;
+    let mut best: Option<(VmapCode, f64)> = None;
+    for lat_step in -rings..=rings {
+        for lon_step in -rings..=rings {
+            let Some(indices) = by_bucket.get(&(lat_bucket + lat_step, lon_bucket + lon_step))
+            else {
+                continue;
+            };
+            for &idx in indices {
+                let candidate = &pending[idx];
+                if (!house.is_empty() && candidate.house != house)
+                    || (!unit.is_empty() && candidate.unit != unit)
+                {
+                    continue;
+                }
+                let distance_m = crate::point::haversine_m(row.location, candidate.location);
+                if distance_m <= match_radius_m
+                    && best.is_none_or(|(_, best_distance)| distance_m < best_distance)
+                {
+                    best = Some((candidate.code, distance_m));
+                }
+            }
+        }
+    }
+    best
 }

@@ -9,7 +9,7 @@ use super::zones::{LatLonBody, ZoneBody};
 use super::{ApiJson, AppError, AppState};
 use crate::code::{VmapCode, olc::CodeArea};
 use crate::registry::{CodeLookup, Registry, RegistryError};
-use crate::store::AddressStatus;
+use crate::store::{AddressParts, AddressStatus};
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
@@ -51,6 +51,19 @@ pub struct AddressBody {
     pub unit: Option<String>,
     pub address: Option<String>,
     pub client_ref: Option<String>,
+}
+
+impl From<AddressParts> for AddressBody {
+    fn from(parts: AddressParts) -> AddressBody {
+        AddressBody {
+            house_number: parts.house_number,
+            alley: parts.alley,
+            street: parts.street,
+            unit: parts.unit,
+            address: parts.address,
+            client_ref: parts.client_ref,
+        }
+    }
 }
 
 /// What a code names.
@@ -101,14 +114,7 @@ fn code_body(registry: &Registry, lookup: CodeLookup) -> CodeBody {
                 .full_olc(registry.zones().reference_of(zone_id)),
             cell: cell.into(),
             zone: ZoneBody::new(registry.zones(), zone_id, None),
-            address: Some(AddressBody {
-                house_number: address.parts.house_number,
-                alley: address.parts.alley,
-                street: address.parts.street,
-                unit: address.parts.unit,
-                address: address.parts.address,
-                client_ref: address.parts.client_ref,
-            }),
+            address: Some(AddressBody::from(address.parts)),
             successor: address.successor.map(|code| code.canonical()),
             created_at: Some(rfc3339(address.created_at_ms)),
             updated_at: Some(rfc3339(address.updated_at_ms)),

@@ -75,6 +75,12 @@ pub enum AppError {
     TooLarge(String),
     #[error("{0}")]
     UnsupportedMediaType(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    TooBusy(String),
     #[error("the index is still loading")]
     NotReady,
     #[error("the request took too long")]
@@ -130,6 +136,13 @@ impl AppError {
                 "unsupported-media-type",
                 "Unsupported media type",
             ),
+            AppError::Conflict(_) => (StatusCode::CONFLICT, "conflict", "Conflict"),
+            AppError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized"),
+            AppError::TooBusy(_) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "too-busy",
+                "Too many requests",
+            ),
             AppError::NotReady => (StatusCode::SERVICE_UNAVAILABLE, "not-ready", "Not ready"),
             AppError::Timeout => (
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -167,10 +180,23 @@ impl IntoResponse for AppError {
             errors,
         };
         let mut response = (status, Json(problem)).into_response();
-        response.headers_mut().insert(
+        let headers = response.headers_mut();
+        headers.insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
+        match status {
+            StatusCode::UNAUTHORIZED => {
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"vmap\""),
+                );
+            }
+            StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            _ => {}
+        }
         response
     }
 }
@@ -188,6 +214,13 @@ impl From<RegistryError> for AppError {
                 AppError::NotFound(format!("no zone has postal code {postcode}"))
             }
             RegistryError::Code(error) => AppError::bad_code("code", &error),
+            RegistryError::NotRegistered(code) => {
+                AppError::NotFound(format!("no address holds code {code}"))
+            }
+            RegistryError::Retired(code) => {
+                AppError::Conflict(format!("address {code} is retired and cannot be changed"))
+            }
+            RegistryError::Invalid(message) => AppError::invalid_field("body", "invalid", message),
             other => AppError::Internal(other.to_string()),
         }
     }

@@ -3,6 +3,8 @@
 //! [`app`] builds the router from an [`AppState`] and does no I/O of its own, so tests drive
 //! it with `tower::ServiceExt::oneshot`; [`serve`] binds and runs it.
 
+mod addresses;
+mod assign;
 mod codes;
 pub mod error;
 mod ops;
@@ -33,8 +35,16 @@ pub struct Limits {
     pub max_batch_items: usize,
     /// Largest request body, bytes.
     pub max_body_bytes: usize,
-    /// Longest a request may take.
+    /// Longest a request may take (an assignment's streamed answer is not cut by it).
     pub request_timeout: Duration,
+    /// Most rows of one `POST /v1/assign`; later rows answer `row_limit`.
+    pub max_assign_rows: u64,
+    /// Largest `POST /v1/assign` body, bytes.
+    pub max_assign_bytes: u64,
+    /// Assignments running at once; more answer 429.
+    pub max_concurrent_assign: usize,
+    /// Longest text of one field, characters.
+    pub max_field_chars: usize,
 }
 
 impl Default for Limits {
@@ -43,6 +53,10 @@ impl Default for Limits {
             max_batch_items: 10_000,
             max_body_bytes: 16 * 1024 * 1024,
             request_timeout: Duration::from_secs(30),
+            max_assign_rows: 1_000_000,
+            max_assign_bytes: 512 * 1024 * 1024,
+            max_concurrent_assign: 4,
+            max_field_chars: crate::assign::DEFAULT_MAX_FIELD_CHARS,
         }
     }
 }
@@ -53,6 +67,9 @@ impl Default for Limits {
 pub struct AppState {
     registry: Arc<OnceLock<Arc<Registry>>>,
     pub limits: Limits,
+    /// Bearer tokens that may write; empty means writes are open.
+    tokens: Arc<Vec<String>>,
+    assign_permits: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
@@ -61,7 +78,20 @@ impl AppState {
         AppState {
             registry: Arc::new(OnceLock::new()),
             limits,
+            tokens: Arc::new(Vec::new()),
+            assign_permits: Arc::new(tokio::sync::Semaphore::new(limits.max_concurrent_assign)),
         }
+    }
+
+    /// Writes then need `Authorization: Bearer <one of tokens>`.
+    pub fn with_tokens(mut self, tokens: Vec<String>) -> AppState {
+        self.tokens = Arc::new(
+            tokens
+                .into_iter()
+                .filter(|token| !token.is_empty())
+                .collect(),
+        );
+        self
     }
 
     pub fn ready(registry: Arc<Registry>, limits: Limits) -> AppState {
@@ -82,12 +112,29 @@ impl AppState {
 
 /// The whole API.
 pub fn app(state: AppState) -> Router {
+    build(state, true)
+}
+
+/// The API without its write endpoints (`serve --read-only`).
+pub fn read_only_app(state: AppState) -> Router {
+    build(state, false)
+}
+
+fn build(state: AppState, with_writes: bool) -> Router {
     let limits = state.limits;
+    let writes = Router::new()
+        .merge(assign::router())
+        .merge(addresses::router())
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            require_token,
+        ));
     Router::new()
         .merge(reverse::router())
         .merge(codes::router())
         .merge(zones::router())
         .merge(ops::router())
+        .merge(if with_writes { writes } else { Router::new() })
         .fallback(|| async { AppError::NotFound("no such endpoint; see /openapi.json".to_owned()) })
         .with_state(state)
         .layer(axum::extract::DefaultBodyLimit::max(limits.max_body_bytes))
@@ -107,6 +154,42 @@ async fn timeout(
         Ok(response) => response,
         Err(_) => AppError::Timeout.into_response(),
     }
+}
+
+/// Lets a write through when tokens are not configured or the request carries one of them.
+async fn require_token(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: Request,
+    next: axum::middleware::Next,
+) -> Result<axum::response::Response, AppError> {
+    if state.tokens.is_empty() {
+        return Ok(next.run(request).await);
+    }
+    let presented = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .map(str::trim);
+    let Some(presented) = presented else {
+        return Err(AppError::Unauthorized(
+            "writes need an Authorization: Bearer <token> header".to_owned(),
+        ));
+    };
+    // Compare in constant time, so response timing does not leak a token prefix.
+    let known = state.tokens.iter().fold(false, |found, token| {
+        found
+            | bool::from(subtle::ConstantTimeEq::ct_eq(
+                token.as_bytes(),
+                presented.as_bytes(),
+            ))
+    });
+    if !known {
+        return Err(AppError::Unauthorized(
+            "the bearer token is not valid".to_owned(),
+        ));
+    }
+    Ok(next.run(request).await)
 }
 
 /// Binds nothing itself: serves `router` on an already bound listener until ctrl-c/SIGTERM.

@@ -32,19 +32,41 @@ pub(super) fn router() -> Router<AppState> {
         super::codes::lookup_many,
         super::zones::zone_by_postcode,
         super::zones::zone_of_point,
+        super::assign::assign_list,
+        super::addresses::register,
+        super::addresses::edit,
+        super::addresses::retire,
         status,
         healthz,
         readyz,
     ),
     components(schemas(super::Problem, super::FieldError)),
+    modifiers(&BearerSecurity),
     tags(
         (name = "reverse", description = "Coordinate → nearest codes"),
         (name = "codes", description = "Code → address or cell"),
         (name = "zones", description = "Postal zones"),
+        (name = "assign", description = "Codes for whole address lists"),
+        (name = "addresses", description = "Register, move, edit, retire one address"),
         (name = "ops", description = "Health, readiness, status"),
     )
 )]
 pub struct ApiDoc;
+
+/// Declares the bearer scheme the write endpoints name.
+#[derive(Debug)]
+struct BearerSecurity;
+
+impl utoipa::Modify for BearerSecurity {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
 
 /// Liveness: the process answers.
 #[utoipa::path(get, path = "/healthz", tag = "ops", responses((status = 200, description = "Alive", body = String, example = "ok")))]

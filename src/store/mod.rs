@@ -64,6 +64,15 @@ pub struct NewAddress {
     pub parts: AddressParts,
 }
 
+/// What an insert gave out.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Inserted {
+    /// Row ids, in input order.
+    pub ids: Vec<AddressId>,
+    /// The change sequence number of the last row.
+    pub last_change_seq: i64,
+}
+
 /// A stored address.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AddressRow {
@@ -76,6 +85,43 @@ pub struct AddressRow {
     pub created_at_ms: i64,
     pub updated_at_ms: i64,
     pub change_seq: i64,
+}
+
+/// A change to a stored address. `None` leaves a field as it is; `Some(None)` clears it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AddressChange {
+    pub location: Option<LatLon>,
+    pub house_number: Option<Option<String>>,
+    pub alley: Option<Option<String>>,
+    pub street: Option<Option<String>>,
+    pub unit: Option<Option<String>>,
+    pub address: Option<Option<String>>,
+    pub client_ref: Option<Option<String>>,
+    pub status: Option<AddressStatus>,
+    pub successor: Option<Option<VmapCode>>,
+}
+
+impl AddressChange {
+    /// The row after the change.
+    pub fn apply_to(&self, row: &AddressRow) -> AddressRow {
+        fn pick<T: Clone>(change: &Option<T>, current: &T) -> T {
+            change.clone().unwrap_or_else(|| current.clone())
+        }
+        AddressRow {
+            location: self.location.unwrap_or(row.location),
+            parts: AddressParts {
+                house_number: pick(&self.house_number, &row.parts.house_number),
+                alley: pick(&self.alley, &row.parts.alley),
+                street: pick(&self.street, &row.parts.street),
+                unit: pick(&self.unit, &row.parts.unit),
+                address: pick(&self.address, &row.parts.address),
+                client_ref: pick(&self.client_ref, &row.parts.client_ref),
+            },
+            status: self.status.unwrap_or(row.status),
+            successor: pick(&self.successor, &row.successor),
+            ..row.clone()
+        }
+    }
 }
 
 /// What the index needs of a row: read for every address at start-up, so kept small.
@@ -137,10 +183,7 @@ impl Store {
 
     /// Inserts addresses in one transaction: all or none. Ids and change sequence numbers
     /// are given out inside the transaction; the ids are returned in input order.
-    pub async fn insert_addresses(
-        &self,
-        rows: &[NewAddress],
-    ) -> Result<Vec<AddressId>, StoreError> {
+    pub async fn insert_addresses(&self, rows: &[NewAddress]) -> Result<Inserted, StoreError> {
         match self {
             Store::Sqlite(store) => store.insert_addresses(rows).await,
         }
@@ -149,6 +192,19 @@ impl Store {
     pub async fn get_by_code(&self, code: &VmapCode) -> Result<Option<AddressRow>, StoreError> {
         match self {
             Store::Sqlite(store) => store.get_by_code(code).await,
+        }
+    }
+
+    /// Applies `change` to the address holding `code`, in one transaction with a new change
+    /// sequence number; returns the row as it was before and as it is now. `None` when no
+    /// address holds the code.
+    pub async fn update_address(
+        &self,
+        code: &VmapCode,
+        change: &AddressChange,
+    ) -> Result<Option<(AddressRow, AddressRow)>, StoreError> {
+        match self {
+            Store::Sqlite(store) => store.update_address(code, change).await,
         }
     }
 

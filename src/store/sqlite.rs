@@ -8,12 +8,15 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 
 use super::{
-    AddressId, AddressParts, AddressRow, AddressStatus, IndexRow, NewAddress, StoreCounts,
+    AddressParts, AddressRow, AddressStatus, IndexRow, Inserted, NewAddress, StoreCounts,
     StoreError, ewkb, now_ms, parse_stored_code,
 };
 
 /// SQLite allows 32 766 bound variables per statement; 12 columns a row.
 const ROWS_PER_INSERT: usize = 2_000;
+
+const SELECT_ADDRESS: &str = "SELECT id, code, geom, house_number, alley, street, unit, address, \
+     client_ref, status, successor_code, created_at, updated_at, change_seq FROM addresses WHERE code = ?";
 
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
@@ -29,7 +32,11 @@ impl SqliteStore {
             // lose the last transactions, never consistency.
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(30))
-            .foreign_keys(true);
+            .foreign_keys(true)
+            // The code index is written in no particular order while seeding or assigning;
+            // a larger page cache (negative = KiB) keeps those inserts off the disk.
+            .pragma("cache_size", "-262144")
+            .pragma("temp_store", "memory");
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options)
@@ -56,16 +63,16 @@ impl SqliteStore {
         })
     }
 
-    pub async fn insert_addresses(
-        &self,
-        rows: &[NewAddress],
-    ) -> Result<Vec<AddressId>, StoreError> {
+    pub async fn insert_addresses(&self, rows: &[NewAddress]) -> Result<Inserted, StoreError> {
         if rows.is_empty() {
-            return Ok(Vec::new());
+            return Ok(Inserted::default());
         }
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        // One MAX per subquery: SQLite answers each from an index end, but scans the whole
+        // table for two aggregates in one SELECT.
         let (max_id, max_seq): (i64, i64) = sqlx::query_as(
-            "SELECT COALESCE(MAX(id), 0), COALESCE(MAX(change_seq), 0) FROM addresses",
+            "SELECT COALESCE((SELECT MAX(id) FROM addresses), 0), \
+             COALESCE((SELECT MAX(change_seq) FROM addresses), 0)",
         )
         .fetch_one(&mut *tx)
         .await?;
@@ -102,21 +109,66 @@ impl SqliteStore {
             ids.extend((0..chunk.len() as i64).map(|row_idx| max_id + first + row_idx + 1));
         }
         tx.commit().await?;
-        Ok(ids)
+        Ok(Inserted {
+            ids,
+            last_change_seq: max_seq + rows.len() as i64,
+        })
     }
 
     pub async fn get_by_code(
         &self,
         code: &crate::code::VmapCode,
     ) -> Result<Option<AddressRow>, StoreError> {
-        let row = sqlx::query(
-            "SELECT id, code, geom, house_number, alley, street, unit, address, client_ref, status, \
-             successor_code, created_at, updated_at, change_seq FROM addresses WHERE code = ?",
-        )
-        .bind(code.canonical())
-        .fetch_optional(&self.pool)
-        .await?;
+        let row = sqlx::query(SELECT_ADDRESS)
+            .bind(code.canonical())
+            .fetch_optional(&self.pool)
+            .await?;
         row.map(|row| address_from_row(&row)).transpose()
+    }
+
+    pub async fn update_address(
+        &self,
+        code: &crate::code::VmapCode,
+        change: &super::AddressChange,
+    ) -> Result<Option<(AddressRow, AddressRow)>, StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let Some(before) = sqlx::query(SELECT_ADDRESS)
+            .bind(code.canonical())
+            .fetch_optional(&mut *tx)
+            .await?
+            .map(|row| address_from_row(&row))
+            .transpose()?
+        else {
+            return Ok(None);
+        };
+        let (max_seq,): (i64,) =
+            sqlx::query_as("SELECT COALESCE(MAX(change_seq), 0) FROM addresses")
+                .fetch_one(&mut *tx)
+                .await?;
+        let mut after = change.apply_to(&before);
+        after.updated_at_ms = now_ms().max(before.updated_at_ms);
+        after.change_seq = max_seq + 1;
+        sqlx::query(
+            "UPDATE addresses SET geom = ?, house_number = ?, alley = ?, street = ?, unit = ?, \
+             address = ?, client_ref = ?, status = ?, successor_code = ?, updated_at = ?, change_seq = ? \
+             WHERE id = ?",
+        )
+        .bind(ewkb::encode_point(after.location).to_vec())
+        .bind(&after.parts.house_number)
+        .bind(&after.parts.alley)
+        .bind(&after.parts.street)
+        .bind(&after.parts.unit)
+        .bind(&after.parts.address)
+        .bind(&after.parts.client_ref)
+        .bind(after.status.as_str())
+        .bind(after.successor.map(|code| code.canonical()))
+        .bind(after.updated_at_ms)
+        .bind(after.change_seq)
+        .bind(after.id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Some((before, after)))
     }
 
     pub async fn for_each_index_row(

@@ -1,0 +1,347 @@
+//! `POST /v1/addresses`, `PATCH` and `DELETE /v1/addresses/{code}`: one address at a time.
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::routing::{patch, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Deserializer, Serialize};
+
+use super::codes::AddressBody;
+use super::zones::LatLonBody;
+use super::{ApiJson, AppError, AppState, FieldError};
+use crate::assign::format::RowFields;
+use crate::code::VmapCode;
+use crate::point::LatLon;
+use crate::registry::{AssignOptions, AssignOutcome, RegistryError};
+use crate::store::{AddressChange, AddressRow, AddressStatus};
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/addresses", post(register))
+        .route("/v1/addresses/{code}", patch(edit).delete(retire))
+}
+
+/// A new address.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterRequest {
+    #[schema(example = 21.0285)]
+    pub lat: f64,
+    #[schema(example = 105.8542)]
+    pub lon: f64,
+    #[schema(example = "12")]
+    pub house_number: Option<String>,
+    pub alley: Option<String>,
+    #[schema(example = "Phố Hàng Bạc")]
+    pub street: Option<String>,
+    pub unit: Option<String>,
+    pub address: Option<String>,
+    /// Your own reference for the address.
+    pub client_ref: Option<String>,
+}
+
+/// A registered address.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct AddressResponse {
+    #[schema(example = "110072VJ3CR5")]
+    pub code: String,
+    #[schema(example = "11007 2VJ3 CR5")]
+    pub pretty: String,
+    /// `created` or `existing` for a registration; the address's state otherwise.
+    #[schema(example = "created")]
+    pub outcome: String,
+    pub status: AddressStatus,
+    pub location: LatLonBody,
+    /// Distance to the registered address that is the same place (`existing` only).
+    pub distance_m: Option<f64>,
+    pub address: Option<AddressBody>,
+    pub successor: Option<String>,
+}
+
+impl AddressResponse {
+    fn from_row(row: AddressRow, outcome: &str) -> AddressResponse {
+        AddressResponse {
+            code: row.code.canonical(),
+            pretty: row.code.pretty(),
+            outcome: outcome.to_owned(),
+            status: row.status,
+            location: row.location.into(),
+            distance_m: None,
+            address: Some(AddressBody::from(row.parts)),
+            successor: row.successor.map(|code| code.canonical()),
+        }
+    }
+}
+
+fn parse_code(code: &str) -> Result<VmapCode, AppError> {
+    VmapCode::parse(code).map_err(|error| AppError::bad_code("code", &error))
+}
+
+/// Register one address: answers 201 with a new code, or 200 with the code of the same
+/// place when it is already registered.
+#[utoipa::path(
+    post,
+    path = "/v1/addresses",
+    tag = "addresses",
+    request_body = RegisterRequest,
+    responses(
+        (status = 201, description = "Registered under a new code", body = AddressResponse),
+        (status = 200, description = "The same place is already registered", body = AddressResponse),
+        (status = 401, description = "Missing or wrong bearer token", body = super::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid field, or outside coverage", body = super::Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub(super) async fn register(
+    State(state): State<AppState>,
+    ApiJson(request): ApiJson<RegisterRequest>,
+) -> Result<(StatusCode, Json<AddressResponse>), AppError> {
+    let registry = state.registry()?;
+    let fields = RowFields {
+        id: request.client_ref.clone(),
+        lat: Some(request.lat.to_string()),
+        lon: Some(request.lon.to_string()),
+        house_number: request.house_number.clone(),
+        alley: request.alley.clone(),
+        street: request.street.clone(),
+        unit: request.unit.clone(),
+        address: request.address.clone(),
+        ..RowFields::default()
+    };
+    let row = crate::assign::validate(&fields, state.limits.max_field_chars).map_err(|error| {
+        let field = match error.code {
+            "field_too_long" => error.message.split(' ').next().unwrap_or("body").to_owned(),
+            _ if error.message.starts_with("lon") => "lon".to_owned(),
+            _ => "lat".to_owned(),
+        };
+        AppError::invalid_fields(vec![FieldError::new(field, error.code, error.message)])
+    })?;
+    let outcomes = registry
+        .assign_batch(std::slice::from_ref(&row), AssignOptions::default())
+        .await?;
+    let (code, outcome, distance_m) = match outcomes.into_iter().next() {
+        Some(AssignOutcome::Created { code }) => (code, "created", None),
+        Some(AssignOutcome::Existing { code, distance_m }) => (code, "existing", Some(distance_m)),
+        Some(AssignOutcome::Failed {
+            error_code,
+            message,
+        }) => {
+            return Err(AppError::invalid_fields(vec![FieldError::new(
+                "lat", error_code, message,
+            )]));
+        }
+        None => {
+            return Err(AppError::Internal(
+                "registration answered nothing".to_owned(),
+            ));
+        }
+    };
+    let stored = registry
+        .store()
+        .get_by_code(&code)
+        .await?
+        .ok_or_else(|| AppError::Internal(format!("registered code {code} not found")))?;
+    let mut response = AddressResponse::from_row(stored, outcome);
+    response.distance_m = distance_m;
+    let status = if outcome == "created" {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(response)))
+}
+
+/// JSON merge-patch for one text field: absent leaves it, `null` clears it.
+fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(deserializer).map(Some)
+}
+
+/// A change to an address (JSON merge patch: absent fields stay, `null` clears).
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EditRequest {
+    /// New latitude (with `lon`): a corrected coordinate. The code stays.
+    #[schema(example = 21.02851)]
+    pub lat: Option<f64>,
+    #[schema(example = 105.85421)]
+    pub lon: Option<f64>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub house_number: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub alley: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub street: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub unit: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub address: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub client_ref: Option<Option<String>>,
+}
+
+fn check_text(
+    name: &str,
+    value: &Option<Option<String>>,
+    max: usize,
+    errors: &mut Vec<FieldError>,
+) {
+    if let Some(Some(text)) = value
+        && text.chars().count() > max
+    {
+        errors.push(FieldError::new(
+            name,
+            "field_too_long",
+            format!("{name} is longer than {max} characters"),
+        ));
+    }
+}
+
+/// Move (a corrected coordinate) or edit an address; its code stays.
+#[utoipa::path(
+    patch,
+    path = "/v1/addresses/{code}",
+    tag = "addresses",
+    params(("code" = String, Path, description = "The address's code", example = "110072VJ3CR5")),
+    request_body = EditRequest,
+    responses(
+        (status = 200, description = "The address after the change", body = AddressResponse),
+        (status = 400, description = "Malformed code or JSON", body = super::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or wrong bearer token", body = super::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No address holds the code", body = super::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The address is retired", body = super::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid field", body = super::Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub(super) async fn edit(
+    State(state): State<AppState>,
+    Path(code): Path<String>,
+    ApiJson(request): ApiJson<EditRequest>,
+) -> Result<Json<AddressResponse>, AppError> {
+    let registry = state.registry()?;
+    let code = parse_code(&code)?;
+    let mut errors = Vec::new();
+    let location = match (request.lat, request.lon) {
+        (None, None) => None,
+        (Some(lat), Some(lon)) => match LatLon::new(lat, lon) {
+            Ok(point) => Some(point),
+            Err(error) => {
+                errors.push(FieldError::new(
+                    error.field(),
+                    "out_of_range",
+                    error.to_string(),
+                ));
+                None
+            }
+        },
+        (Some(_), None) => {
+            errors.push(FieldError::new(
+                "lon",
+                "missing",
+                "a move needs both lat and lon",
+            ));
+            None
+        }
+        (None, Some(_)) => {
+            errors.push(FieldError::new(
+                "lat",
+                "missing",
+                "a move needs both lat and lon",
+            ));
+            None
+        }
+    };
+    let max = state.limits.max_field_chars;
+    for (name, value) in [
+        ("house_number", &request.house_number),
+        ("alley", &request.alley),
+        ("street", &request.street),
+        ("unit", &request.unit),
+        ("address", &request.address),
+        ("client_ref", &request.client_ref),
+    ] {
+        check_text(name, value, max, &mut errors);
+    }
+    if !errors.is_empty() {
+        return Err(AppError::invalid_fields(errors));
+    }
+    if let Some(point) = location
+        && registry.resolve_zone(point).is_none()
+    {
+        return Err(AppError::invalid_field(
+            "lat",
+            "outside_coverage",
+            "the new coordinate is outside coverage",
+        ));
+    }
+    let change = AddressChange {
+        location,
+        house_number: request.house_number,
+        alley: request.alley,
+        street: request.street,
+        unit: request.unit,
+        address: request.address,
+        client_ref: request.client_ref,
+        ..AddressChange::default()
+    };
+    let row = registry.update(code, change).await?;
+    Ok(Json(AddressResponse::from_row(row, "updated")))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct RetireQuery {
+    /// The code of the address that replaces this one.
+    pub successor: Option<String>,
+}
+
+/// Retire an address: it leaves reverse answers at once; its code is never issued again and
+/// still resolves, to the retired record and its successor. Retiring twice is harmless.
+#[utoipa::path(
+    delete,
+    path = "/v1/addresses/{code}",
+    tag = "addresses",
+    params(("code" = String, Path, description = "The address's code", example = "110072VJ3CR5"), RetireQuery),
+    responses(
+        (status = 200, description = "The retired address", body = AddressResponse),
+        (status = 400, description = "Malformed code", body = super::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or wrong bearer token", body = super::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No address holds the code", body = super::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid successor", body = super::Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub(super) async fn retire(
+    State(state): State<AppState>,
+    Path(code): Path<String>,
+    Query(query): Query<RetireQuery>,
+) -> Result<Json<AddressResponse>, AppError> {
+    let registry = state.registry()?;
+    let code = parse_code(&code)?;
+    let successor = match query
+        .successor
+        .as_deref()
+        .map(str::trim)
+        .filter(|text| !text.is_empty())
+    {
+        None => None,
+        Some(text) => {
+            Some(VmapCode::parse(text).map_err(|error| AppError::bad_code("successor", &error))?)
+        }
+    };
+    let row = registry
+        .retire(code, successor)
+        .await
+        .map_err(|error| match error {
+            RegistryError::Invalid(message) => {
+                AppError::invalid_field("successor", "invalid_successor", message)
+            }
+            other => other.into(),
+        })?;
+    Ok(Json(AddressResponse::from_row(row, "retired")))
+}

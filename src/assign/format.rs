@@ -1,0 +1,2166 @@
+//! Streaming readers and writers for the three list formats of bulk assignment: CSV, a JSON
+//! array of objects, and NDJSON (one object per line).
+//!
+//! Rows are read one at a time from any [`Read`] and written one at a time to any [`Write`], so
+//! a list of a million rows never sits in memory; only the current row does (a single giant row
+//! is held whole, the caller's body limit bounds it). The writer answers in the format it was
+//! given, row for row: the input row untouched plus the [`OUTPUT_COLUMNS`].
+//!
+//! Decisions:
+//! - Column names and JSON keys match the known fields after trimming, ignoring ASCII case and
+//!   treating `' '` and `'-'` as `'_'` (so `House Number` is `house_number`). Aliases: `latitude`
+//!   for `lat`; `lng`, `long`, `longitude` for `lon`. When two columns or keys name the same
+//!   field, the first one wins; the later one is carried through like any unknown column.
+//! - Field values are trimmed; empty text and JSON `null` mean absent. In JSON, strings and
+//!   numbers are accepted (a number keeps its value: `12` → `"12"`); a boolean, array or object
+//!   for a known field makes the row an `invalid_field` error row.
+//! - Output columns that already exist in the input are overwritten in place and not appended
+//!   again. CSV: a column whose name matches an output column by the rule above. JSON: a key
+//!   spelled exactly like the output key (JSON clients read keys exactly; a `Code` key stays and
+//!   `code` is appended). Missing output columns are appended in [`OUTPUT_COLUMNS`] order.
+//! - CSV input: UTF-8 with or without a BOM; blank lines before the header and between rows are
+//!   skipped; the separator is `;` when the header line has more `;` than `,` outside double
+//!   quotes, else `,`. CSV output: the input's separator, no BOM, `\n` line ends, quotes only
+//!   where needed; header = input columns as written + the appended output columns.
+//! - Empty CSV input (no header at all) reads as no rows; the writer, given no header, writes
+//!   just the output header line (separated by `,`). A header-only input answers with the
+//!   header only.
+//! - A CSV row with the wrong field count is a `column_count` error row; it is written padded
+//!   with empty fields or cut to the header's width, so every output row lines up with the
+//!   header. A row with invalid UTF-8 is an `invalid_utf8` error row; the output, declared
+//!   UTF-8, carries it with each invalid sequence replaced by U+FFFD (so does an invalid header).
+//! - JSON input may start with a BOM. An element that does not parse is an `invalid_json` row,
+//!   a non-object element a `not_an_object` row; reading goes on with the next element. A fault
+//!   in the array itself (no leading `[`, an empty input, a missing or doubled `,`, a trailing
+//!   `,`, truncation, data after the closing `]`) yields one last `invalid_json` row naming the
+//!   byte offset, and the list ends there.
+//! - JSON output re-serializes the input object: same keys, same order, same values (numbers
+//!   by value, so `1.50` comes back as `1.5`). Rows that could not be parsed get an object with
+//!   just the output keys. `distance_m` is a plain decimal with at most two decimals (`0`,
+//!   `1.37`), a number in JSON; absent values are empty CSV fields or JSON `null`.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::path::Path;
+
+use csv::ByteRecord;
+use serde_json::{Map, Value};
+
+/// The columns the writer adds to each row, in this order.
+pub const OUTPUT_COLUMNS: [&str; 6] = [
+    "code",
+    "status",
+    "postcode",
+    "distance_m",
+    "error_code",
+    "error_message",
+];
+
+/// Index of `distance_m` in [`OUTPUT_COLUMNS`]: the one output written as a JSON number.
+const DISTANCE_COLUMN: usize = 3;
+
+const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// How far the CSV header line is scanned for the separator. The header is normally tiny; the
+/// bound only keeps an input with an unbalanced quote in its first line from being buffered
+/// whole before the CSV reader even starts.
+const MAX_HEADER_SCAN_BYTES: usize = 1 << 20;
+
+/// One of the three list formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Csv,
+    Json,
+    Ndjson,
+}
+
+impl Format {
+    /// From an HTTP Content-Type: text/csv (and application/csv) → Csv, application/json → Json,
+    /// application/x-ndjson / application/ndjson / application/jsonl → Ndjson; parameters like
+    /// `;charset=utf-8` ignored.
+    pub fn from_content_type(content_type: &str) -> Option<Format> {
+        let media_type = content_type
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase();
+        match media_type.as_str() {
+            "text/csv" | "application/csv" => Some(Format::Csv),
+            "application/json" => Some(Format::Json),
+            "application/x-ndjson" | "application/ndjson" | "application/jsonl" => {
+                Some(Format::Ndjson)
+            }
+            _ => None,
+        }
+    }
+
+    /// From a file extension: .csv, .json, .ndjson / .jsonl (case-insensitive).
+    pub fn from_path(path: &Path) -> Option<Format> {
+        Format::parse_name(path.extension()?.to_str()?)
+    }
+
+    /// The Content-Type vmap answers with.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Csv => "text/csv; charset=utf-8",
+            Format::Json => "application/json",
+            Format::Ndjson => "application/x-ndjson",
+        }
+    }
+
+    /// For --format on the CLI: "csv" | "json" | "ndjson" (also "jsonl"), case-insensitive.
+    pub fn parse_name(name: &str) -> Option<Format> {
+        match name.trim().to_ascii_lowercase().as_str() {
+            "csv" => Some(Format::Csv),
+            "json" => Some(Format::Json),
+            "ndjson" | "jsonl" => Some(Format::Ndjson),
+            _ => None,
+        }
+    }
+
+    /// The canonical name, as accepted by [`Format::parse_name`].
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Csv => "csv",
+            Format::Json => "json",
+            Format::Ndjson => "ndjson",
+        }
+    }
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(self.name())
+    }
+}
+
+/// The known fields of a row, as text (trimmed; empty → None).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RowFields {
+    pub id: Option<String>,
+    pub lat: Option<String>,
+    pub lon: Option<String>,
+    pub house_number: Option<String>,
+    pub alley: Option<String>,
+    pub street: Option<String>,
+    pub unit: Option<String>,
+    pub ward: Option<String>,
+    pub district: Option<String>,
+    pub province: Option<String>,
+    pub address: Option<String>,
+}
+
+/// A row that could not be read at all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadError {
+    /// "invalid_json", "not_an_object", "invalid_field", "column_count", "invalid_utf8" or
+    /// "invalid_csv".
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl fmt::Display for ReadError {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(formatter, "{}: {}", self.code, self.message)
+    }
+}
+
+/// One row as read: its position, its fields, and what is needed to write it back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InputRow {
+    /// 1-based data row number (CSV: the header is not counted; JSON: element index + 1;
+    /// NDJSON: non-blank line index + 1).
+    pub row_number: u64,
+    /// `Err` when the row could not be read; the writer still writes a row for it.
+    pub fields: Result<RowFields, ReadError>,
+    /// The original record, for pass-through.
+    original: Original,
+}
+
+impl InputRow {
+    /// A row with no original record, e.g. for tests of code that consumes rows. The writer
+    /// gives it empty input columns (CSV) or just the output keys (JSON).
+    pub fn new(row_number: u64, fields: Result<RowFields, ReadError>) -> InputRow {
+        InputRow {
+            row_number,
+            fields,
+            original: Original::Absent,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Original {
+    /// The row could not be parsed (or was built by [`InputRow::new`]).
+    Absent,
+    Csv(ByteRecord),
+    Json(Map<String, Value>),
+}
+
+/// What the engine decided for a row: exactly what the writer appends.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RowOutcome {
+    pub code: Option<String>,
+    /// "created", "existing" or "error".
+    pub status: &'static str,
+    pub postcode: Option<String>,
+    pub distance_m: Option<f64>,
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
+}
+
+impl RowOutcome {
+    /// The outcome of a row the reader could not read.
+    pub fn from_read_error(error: &ReadError) -> RowOutcome {
+        RowOutcome {
+            status: "error",
+            error_code: Some(error.code.to_owned()),
+            error_message: Some(error.message.clone()),
+            ..RowOutcome::default()
+        }
+    }
+}
+
+/// A failure that ends the whole list. Bad rows are rows, not errors.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FormatError {
+    #[error("reading or writing the list failed: {0}")]
+    Io(#[from] io::Error),
+    #[error("CSV failure: {0}")]
+    Csv(csv::Error),
+}
+
+impl From<csv::Error> for FormatError {
+    fn from(error: csv::Error) -> FormatError {
+        if !error.is_io_error() {
+            return FormatError::Csv(error);
+        }
+        match error.into_kind() {
+            csv::ErrorKind::Io(io_error) => FormatError::Io(io_error),
+            // is_io_error() said this is I/O; keep the text should csv ever disagree.
+            other => FormatError::Io(io::Error::other(format!("{other:?}"))),
+        }
+    }
+}
+
+/// The CSV header as the reader found it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CsvHeader {
+    columns: Vec<String>,
+    separator: u8,
+}
+
+impl CsvHeader {
+    pub fn new(columns: Vec<String>, separator: u8) -> CsvHeader {
+        CsvHeader { columns, separator }
+    }
+
+    /// The column names as written (BOM stripped, invalid UTF-8 replaced by U+FFFD).
+    pub fn columns(&self) -> &[String] {
+        &self.columns
+    }
+
+    /// `b','` or `b';'`.
+    pub fn separator(&self) -> u8 {
+        self.separator
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Known fields
+
+const FIELD_COUNT: usize = 11;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Field {
+    Id,
+    Lat,
+    Lon,
+    HouseNumber,
+    Alley,
+    Street,
+    Unit,
+    Ward,
+    District,
+    Province,
+    Address,
+}
+
+impl Field {
+    fn from_name(name: &str) -> Option<Field> {
+        match normalized_name(name).as_str() {
+            "id" => Some(Field::Id),
+            "lat" | "latitude" => Some(Field::Lat),
+            "lon" | "lng" | "long" | "longitude" => Some(Field::Lon),
+            "house_number" => Some(Field::HouseNumber),
+            "alley" => Some(Field::Alley),
+            "street" => Some(Field::Street),
+            "unit" => Some(Field::Unit),
+            "ward" => Some(Field::Ward),
+            "district" => Some(Field::District),
+            "province" => Some(Field::Province),
+            "address" => Some(Field::Address),
+            _ => None,
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+impl RowFields {
+    fn slot(&mut self, field: Field) -> &mut Option<String> {
+        match field {
+            Field::Id => &mut self.id,
+            Field::Lat => &mut self.lat,
+            Field::Lon => &mut self.lon,
+            Field::HouseNumber => &mut self.house_number,
+            Field::Alley => &mut self.alley,
+            Field::Street => &mut self.street,
+            Field::Unit => &mut self.unit,
+            Field::Ward => &mut self.ward,
+            Field::District => &mut self.district,
+            Field::Province => &mut self.province,
+            Field::Address => &mut self.address,
+        }
+    }
+}
+
+fn normalized_name(name: &str) -> String {
+    name.trim()
+        .chars()
+        .map(|character| match character {
+            ' ' | '-' => '_',
+            other => other.to_ascii_lowercase(),
+        })
+        .collect()
+}
+
+fn clean_text(text: &str) -> Option<String> {
+    let trimmed = text.trim();
+    (!trimmed.is_empty()).then(|| trimmed.to_owned())
+}
+
+fn describe_byte(byte: u8) -> String {
+    if byte.is_ascii_graphic() {
+        format!("'{}'", char::from(byte))
+    } else {
+        format!("byte 0x{byte:02X}")
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading
+
+type BoxedInput<'a> = BufReader<Box<dyn Read + Send + 'a>>;
+
+/// Streams rows out of `input`. The iterator yields `Err` only for I/O failures of the reader
+/// (then stops). For CSV the header is read here, so the writer can be set up before any row.
+pub fn read_rows<'a>(
+    format: Format,
+    input: impl Read + Send + 'a,
+) -> Result<RowReader<'a>, FormatError> {
+    let boxed: Box<dyn Read + Send + 'a> = Box::new(input);
+    let input = BufReader::new(boxed);
+    let rows = match format {
+        Format::Csv => Rows::Csv(Box::new(CsvRows::new(input)?)),
+        Format::Json => Rows::Json(JsonRows::new(input)),
+        Format::Ndjson => Rows::Ndjson(NdjsonRows::new(input)),
+    };
+    Ok(RowReader { rows, done: false })
+}
+
+/// The rows of one list; see [`read_rows`].
+pub struct RowReader<'a> {
+    rows: Rows<'a>,
+    done: bool,
+}
+
+enum Rows<'a> {
+    Csv(Box<CsvRows<'a>>),
+    Json(JsonRows<'a>),
+    Ndjson(NdjsonRows<'a>),
+}
+
+impl RowReader<'_> {
+    /// The CSV header (None for JSON formats and for an empty CSV input), needed by the writer.
+    pub fn csv_header(&self) -> Option<&CsvHeader> {
+        match &self.rows {
+            Rows::Csv(rows) => rows.header.as_ref(),
+            Rows::Json(_) | Rows::Ndjson(_) => None,
+        }
+    }
+
+    pub fn format(&self) -> Format {
+        match &self.rows {
+            Rows::Csv(_) => Format::Csv,
+            Rows::Json(_) => Format::Json,
+            Rows::Ndjson(_) => Format::Ndjson,
+        }
+    }
+}
+
+impl fmt::Debug for RowReader<'_> {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter
+            .debug_struct("RowReader")
+            .field("format", &self.format())
+            .field("csv_header", &self.csv_header())
+            .field("done", &self.done)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Iterator for RowReader<'_> {
+    type Item = Result<InputRow, FormatError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let next = match &mut self.rows {
+            Rows::Csv(rows) => rows.next_row(),
+            Rows::Json(rows) => rows.next_row().map_err(FormatError::from),
+            Rows::Ndjson(rows) => rows.next_row().map_err(FormatError::from),
+        };
+        match next {
+            Ok(Some(row)) => Some(Ok(row)),
+            Ok(None) => {
+                self.done = true;
+                None
+            }
+            Err(error) => {
+                self.done = true;
+                Some(Err(error))
+            }
+        }
+    }
+}
+
+fn fill_buffer(input: &mut impl BufRead) -> io::Result<()> {
+    loop {
+        match input.fill_buf() {
+            Ok(_) => return Ok(()),
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+            Err(error) => return Err(error),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// CSV
+
+struct CsvRows<'a> {
+    reader: csv::Reader<io::Chain<io::Cursor<Vec<u8>>, BoxedInput<'a>>>,
+    header: Option<CsvHeader>,
+    /// For each known field, the column it is read from.
+    field_columns: [Option<usize>; FIELD_COUNT],
+    record: ByteRecord,
+    row_number: u64,
+    /// Set after a fault the csv reader cannot continue from.
+    stopped: bool,
+}
+
+impl<'a> CsvRows<'a> {
+    fn new(mut input: BoxedInput<'a>) -> Result<CsvRows<'a>, FormatError> {
+        // The separator must be known before the csv reader starts, so the header line is read
+        // ahead and handed back to the csv reader in front of the rest of the input.
+        let (read_ahead, header_line) = read_header_line(&mut input)?;
+        let separator = detect_separator(read_ahead.get(header_line).unwrap_or_default());
+        let mut reader = csv::ReaderBuilder::new()
+            .delimiter(separator)
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(io::Cursor::new(read_ahead).chain(input));
+        let mut record = ByteRecord::new();
+        let header = if reader.read_byte_record(&mut record)? {
+            let columns = record
+                .iter()
+                .map(|column| String::from_utf8_lossy(column).into_owned())
+                .collect();
+            Some(CsvHeader { columns, separator })
+        } else {
+            None
+        };
+        let mut field_columns = [None; FIELD_COUNT];
+        for (index, column) in header
+            .iter()
+            .flat_map(|header| header.columns.iter())
+            .enumerate()
+        {
+            if let Some(field) = Field::from_name(column) {
+                field_columns[field.index()].get_or_insert(index);
+            }
+        }
+        Ok(CsvRows {
+            reader,
+            header,
+            field_columns,
+            record,
+            row_number: 0,
+            stopped: false,
+        })
+    }
+
+    fn next_row(&mut self) -> Result<Option<InputRow>, FormatError> {
+        let Some(header) = self.header.as_ref().filter(|_| !self.stopped) else {
+            return Ok(None);
+        };
+        match self.reader.read_byte_record(&mut self.record) {
+            Ok(true) => {}
+            Ok(false) => return Ok(None),
+            Err(error) if error.is_io_error() => return Err(error.into()),
+            Err(error) => {
+                // Not reachable with flexible byte records, but if csv ever reports a fault its
+                // position is unreliable: report it as a row and stop rather than loop on it.
+                self.stopped = true;
+                return Ok(Some(InputRow {
+                    row_number: self.row_number + 1,
+                    fields: Err(ReadError {
+                        code: "invalid_csv",
+                        message: format!("the CSV cannot be read past this point: {error}"),
+                    }),
+                    original: Original::Absent,
+                }));
+            }
+        }
+        self.row_number += 1;
+        let fields = csv_fields(
+            &self.record,
+            header.columns.len(),
+            &self.field_columns,
+            self.row_number,
+        );
+        Ok(Some(InputRow {
+            row_number: self.row_number,
+            fields,
+            original: Original::Csv(self.record.clone()),
+        }))
+    }
+}
+
+fn csv_fields(
+    record: &ByteRecord,
+    header_width: usize,
+    field_columns: &[Option<usize>; FIELD_COUNT],
+    row_number: u64,
+) -> Result<RowFields, ReadError> {
+    let line = record
+        .position()
+        .map(|position| format!(" (line {})", position.line()))
+        .unwrap_or_default();
+    if record.len() != header_width {
+        return Err(ReadError {
+            code: "column_count",
+            message: format!(
+                "row {row_number}{line} has {} fields, the header has {header_width}",
+                record.len()
+            ),
+        });
+    }
+    for (column, bytes) in record.iter().enumerate() {
+        if let Err(error) = std::str::from_utf8(bytes) {
+            return Err(ReadError {
+                code: "invalid_utf8",
+                message: format!(
+                    "row {row_number}{line}, column {}: not valid UTF-8 after {} bytes",
+                    column + 1,
+                    error.valid_up_to()
+                ),
+            });
+        }
+    }
+    let mut fields = RowFields::default();
+    for (field_index, column) in field_columns.iter().enumerate() {
+        let (Some(column), Some(field)) = (column, FIELD_ORDER.get(field_index)) else {
+            continue;
+        };
+        let text = record
+            .get(*column)
+            .and_then(|bytes| std::str::from_utf8(bytes).ok())
+            .and_then(clean_text);
+        *fields.slot(*field) = text;
+    }
+    Ok(fields)
+}
+
+/// The fields in `Field::index` order.
+const FIELD_ORDER: [Field; FIELD_COUNT] = [
+    Field::Id,
+    Field::Lat,
+    Field::Lon,
+    Field::HouseNumber,
+    Field::Alley,
+    Field::Street,
+    Field::Unit,
+    Field::Ward,
+    Field::District,
+    Field::Province,
+    Field::Address,
+];
+
+/// Reads up to the end of the first non-blank line (a line end inside double quotes does not
+/// count). Returns everything read, BOM removed, and where the header line lies in it.
+fn read_header_line(input: &mut BoxedInput<'_>) -> io::Result<(Vec<u8>, std::ops::Range<usize>)> {
+    let bom_bytes_read = skip_utf8_bom(input)?;
+    let mut read_ahead = if bom_bytes_read < UTF8_BOM.len() {
+        UTF8_BOM[..bom_bytes_read].to_vec()
+    } else {
+        Vec::new()
+    };
+    let mut line_start = 0;
+    let mut in_quotes = false;
+    let mut header_end = None;
+    while header_end.is_none() && read_ahead.len() < MAX_HEADER_SCAN_BYTES {
+        fill_buffer(input)?;
+        let chunk = input.buffer();
+        if chunk.is_empty() {
+            break;
+        }
+        let mut taken = chunk.len();
+        for (offset, &byte) in chunk.iter().enumerate() {
+            match byte {
+                b'"' => in_quotes = !in_quotes,
+                b'\r' | b'\n' if !in_quotes => {
+                    let line_end = read_ahead.len() + offset;
+                    if line_end > line_start {
+                        header_end = Some(line_end);
+                        taken = offset;
+                        break;
+                    }
+                    line_start = line_end + 1;
+                }
+                _ => {}
+            }
+        }
+        read_ahead.extend_from_slice(&chunk[..taken]);
+        input.consume(taken);
+    }
+    let header_end = header_end.unwrap_or(read_ahead.len());
+    Ok((read_ahead, line_start.min(header_end)..header_end))
+}
+
+/// Consumes a leading UTF-8 BOM. Returns how many bytes of it were there: fewer than three
+/// means the input does not start with a BOM and those bytes are content.
+fn skip_utf8_bom(input: &mut BoxedInput<'_>) -> io::Result<usize> {
+    for (matched, &expected) in UTF8_BOM.iter().enumerate() {
+        fill_buffer(input)?;
+        if input.buffer().first() != Some(&expected) {
+            return Ok(matched);
+        }
+        input.consume(1);
+    }
+    Ok(UTF8_BOM.len())
+}
+
+fn detect_separator(header_line: &[u8]) -> u8 {
+    let mut in_quotes = false;
+    let (mut commas, mut semicolons) = (0_usize, 0_usize);
+    for &byte in header_line {
+        match byte {
+            b'"' => in_quotes = !in_quotes,
+            b',' if !in_quotes => commas += 1,
+            b';' if !in_quotes => semicolons += 1,
+            _ => {}
+        }
+    }
+    if semicolons > commas { b';' } else { b',' }
+}
+
+// ---------------------------------------------------------------------------------------------
+// JSON array
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum JsonState {
+    Start,
+    FirstElementOrEnd,
+    SeparatorOrEnd,
+    AfterEnd,
+    Ended,
+}
+
+/// serde_json has no streaming reader for the elements of one array (its `StreamDeserializer`
+/// reads a sequence of top-level values), so this scanner finds each element's byte span by
+/// tracking nesting depth, strings and escapes, and hands that span to `serde_json::from_slice`.
+/// Only one element is in memory at a time.
+struct JsonRows<'a> {
+    input: BoxedInput<'a>,
+    /// Bytes consumed so far, for messages.
+    position: u64,
+    state: JsonState,
+    element: Vec<u8>,
+    row_number: u64,
+}
+
+impl<'a> JsonRows<'a> {
+    fn new(input: BoxedInput<'a>) -> JsonRows<'a> {
+        JsonRows {
+            input,
+            position: 0,
+            state: JsonState::Start,
+            element: Vec::new(),
+            row_number: 0,
+        }
+    }
+
+    fn consume(&mut self, count: usize) {
+        self.input.consume(count);
+        self.position += count as u64;
+    }
+
+    /// Skips JSON whitespace; returns the next byte without consuming it, None at the end.
+    fn peek_after_whitespace(&mut self) -> io::Result<Option<u8>> {
+        loop {
+            fill_buffer(&mut self.input)?;
+            let chunk = self.input.buffer();
+            if chunk.is_empty() {
+                return Ok(None);
+            }
+            let whitespace = chunk
+                .iter()
+                .take_while(|byte| matches!(byte, b' ' | b'\t' | b'\n' | b'\r'))
+                .count();
+            let next = chunk.get(whitespace).copied();
+            self.consume(whitespace);
+            if next.is_some() {
+                return Ok(next);
+            }
+        }
+    }
+
+    fn next_row(&mut self) -> io::Result<Option<InputRow>> {
+        loop {
+            match self.state {
+                JsonState::Ended => return Ok(None),
+                JsonState::Start => {
+                    let bom_bytes_read = skip_utf8_bom(&mut self.input)?;
+                    self.position += bom_bytes_read as u64;
+                    if bom_bytes_read > 0 && bom_bytes_read < UTF8_BOM.len() {
+                        // Part of a BOM is neither a BOM nor the start of an array.
+                        let message =
+                            "expected a JSON array ('[') at byte offset 0, found byte 0xEF"
+                                .to_owned();
+                        return Ok(Some(self.final_error(message)));
+                    }
+                    match self.peek_after_whitespace()? {
+                        Some(b'[') => {
+                            self.consume(1);
+                            self.state = JsonState::FirstElementOrEnd;
+                        }
+                        Some(byte) => {
+                            let message = format!(
+                                "expected a JSON array ('[') at byte offset {}, found {}",
+                                self.position,
+                                describe_byte(byte)
+                            );
+                            return Ok(Some(self.final_error(message)));
+                        }
+                        None => {
+                            let message =
+                                "the input is empty, expected a JSON array of objects".to_owned();
+                            return Ok(Some(self.final_error(message)));
+                        }
+                    }
+                }
+                JsonState::FirstElementOrEnd => match self.peek_after_whitespace()? {
+                    Some(b']') => {
+                        self.consume(1);
+                        self.state = JsonState::AfterEnd;
+                    }
+                    Some(_) => return self.read_element().map(Some),
+                    None => return Ok(Some(self.truncated())),
+                },
+                JsonState::SeparatorOrEnd => match self.peek_after_whitespace()? {
+                    Some(b',') => {
+                        self.consume(1);
+                        return match self.peek_after_whitespace()? {
+                            Some(b']') => {
+                                let message = format!(
+                                    "invalid JSON at byte offset {}: ']' after ',' (trailing comma)",
+                                    self.position
+                                );
+                                Ok(Some(self.final_error(message)))
+                            }
+                            Some(_) => self.read_element().map(Some),
+                            None => Ok(Some(self.truncated())),
+                        };
+                    }
+                    Some(b']') => {
+                        self.consume(1);
+                        self.state = JsonState::AfterEnd;
+                    }
+                    Some(byte) => {
+                        let message = format!(
+                            "invalid JSON at byte offset {}: expected ',' or ']' after row {}, found {}",
+                            self.position,
+                            self.row_number,
+                            describe_byte(byte)
+                        );
+                        return Ok(Some(self.final_error(message)));
+                    }
+                    None => return Ok(Some(self.truncated())),
+                },
+                JsonState::AfterEnd => match self.peek_after_whitespace()? {
+                    None => {
+                        self.state = JsonState::Ended;
+                        return Ok(None);
+                    }
+                    Some(byte) => {
+                        let message = format!(
+                            "invalid JSON at byte offset {}: {} after the closing ']'",
+                            self.position,
+                            describe_byte(byte)
+                        );
+                        return Ok(Some(self.final_error(message)));
+                    }
+                },
+            }
+        }
+    }
+
+    /// Reads one element, starting at the (non-whitespace) byte under the cursor.
+    fn read_element(&mut self) -> io::Result<InputRow> {
+        let start = self.position;
+        fill_buffer(&mut self.input)?;
+        let Some(&first) = self.input.buffer().first() else {
+            return Ok(self.truncated());
+        };
+        if matches!(first, b',' | b']' | b'}' | b':') {
+            let message = format!(
+                "invalid JSON at byte offset {start}: expected a value, found {}",
+                describe_byte(first)
+            );
+            return Ok(self.final_error(message));
+        }
+        self.element.clear();
+        self.element.push(first);
+        self.consume(1);
+        let mut scan = ValueScan::new(first);
+        let complete = loop {
+            fill_buffer(&mut self.input)?;
+            let chunk = self.input.buffer();
+            if chunk.is_empty() {
+                break scan.is_complete_at_end();
+            }
+            let (used, complete) = scan.feed(chunk);
+            self.element.extend_from_slice(&chunk[..used]);
+            self.consume(used);
+            if complete {
+                break true;
+            }
+        };
+        if !complete {
+            return Ok(self.truncated());
+        }
+        self.row_number += 1;
+        self.state = JsonState::SeparatorOrEnd;
+        let row_number = self.row_number;
+        let parsed = serde_json::from_slice::<Value>(&self.element).map_err(|error| ReadError {
+            code: "invalid_json",
+            message: format!(
+                "row {row_number} (from byte offset {start}) is not valid JSON: {error}"
+            ),
+        });
+        Ok(row_from_json(row_number, parsed))
+    }
+
+    fn truncated(&mut self) -> InputRow {
+        let message = format!(
+            "invalid JSON: the input ends at byte offset {} before the array is closed",
+            self.position
+        );
+        self.final_error(message)
+    }
+
+    /// The row that reports a fault in the array itself; nothing after it can be read.
+    fn final_error(&mut self, message: String) -> InputRow {
+        self.state = JsonState::Ended;
+        InputRow {
+            row_number: self.row_number + 1,
+            fields: Err(ReadError {
+                code: "invalid_json",
+                message,
+            }),
+            original: Original::Absent,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ValueKind {
+    /// An object or array: ends where the nesting depth returns to zero.
+    Container,
+    /// A string: ends at its closing quote.
+    String,
+    /// A number, literal or garbage: ends before the next delimiter.
+    Scalar,
+}
+
+/// Where a value ends, fed chunk by chunk after its first byte.
+#[derive(Debug)]
+struct ValueScan {
+    kind: ValueKind,
+    depth: u64,
+    in_string: bool,
+    escaped: bool,
+}
+
+impl ValueScan {
+    fn new(first: u8) -> ValueScan {
+        let kind = match first {
+            b'{' | b'[' => ValueKind::Container,
+            b'"' => ValueKind::String,
+            _ => ValueKind::Scalar,
+        };
+        ValueScan {
+            kind,
+            depth: u64::from(kind == ValueKind::Container),
+            in_string: kind == ValueKind::String,
+            escaped: false,
+        }
+    }
+
+    /// How many bytes of `chunk` belong to the value, and whether the value ends there.
+    fn feed(&mut self, chunk: &[u8]) -> (usize, bool) {
+        for (offset, &byte) in chunk.iter().enumerate() {
+            if self.kind == ValueKind::Scalar {
+                if is_scalar_end(byte) {
+                    return (offset, true);
+                }
+                continue;
+            }
+            if self.in_string {
+                if self.escaped {
+                    self.escaped = false;
+                } else if byte == b'\\' {
+                    self.escaped = true;
+                } else if byte == b'"' {
+                    self.in_string = false;
+                    if self.kind == ValueKind::String {
+                        return (offset + 1, true);
+                    }
+                }
+                continue;
+            }
+            match byte {
+                b'"' => self.in_string = true,
+                b'{' | b'[' => self.depth += 1,
+                b'}' | b']' => {
+                    self.depth = self.depth.saturating_sub(1);
+                    if self.depth == 0 {
+                        return (offset + 1, true);
+                    }
+                }
+                _ => {}
+            }
+        }
+        (chunk.len(), false)
+    }
+
+    fn is_complete_at_end(&self) -> bool {
+        self.kind == ValueKind::Scalar
+    }
+}
+
+fn is_scalar_end(byte: u8) -> bool {
+    matches!(
+        byte,
+        b',' | b']' | b'}' | b'[' | b'{' | b'"' | b':' | b' ' | b'\t' | b'\n' | b'\r'
+    )
+}
+
+fn row_from_json(row_number: u64, parsed: Result<Value, ReadError>) -> InputRow {
+    let (fields, original) = match parsed {
+        Ok(Value::Object(object)) => (
+            fields_from_object(&object, row_number),
+            Original::Json(object),
+        ),
+        Ok(other) => (
+            Err(ReadError {
+                code: "not_an_object",
+                message: format!(
+                    "row {row_number} is {}, expected an object",
+                    json_kind(&other)
+                ),
+            }),
+            Original::Absent,
+        ),
+        Err(error) => (Err(error), Original::Absent),
+    };
+    InputRow {
+        row_number,
+        fields,
+        original,
+    }
+}
+
+fn fields_from_object(
+    object: &Map<String, Value>,
+    row_number: u64,
+) -> Result<RowFields, ReadError> {
+    let mut fields = RowFields::default();
+    let mut seen = [false; FIELD_COUNT];
+    for (key, value) in object {
+        let Some(field) = Field::from_name(key) else {
+            continue;
+        };
+        if std::mem::replace(&mut seen[field.index()], true) {
+            continue;
+        }
+        let text = match value {
+            Value::Null => None,
+            Value::String(text) => clean_text(text),
+            Value::Number(number) => Some(number.to_string()),
+            Value::Bool(_) | Value::Array(_) | Value::Object(_) => {
+                return Err(ReadError {
+                    code: "invalid_field",
+                    message: format!(
+                        "row {row_number}: \"{key}\" must be a string or a number, not {}",
+                        json_kind(value)
+                    ),
+                });
+            }
+        };
+        *fields.slot(field) = text;
+    }
+    Ok(fields)
+}
+
+fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// NDJSON
+
+struct NdjsonRows<'a> {
+    input: BoxedInput<'a>,
+    line: Vec<u8>,
+    line_number: u64,
+    row_number: u64,
+}
+
+impl<'a> NdjsonRows<'a> {
+    fn new(input: BoxedInput<'a>) -> NdjsonRows<'a> {
+        NdjsonRows {
+            input,
+            line: Vec::new(),
+            line_number: 0,
+            row_number: 0,
+        }
+    }
+
+    fn next_row(&mut self) -> io::Result<Option<InputRow>> {
+        loop {
+            self.line.clear();
+            if self.input.read_until(b'\n', &mut self.line)? == 0 {
+                return Ok(None);
+            }
+            self.line_number += 1;
+            let mut line = self.line.as_slice();
+            if self.line_number == 1 {
+                line = line.strip_prefix(UTF8_BOM).unwrap_or(line);
+            }
+            let line = line.trim_ascii();
+            if line.is_empty() {
+                continue;
+            }
+            self.row_number += 1;
+            let (row_number, line_number) = (self.row_number, self.line_number);
+            let parsed = serde_json::from_slice::<Value>(line).map_err(|error| ReadError {
+                code: "invalid_json",
+                message: format!(
+                    "row {row_number} (line {line_number}) is not valid JSON: {error}"
+                ),
+            });
+            return Ok(Some(row_from_json(row_number, parsed)));
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writing
+
+/// Writes rows in the format they were read in.
+pub struct RowWriter<W: Write> {
+    target: Target<W>,
+}
+
+enum Target<W: Write> {
+    Csv(Box<CsvTarget<W>>),
+    Json {
+        output: io::BufWriter<W>,
+        rows_written: u64,
+    },
+    Ndjson {
+        output: io::BufWriter<W>,
+    },
+}
+
+struct CsvTarget<W: Write> {
+    writer: csv::Writer<W>,
+    /// For each input column, the output column (index into OUTPUT_COLUMNS) that replaces it.
+    overwritten_by: Vec<Option<usize>>,
+    /// The output columns appended after the input columns.
+    appended: Vec<usize>,
+}
+
+impl<W: Write> RowWriter<W> {
+    /// `csv_header` is what the reader found (required for Csv; for an empty CSV input pass None
+    /// and only the output header is written). Ignored for the JSON formats.
+    pub fn new(
+        format: Format,
+        csv_header: Option<&CsvHeader>,
+        output: W,
+    ) -> Result<RowWriter<W>, FormatError> {
+        let target = match format {
+            Format::Csv => Target::Csv(Box::new(CsvTarget::new(csv_header, output)?)),
+            Format::Json => {
+                let mut output = io::BufWriter::new(output);
+                output.write_all(b"[")?;
+                Target::Json {
+                    output,
+                    rows_written: 0,
+                }
+            }
+            Format::Ndjson => Target::Ndjson {
+                output: io::BufWriter::new(output),
+            },
+        };
+        Ok(RowWriter { target })
+    }
+
+    pub fn format(&self) -> Format {
+        match &self.target {
+            Target::Csv(_) => Format::Csv,
+            Target::Json { .. } => Format::Json,
+            Target::Ndjson { .. } => Format::Ndjson,
+        }
+    }
+
+    pub fn write_row(&mut self, row: &InputRow, outcome: &RowOutcome) -> Result<(), FormatError> {
+        let texts = output_texts(outcome);
+        let json_original = match &row.original {
+            Original::Json(object) => Some(object),
+            Original::Absent | Original::Csv(_) => None,
+        };
+        match &mut self.target {
+            Target::Csv(target) => target.write_row(row, &texts)?,
+            Target::Json {
+                output,
+                rows_written,
+            } => {
+                if *rows_written > 0 {
+                    output.write_all(b",\n")?;
+                }
+                write_json_object(output, json_original, &texts)?;
+                *rows_written += 1;
+            }
+            Target::Ndjson { output } => {
+                write_json_object(output, json_original, &texts)?;
+                output.write_all(b"\n")?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Pushes what has been written so far to the output.
+    pub fn flush(&mut self) -> Result<(), FormatError> {
+        match &mut self.target {
+            Target::Csv(target) => target.writer.flush()?,
+            Target::Json { output, .. } | Target::Ndjson { output } => output.flush()?,
+        }
+        Ok(())
+    }
+
+    /// Closes the JSON array, flushes; returns the inner writer.
+    pub fn finish(self) -> Result<W, FormatError> {
+        let output = match self.target {
+            Target::Csv(target) => target
+                .writer
+                .into_inner()
+                .map_err(|error| error.into_error())?,
+            Target::Json { mut output, .. } => {
+                output.write_all(b"]\n")?;
+                output.into_inner().map_err(|error| error.into_error())?
+            }
+            Target::Ndjson { output } => output.into_inner().map_err(|error| error.into_error())?,
+        };
+        Ok(output)
+    }
+}
+
+impl<W: Write> fmt::Debug for RowWriter<W> {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter
+            .debug_struct("RowWriter")
+            .field("format", &self.format())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<W: Write> CsvTarget<W> {
+    fn new(csv_header: Option<&CsvHeader>, output: W) -> Result<CsvTarget<W>, FormatError> {
+        let (columns, separator) = match csv_header {
+            Some(header) => (header.columns.as_slice(), header.separator),
+            None => (&[][..], b','),
+        };
+        let mut overwritten_by = vec![None; columns.len()];
+        let mut appended = Vec::new();
+        for (output_index, output_column) in OUTPUT_COLUMNS.iter().enumerate() {
+            let existing = columns
+                .iter()
+                .position(|column| normalized_name(column) == *output_column);
+            match existing.and_then(|index| overwritten_by.get_mut(index)) {
+                Some(slot) => *slot = Some(output_index),
+                None => appended.push(output_index),
+            }
+        }
+        let mut writer = csv::WriterBuilder::new()
+            .delimiter(separator)
+            .from_writer(output);
+        for column in columns {
+            writer.write_field(column)?;
+        }
+        for &output_index in &appended {
+            writer.write_field(OUTPUT_COLUMNS[output_index])?;
+        }
+        writer.write_record(std::iter::empty::<&[u8]>())?;
+        Ok(CsvTarget {
+            writer,
+            overwritten_by,
+            appended,
+        })
+    }
+
+    fn write_row(&mut self, row: &InputRow, texts: &OutputTexts<'_>) -> Result<(), FormatError> {
+        let original = match &row.original {
+            Original::Csv(record) => Some(record),
+            Original::Absent | Original::Json(_) => None,
+        };
+        for (index, overwritten_by) in self.overwritten_by.iter().enumerate() {
+            match overwritten_by {
+                Some(output_index) => self.writer.write_field(output_text(texts, *output_index))?,
+                None => {
+                    let bytes = original.and_then(|record| record.get(index)).unwrap_or(b"");
+                    self.writer
+                        .write_field(String::from_utf8_lossy(bytes).as_bytes())?;
+                }
+            }
+        }
+        for &output_index in &self.appended {
+            self.writer.write_field(output_text(texts, output_index))?;
+        }
+        self.writer.write_record(std::iter::empty::<&[u8]>())?;
+        Ok(())
+    }
+}
+
+/// The output values as text, in OUTPUT_COLUMNS order; None = absent.
+type OutputTexts<'o> = [Option<Cow<'o, str>>; OUTPUT_COLUMNS.len()];
+
+fn output_texts(outcome: &RowOutcome) -> OutputTexts<'_> {
+    [
+        outcome.code.as_deref().map(Cow::Borrowed),
+        Some(Cow::Borrowed(outcome.status)),
+        outcome.postcode.as_deref().map(Cow::Borrowed),
+        outcome.distance_m.and_then(distance_text).map(Cow::Owned),
+        outcome.error_code.as_deref().map(Cow::Borrowed),
+        outcome.error_message.as_deref().map(Cow::Borrowed),
+    ]
+}
+
+fn output_text<'t>(texts: &'t OutputTexts<'_>, output_index: usize) -> &'t str {
+    texts
+        .get(output_index)
+        .and_then(|text| text.as_deref())
+        .unwrap_or("")
+}
+
+/// A plain decimal with at most two decimals, valid as CSV text and as a JSON number.
+fn distance_text(distance_m: f64) -> Option<String> {
+    if !distance_m.is_finite() {
+        return None;
+    }
+    let mut text = format!("{distance_m:.2}");
+    while text.ends_with('0') {
+        text.pop();
+    }
+    if text.ends_with('.') {
+        text.pop();
+    }
+    if text == "-0" {
+        text = "0".to_owned();
+    }
+    Some(text)
+}
+
+fn write_json_object(
+    output: &mut impl Write,
+    original: Option<&Map<String, Value>>,
+    texts: &OutputTexts<'_>,
+) -> io::Result<()> {
+    let mut written = [false; OUTPUT_COLUMNS.len()];
+    let mut first = true;
+    output.write_all(b"{")?;
+    for (key, value) in original.into_iter().flatten() {
+        write_json_key(output, key, &mut first)?;
+        match OUTPUT_COLUMNS.iter().position(|column| column == key) {
+            Some(output_index) => {
+                written[output_index] = true;
+                write_json_output_value(output, texts, output_index)?;
+            }
+            None => serde_json::to_writer(&mut *output, value)?,
+        }
+    }
+    for (output_index, column) in OUTPUT_COLUMNS.iter().enumerate() {
+        if !written[output_index] {
+            write_json_key(output, column, &mut first)?;
+            write_json_output_value(output, texts, output_index)?;
+        }
+    }
+    output.write_all(b"}")
+}
+
+fn write_json_key(output: &mut impl Write, key: &str, first: &mut bool) -> io::Result<()> {
+    if !std::mem::take(first) {
+        output.write_all(b",")?;
+    }
+    serde_json::to_writer(&mut *output, key)?;
+    output.write_all(b":")
+}
+
+fn write_json_output_value(
+    output: &mut impl Write,
+    texts: &OutputTexts<'_>,
+    output_index: usize,
+) -> io::Result<()> {
+    match texts.get(output_index).and_then(|text| text.as_deref()) {
+        None => output.write_all(b"null"),
+        // distance_text already is a valid JSON number.
+        Some(text) if output_index == DISTANCE_COLUMN => output.write_all(text.as_bytes()),
+        Some(text) => Ok(serde_json::to_writer(&mut *output, text)?),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    fn read_all(format: Format, input: &[u8]) -> (Option<CsvHeader>, Vec<InputRow>) {
+        let reader = read_rows(format, input).expect("reader starts");
+        let header = reader.csv_header().cloned();
+        let rows = reader
+            .collect::<Result<Vec<_>, _>>()
+            .expect("in-memory input has no I/O errors");
+        (header, rows)
+    }
+
+    fn fields(row: &InputRow) -> &RowFields {
+        row.fields.as_ref().expect("row reads")
+    }
+
+    fn error_code(row: &InputRow) -> &'static str {
+        row.fields.as_ref().expect_err("row is an error").code
+    }
+
+    fn created(code: &str, distance_m: f64) -> RowOutcome {
+        RowOutcome {
+            code: Some(code.to_owned()),
+            status: "created",
+            postcode: Some(code[..5].to_owned()),
+            distance_m: Some(distance_m),
+            ..RowOutcome::default()
+        }
+    }
+
+    fn outcome_for(row: &InputRow) -> RowOutcome {
+        match &row.fields {
+            Ok(_) => created("700000000000", 0.0),
+            Err(error) => RowOutcome::from_read_error(error),
+        }
+    }
+
+    /// Reads `input` and writes every row back with `outcome_for`.
+    fn round_trip(format: Format, input: &[u8]) -> String {
+        let mut reader = read_rows(format, input).expect("reader starts");
+        let header = reader.csv_header().cloned();
+        let mut writer = RowWriter::new(format, header.as_ref(), Vec::new()).expect("writer");
+        for row in reader.by_ref() {
+            let row = row.expect("no I/O error");
+            writer.write_row(&row, &outcome_for(&row)).expect("write");
+        }
+        String::from_utf8(writer.finish().expect("finish")).expect("output is UTF-8")
+    }
+
+    fn text(value: &str) -> Option<String> {
+        Some(value.to_owned())
+    }
+
+    #[test]
+    fn format_from_content_type_path_and_name() {
+        assert_eq!(Format::from_content_type("text/csv"), Some(Format::Csv));
+        assert_eq!(
+            Format::from_content_type("Text/CSV; charset=utf-8"),
+            Some(Format::Csv)
+        );
+        assert_eq!(
+            Format::from_content_type("application/csv"),
+            Some(Format::Csv)
+        );
+        assert_eq!(
+            Format::from_content_type("application/json;charset=UTF-8"),
+            Some(Format::Json)
+        );
+        for ndjson in [
+            "application/x-ndjson",
+            "application/ndjson",
+            "application/jsonl",
+        ] {
+            assert_eq!(Format::from_content_type(ndjson), Some(Format::Ndjson));
+        }
+        assert_eq!(Format::from_content_type("text/plain"), None);
+        assert_eq!(Format::from_path(Path::new("a/b.CSV")), Some(Format::Csv));
+        assert_eq!(Format::from_path(Path::new("b.json")), Some(Format::Json));
+        assert_eq!(
+            Format::from_path(Path::new("b.ndjson")),
+            Some(Format::Ndjson)
+        );
+        assert_eq!(
+            Format::from_path(Path::new("b.JsonL")),
+            Some(Format::Ndjson)
+        );
+        assert_eq!(Format::from_path(Path::new("b.txt")), None);
+        assert_eq!(Format::from_path(Path::new("csv")), None);
+        assert_eq!(Format::parse_name("jsonl"), Some(Format::Ndjson));
+        assert_eq!(Format::parse_name("CSV"), Some(Format::Csv));
+        assert_eq!(Format::parse_name("xml"), None);
+        for format in [Format::Csv, Format::Json, Format::Ndjson] {
+            assert_eq!(Format::parse_name(format.name()), Some(format));
+            assert_eq!(
+                Format::from_content_type(format.content_type()),
+                Some(format)
+            );
+        }
+    }
+
+    #[test]
+    fn csv_round_trip_byte_for_byte() {
+        let input = "id,lat,lon,street,note\n\
+                     a1,10.762622,106.660172,Nguyễn Trãi,\"x, y\"\n\
+                     a2, 21.0285 ,105.8542,,\n";
+        let (header, rows) = read_all(Format::Csv, input.as_bytes());
+        let header = header.expect("header");
+        assert_eq!(header.columns(), ["id", "lat", "lon", "street", "note"]);
+        assert_eq!(header.separator(), b',');
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0].row_number, 1);
+        assert_eq!(
+            fields(&rows[0]),
+            &RowFields {
+                id: text("a1"),
+                lat: text("10.762622"),
+                lon: text("106.660172"),
+                street: text("Nguyễn Trãi"),
+                ..RowFields::default()
+            }
+        );
+        assert_eq!(fields(&rows[1]).lat, text("21.0285"));
+        assert_eq!(fields(&rows[1]).street, None);
+
+        let mut writer = RowWriter::new(Format::Csv, Some(&header), Vec::new()).expect("writer");
+        writer
+            .write_row(&rows[0], &created("700000000001", 1.374))
+            .expect("write");
+        let error = RowOutcome {
+            status: "error",
+            error_code: text("outside_coverage"),
+            error_message: text("no zone within 50 km; \"far\""),
+            ..RowOutcome::default()
+        };
+        writer.write_row(&rows[1], &error).expect("write");
+        let output = String::from_utf8(writer.finish().expect("finish")).expect("UTF-8");
+        assert_eq!(
+            output,
+            "id,lat,lon,street,note,code,status,postcode,distance_m,error_code,error_message\n\
+             a1,10.762622,106.660172,Nguyễn Trãi,\"x, y\",700000000001,created,70000,1.37,,\n\
+             a2, 21.0285 ,105.8542,,,,error,,,outside_coverage,\"no zone within 50 km; \"\"far\"\"\"\n"
+        );
+    }
+
+    #[test]
+    fn csv_excel_style_bom_semicolon_vietnamese() {
+        let input = "\u{FEFF}ID;Latitude;LNG;Street;Ghi chú\r\n\
+                     1;10,7626;106,6601;\"Nguyễn Trãi; Quận 5\r\nlầu 2\";\"ghi \"\"chú\"\"\"\r\n\
+                     \r\n\
+                     2;21,03;105,85;Phố Huế;\r\n";
+        let (header, rows) = read_all(Format::Csv, input.as_bytes());
+        let header = header.expect("header");
+        assert_eq!(header.separator(), b';');
+        assert_eq!(
+            header.columns(),
+            ["ID", "Latitude", "LNG", "Street", "Ghi chú"]
+        );
+        assert_eq!(rows.len(), 2, "the blank line is skipped");
+        assert_eq!(
+            fields(&rows[0]),
+            &RowFields {
+                id: text("1"),
+                lat: text("10,7626"),
+                lon: text("106,6601"),
+                street: text("Nguyễn Trãi; Quận 5\r\nlầu 2"),
+                ..RowFields::default()
+            }
+        );
+        assert_eq!(rows[1].row_number, 2);
+        assert_eq!(fields(&rows[1]).street, text("Phố Huế"));
+
+        let output = round_trip(Format::Csv, input.as_bytes());
+        assert_eq!(
+            output,
+            "ID;Latitude;LNG;Street;Ghi chú;code;status;postcode;distance_m;error_code;error_message\n\
+             1;10,7626;106,6601;\"Nguyễn Trãi; Quận 5\r\nlầu 2\";\"ghi \"\"chú\"\"\";700000000000;created;70000;0;;\n\
+             2;21,03;105,85;Phố Huế;;700000000000;created;70000;0;;\n"
+        );
+    }
+
+    #[test]
+    fn csv_separator_detection() {
+        assert_eq!(detect_separator(b"a;b;c"), b';');
+        assert_eq!(detect_separator(b"a,b;c"), b',');
+        assert_eq!(detect_separator(b"\"a;b;c\",d"), b',');
+        assert_eq!(detect_separator(b"abc"), b',');
+        let (header, _) = read_all(Format::Csv, b"\n\r\n lat ; lon \n1;2\n");
+        let header = header.expect("header after blank lines");
+        assert_eq!(header.separator(), b';');
+        assert_eq!(header.columns(), [" lat ", " lon "]);
+    }
+
+    #[test]
+    fn header_aliases_case_and_spaces() {
+        let input = " LATITUDE ,Longitude,House Number,ALLEY,Unit,ward,District,PROVINCE,Address,Id\n\
+                     10.1,106.2,12A,ngõ 5,P.301,Phường 1,Quận 3,TP HCM,\"12A ngõ 5\",x\n";
+        let (_, rows) = read_all(Format::Csv, input.as_bytes());
+        assert_eq!(
+            fields(&rows[0]),
+            &RowFields {
+                id: text("x"),
+                lat: text("10.1"),
+                lon: text("106.2"),
+                house_number: text("12A"),
+                alley: text("ngõ 5"),
+                street: None,
+                unit: text("P.301"),
+                ward: text("Phường 1"),
+                district: text("Quận 3"),
+                province: text("TP HCM"),
+                address: text("12A ngõ 5"),
+            }
+        );
+        for (column, value) in [
+            ("lng", "1"),
+            ("long", "2"),
+            ("longitude", "3"),
+            ("LON", "4"),
+        ] {
+            let input = format!("lat,{column}\n9,{value}\n");
+            let (_, rows) = read_all(Format::Csv, input.as_bytes());
+            assert_eq!(fields(&rows[0]).lon, text(value), "{column}");
+        }
+        let (_, rows) = read_all(
+            Format::Json,
+            br#"[{"Latitude": 10.5, " LNG ": "106.5", "house-number": 7}]"#,
+        );
+        assert_eq!(fields(&rows[0]).lat, text("10.5"));
+        assert_eq!(fields(&rows[0]).lon, text("106.5"));
+        assert_eq!(fields(&rows[0]).house_number, text("7"));
+    }
+
+    #[test]
+    fn first_column_naming_a_field_wins() {
+        let input = "lat,latitude,lon\n1,2,3\n";
+        let (_, rows) = read_all(Format::Csv, input.as_bytes());
+        assert_eq!(fields(&rows[0]).lat, text("1"));
+        let (_, rows) = read_all(Format::Json, br#"[{"lat":null,"latitude":2}]"#);
+        assert_eq!(fields(&rows[0]).lat, None);
+    }
+
+    #[test]
+    fn unknown_columns_carried_through_in_position_and_order() {
+        let input = "x,lat,Ý kiến,lon,z\n\" a \",1,\"b\nc\",2,\n";
+        let output = round_trip(Format::Csv, input.as_bytes());
+        assert_eq!(
+            output,
+            "x,lat,Ý kiến,lon,z,code,status,postcode,distance_m,error_code,error_message\n\
+             \x20a ,1,\"b\nc\",2,,700000000000,created,70000,0,,\n"
+        );
+        let input = r#"[{"zeta":[1,{"b":null}],"lat":"1","alpha":"x","lon":2,"nested":{"y":true,"x":1.5}}]"#;
+        let output = round_trip(Format::Json, input.as_bytes());
+        assert_eq!(
+            output,
+            "[{\"zeta\":[1,{\"b\":null}],\"lat\":\"1\",\"alpha\":\"x\",\"lon\":2,\
+             \"nested\":{\"y\":true,\"x\":1.5},\"code\":\"700000000000\",\"status\":\"created\",\
+             \"postcode\":\"70000\",\"distance_m\":0,\"error_code\":null,\"error_message\":null}]\n"
+        );
+    }
+
+    #[test]
+    fn column_count_error_rows_keep_the_output_rectangular() {
+        let input = "id,lat,lon\n1,2\n2,10,106\n3,10,106,extra\n";
+        let (_, rows) = read_all(Format::Csv, input.as_bytes());
+        assert_eq!(rows.len(), 3);
+        assert_eq!(error_code(&rows[0]), "column_count");
+        let message = &rows[0].fields.as_ref().expect_err("error").message;
+        assert!(
+            message.contains("row 1 (line 2) has 2 fields, the header has 3"),
+            "{message}"
+        );
+        assert_eq!(fields(&rows[1]).id, text("2"));
+        assert_eq!(error_code(&rows[2]), "column_count");
+        assert_eq!(rows[2].row_number, 3);
+        let output = round_trip(Format::Csv, input.as_bytes());
+        let lines: Vec<&str> = output.lines().collect();
+        assert_eq!(
+            lines[1],
+            "1,2,,,error,,,column_count,\"row 1 (line 2) has 2 fields, the header has 3\""
+        );
+        assert_eq!(lines[2], "2,10,106,700000000000,created,70000,0,,");
+        assert!(lines[3].starts_with("3,10,106,,error,"), "{}", lines[3]);
+    }
+
+    #[test]
+    fn invalid_utf8_row_is_an_error_row() {
+        let input = b"id,lat,street\n1,10,Ph\xE1\n2,10,ok\n";
+        let (_, rows) = read_all(Format::Csv, input);
+        assert_eq!(rows.len(), 2);
+        assert_eq!(error_code(&rows[0]), "invalid_utf8");
+        assert_eq!(fields(&rows[1]).street, text("ok"));
+        let output = round_trip(Format::Csv, input);
+        assert!(
+            output.contains("1,10,Ph\u{FFFD},,error,,,invalid_utf8,"),
+            "{output}"
+        );
+    }
+
+    #[test]
+    fn json_numbers_and_strings() {
+        let input = r#"[{"id": 7, "lat": 10.762622, "lon": "106.660172", "house_number": 12, "street": "  Lê Lợi  ", "ward": null, "unit": ""},
+            {"id": "x7", "lat": -0.5, "lon": 1e2, "alley": 123456789012345678901234567890}]"#;
+        let (header, rows) = read_all(Format::Json, input.as_bytes());
+        assert_eq!(header, None);
+        assert_eq!(
+            fields(&rows[0]),
+            &RowFields {
+                id: text("7"),
+                lat: text("10.762622"),
+                lon: text("106.660172"),
+                house_number: text("12"),
+                street: text("Lê Lợi"),
+                ..RowFields::default()
+            }
+        );
+        assert_eq!(fields(&rows[1]).id, text("x7"));
+        assert_eq!(fields(&rows[1]).lat, text("-0.5"));
+        assert_eq!(fields(&rows[1]).lon, text("100.0"));
+        assert_eq!(
+            fields(&rows[1]).alley.as_deref().map(str::parse::<f64>),
+            Some(Ok(1.2345678901234568e29))
+        );
+        let (_, rows) = read_all(Format::Json, br#"[{"lat": true}, {"street": ["a"]}]"#);
+        assert_eq!(error_code(&rows[0]), "invalid_field");
+        assert_eq!(error_code(&rows[1]), "invalid_field");
+    }
+
+    #[test]
+    fn json_non_object_elements_are_error_rows() {
+        let input = br#"[1, "x", null, [{"lat":1}], {"lat": 1}, {"a":}, {"lat": 2}]"#;
+        let (_, rows) = read_all(Format::Json, input);
+        let codes: Vec<Result<&RowFields, &str>> = rows
+            .iter()
+            .map(|row| row.fields.as_ref().map_err(|error| error.code))
+            .collect();
+        assert_eq!(codes.len(), 7);
+        assert_eq!(codes[..4], [Err("not_an_object"); 4]);
+        assert_eq!(fields(&rows[4]).lat, text("1"));
+        assert_eq!(codes[5], Err("invalid_json"));
+        assert_eq!(fields(&rows[6]).lat, text("2"));
+        let numbers: Vec<u64> = rows.iter().map(|row| row.row_number).collect();
+        assert_eq!(numbers, [1, 2, 3, 4, 5, 6, 7]);
+    }
+
+    #[test]
+    fn json_strings_may_hold_brackets_and_escapes() {
+        let input = br#"[{"a":"]},{\"[","lat":"1"} ,{"b":"\\","lat":"2"}]"#;
+        let (_, rows) = read_all(Format::Json, input);
+        assert_eq!(rows.len(), 2);
+        assert_eq!(fields(&rows[0]).lat, text("1"));
+        assert_eq!(fields(&rows[1]).lat, text("2"));
+    }
+
+    fn final_message(row: &InputRow) -> &str {
+        let error = row.fields.as_ref().expect_err("final error row");
+        assert_eq!(error.code, "invalid_json");
+        &error.message
+    }
+
+    #[test]
+    fn broken_json_array_ends_with_one_error_row() {
+        let cases: [(&[u8], usize, &str); 9] = [
+            (
+                br#"[{"id":"1"},{"id":"2"} x {"id":"3"}]"#,
+                2,
+                "byte offset 23",
+            ),
+            (br#"[{"id":"1"},{"id":"2"#, 1, "ends at byte offset 20"),
+            (br#"[{"id":"1"}"#, 1, "ends at byte offset 11"),
+            (br#"[{"id":"1"},"#, 1, "ends at byte offset 12"),
+            (br#"[{"id":"1"},]"#, 1, "trailing comma"),
+            (
+                br#"[{"id":"1"},,{"id":"2"}]"#,
+                1,
+                "expected a value, found ','",
+            ),
+            (br#"[{"id":"1"}] {"#, 1, "after the closing ']'"),
+            (
+                br#"{"id":"1"}"#,
+                0,
+                "expected a JSON array ('[') at byte offset 0, found '{'",
+            ),
+            (b"  \n ", 0, "the input is empty"),
+        ];
+        for (input, good_rows, expected) in cases {
+            let (_, rows) = read_all(Format::Json, input);
+            let shown = String::from_utf8_lossy(input);
+            assert_eq!(rows.len(), good_rows + 1, "{shown}");
+            for row in &rows[..good_rows] {
+                assert!(row.fields.is_ok(), "{shown}");
+            }
+            let last = &rows[good_rows];
+            assert_eq!(last.row_number, good_rows as u64 + 1);
+            let message = final_message(last);
+            assert!(message.contains(expected), "{shown}: {message}");
+        }
+    }
+
+    #[test]
+    fn json_accepts_bom_whitespace_and_empty_array() {
+        let (_, rows) = read_all(Format::Json, b"\xEF\xBB\xBF \n[ {\"lat\":1} ]\n");
+        assert_eq!(rows.len(), 1);
+        let (_, rows) = read_all(Format::Json, b"[ ]");
+        assert!(rows.is_empty());
+        assert_eq!(round_trip(Format::Json, b"[]"), "[]\n");
+        let (_, rows) = read_all(Format::Json, b"\xEF\xBB[]");
+        assert!(final_message(&rows[0]).contains("byte 0xEF"));
+    }
+
+    #[test]
+    fn ndjson_blank_and_bad_lines() {
+        let input = b"\xEF\xBB\xBF{\"id\":1,\"lat\":\"10\"}\n\n   \r\n{\"id\":2,\r\n[1]\n{\"id\":3}\r\n\"x\"";
+        let (header, rows) = read_all(Format::Ndjson, input);
+        assert_eq!(header, None);
+        assert_eq!(rows.len(), 5);
+        assert_eq!(fields(&rows[0]).id, text("1"));
+        assert_eq!(error_code(&rows[1]), "invalid_json");
+        let message = &rows[1].fields.as_ref().expect_err("error").message;
+        assert!(
+            message.starts_with("row 2 (line 4) is not valid JSON"),
+            "{message}"
+        );
+        assert_eq!(error_code(&rows[2]), "not_an_object");
+        assert_eq!(fields(&rows[3]).id, text("3"));
+        assert_eq!(error_code(&rows[4]), "not_an_object");
+        let numbers: Vec<u64> = rows.iter().map(|row| row.row_number).collect();
+        assert_eq!(numbers, [1, 2, 3, 4, 5]);
+    }
+
+    #[test]
+    fn existing_output_columns_are_overwritten_in_place() {
+        let input = "Code,lat,Status,lon\nOLD,1,whatever,2\n";
+        assert_eq!(
+            round_trip(Format::Csv, input.as_bytes()),
+            "Code,lat,Status,lon,postcode,distance_m,error_code,error_message\n\
+             700000000000,1,created,2,70000,0,,\n"
+        );
+        let input = r#"[{"code":"OLD","lat":1,"Status":"kept","error_message":"old"}]"#;
+        assert_eq!(
+            round_trip(Format::Json, input.as_bytes()),
+            "[{\"code\":\"700000000000\",\"lat\":1,\"Status\":\"kept\",\"error_message\":null,\
+             \"status\":\"created\",\"postcode\":\"70000\",\"distance_m\":0,\"error_code\":null}]\n"
+        );
+    }
+
+    #[test]
+    fn json_writer_output_byte_for_byte() {
+        let input = b"[{\"id\":\"a\",\"lat\":10.5,\"lon\":\"106\"},\n 42 , {\"x\":\"\\u00e9\\n\"}]";
+        assert_eq!(
+            round_trip(Format::Json, input),
+            "[{\"id\":\"a\",\"lat\":10.5,\"lon\":\"106\",\"code\":\"700000000000\",\"status\":\"created\",\"postcode\":\"70000\",\"distance_m\":0,\"error_code\":null,\"error_message\":null},\n\
+             {\"code\":null,\"status\":\"error\",\"postcode\":null,\"distance_m\":null,\"error_code\":\"not_an_object\",\"error_message\":\"row 2 is a number, expected an object\"},\n\
+             {\"x\":\"é\\n\",\"code\":\"700000000000\",\"status\":\"created\",\"postcode\":\"70000\",\"distance_m\":0,\"error_code\":null,\"error_message\":null}]\n"
+        );
+    }
+
+    #[test]
+    fn ndjson_writer_output_byte_for_byte() {
+        let input = b"{\"lat\":\"1\",\"note\":\"n\"}\nnope\n";
+        let (_, rows) = read_all(Format::Ndjson, input);
+        let mut writer = RowWriter::new(Format::Ndjson, None, Vec::new()).expect("writer");
+        writer
+            .write_row(&rows[0], &created("111162RWXP69", 2.005))
+            .expect("write");
+        writer
+            .write_row(&rows[1], &outcome_for(&rows[1]))
+            .expect("write");
+        let output = String::from_utf8(writer.finish().expect("finish")).expect("UTF-8");
+        let message = &rows[1].fields.as_ref().expect_err("error").message;
+        assert_eq!(
+            output,
+            format!(
+                "{{\"lat\":\"1\",\"note\":\"n\",\"code\":\"111162RWXP69\",\"status\":\"created\",\"postcode\":\"11116\",\"distance_m\":2,\"error_code\":null,\"error_message\":null}}\n\
+                 {{\"code\":null,\"status\":\"error\",\"postcode\":null,\"distance_m\":null,\"error_code\":\"invalid_json\",\"error_message\":{}}}\n",
+                serde_json::to_string(message).expect("string")
+            )
+        );
+    }
+
+    #[test]
+    fn empty_and_header_only_csv() {
+        for empty in [&b""[..], b"\xEF\xBB\xBF", b"\n\r\n"] {
+            let (header, rows) = read_all(Format::Csv, empty);
+            assert_eq!(header, None);
+            assert!(rows.is_empty());
+            assert_eq!(
+                round_trip(Format::Csv, empty),
+                "code,status,postcode,distance_m,error_code,error_message\n"
+            );
+        }
+        assert_eq!(
+            round_trip(Format::Csv, b"id;lat;lon\r\n"),
+            "id;lat;lon;code;status;postcode;distance_m;error_code;error_message\n"
+        );
+        assert_eq!(round_trip(Format::Ndjson, b""), "");
+    }
+
+    #[test]
+    fn rows_without_original_and_foreign_rows_are_written() {
+        let header = CsvHeader::new(vec!["id".into(), "note".into()], b';');
+        let mut writer = RowWriter::new(Format::Csv, Some(&header), Vec::new()).expect("writer");
+        let row = InputRow::new(1, Ok(RowFields::default()));
+        writer
+            .write_row(&row, &created("700000000000", 0.0))
+            .expect("write");
+        let (_, json_rows) = read_all(Format::Json, br#"[{"id":"1"}]"#);
+        writer
+            .write_row(&json_rows[0], &created("700000000000", 0.0))
+            .expect("write");
+        let output = String::from_utf8(writer.finish().expect("finish")).expect("UTF-8");
+        assert_eq!(
+            output,
+            "id;note;code;status;postcode;distance_m;error_code;error_message\n\
+             ;;700000000000;created;70000;0;;\n\
+             ;;700000000000;created;70000;0;;\n"
+        );
+    }
+
+    #[test]
+    fn distance_rendering() {
+        let cases = [
+            (0.0, "0"),
+            (-0.0, "0"),
+            (-0.001, "0"),
+            (1.374, "1.37"),
+            (1.375_1, "1.38"),
+            (2.5, "2.5"),
+            (10.0, "10"),
+            (1234.999, "1235"),
+        ];
+        for (distance, expected) in cases {
+            assert_eq!(
+                distance_text(distance).as_deref(),
+                Some(expected),
+                "{distance}"
+            );
+        }
+        assert_eq!(distance_text(f64::NAN), None);
+        assert_eq!(distance_text(f64::INFINITY), None);
+    }
+
+    #[test]
+    fn writer_flush_pushes_bytes_out() {
+        let mut writer = RowWriter::new(Format::Ndjson, None, Vec::new()).expect("writer");
+        let row = InputRow::new(1, Ok(RowFields::default()));
+        writer
+            .write_row(&row, &created("700000000000", 0.0))
+            .expect("write");
+        writer.flush().expect("flush");
+        let Target::Ndjson { output } = &writer.target else {
+            panic!("ndjson writer");
+        };
+        assert!(output.get_ref().ends_with(b"}\n"));
+    }
+
+    struct FailingReader {
+        good: io::Cursor<Vec<u8>>,
+    }
+
+    impl Read for FailingReader {
+        fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
+            match self.good.read(buffer)? {
+                0 => Err(io::Error::new(io::ErrorKind::ConnectionReset, "gone")),
+                count => Ok(count),
+            }
+        }
+    }
+
+    #[test]
+    fn io_failure_ends_the_list_with_an_error() {
+        let inputs: [(Format, &[u8]); 3] = [
+            (Format::Csv, b"id\n1\n"),
+            (Format::Json, b"[{\"id\":1},"),
+            (Format::Ndjson, b"{\"id\":1}\n"),
+        ];
+        for (format, input) in inputs {
+            let reader = FailingReader {
+                good: io::Cursor::new(input.to_vec()),
+            };
+            let items: Vec<_> = read_rows(format, reader).expect("starts").collect();
+            assert_eq!(items.len(), 2, "{format}");
+            assert!(items[0].is_ok());
+            assert!(matches!(items[1], Err(FormatError::Io(_))), "{format}");
+        }
+        let reader = FailingReader {
+            good: io::Cursor::new(b"id,lat".to_vec()),
+        };
+        assert!(matches!(
+            read_rows(Format::Csv, reader),
+            Err(FormatError::Io(_))
+        ));
+    }
+
+    #[test]
+    fn reader_and_writer_are_send() {
+        fn assert_send<T: Send>() {}
+        assert_send::<RowReader<'static>>();
+        assert_send::<RowWriter<Vec<u8>>>();
+        assert_send::<InputRow>();
+    }
+
+    /// Counts the bytes handed out, to see how far a reader has read.
+    struct CountingReader {
+        inner: io::Cursor<Vec<u8>>,
+        bytes_read: Arc<AtomicU64>,
+    }
+
+    impl Read for CountingReader {
+        fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
+            let count = self.inner.read(buffer)?;
+            self.bytes_read.fetch_add(count as u64, Ordering::Relaxed);
+            Ok(count)
+        }
+    }
+
+    #[test]
+    fn readers_stream_instead_of_reading_everything() {
+        const ROWS: u64 = 200_000;
+        for format in [Format::Csv, Format::Json, Format::Ndjson] {
+            let mut input = Vec::new();
+            match format {
+                Format::Csv => input.extend_from_slice(b"id,lat,lon\n"),
+                Format::Json => input.push(b'['),
+                Format::Ndjson => {}
+            }
+            for index in 0..ROWS {
+                let line = match format {
+                    Format::Csv => format!("r{index},10.{index},106.{index}\n"),
+                    Format::Json | Format::Ndjson => {
+                        let separator = match format {
+                            Format::Json if index + 1 < ROWS => ",",
+                            _ => "",
+                        };
+                        format!(
+                            "{{\"id\":\"r{index}\",\"lat\":10.{index},\"lon\":\"106.{index}\"}}{separator}\n"
+                        )
+                    }
+                };
+                input.extend_from_slice(line.as_bytes());
+            }
+            if format == Format::Json {
+                input.push(b']');
+            }
+            let total = input.len() as u64;
+            let bytes_read = Arc::new(AtomicU64::new(0));
+            let mut reader = read_rows(
+                format,
+                CountingReader {
+                    inner: io::Cursor::new(input),
+                    bytes_read: Arc::clone(&bytes_read),
+                },
+            )
+            .expect("reader");
+            let first = reader.next().expect("a row").expect("no I/O error");
+            assert_eq!(fields(&first).id, text("r0"));
+            let after_first = bytes_read.load(Ordering::Relaxed);
+            assert!(
+                after_first < 64 * 1024 && after_first < total / 50,
+                "{format}: read {after_first} of {total} bytes for the first row"
+            );
+            let mut count = 1;
+            let mut last = first;
+            for row in reader {
+                last = row.expect("no I/O error");
+                count += 1;
+            }
+            assert_eq!(count, ROWS, "{format}");
+            assert_eq!(last.row_number, ROWS);
+            assert_eq!(fields(&last).lat, text(&format!("10.{}", ROWS - 1)));
+            assert_eq!(bytes_read.load(Ordering::Relaxed), total);
+        }
+    }
+
+    fn known_columns() -> [&'static str; FIELD_COUNT] {
+        [
+            "id",
+            "lat",
+            "lon",
+            "house_number",
+            "alley",
+            "street",
+            "unit",
+            "ward",
+            "district",
+            "province",
+            "address",
+        ]
+    }
+
+    fn expected_fields(values: &[String]) -> RowFields {
+        let mut fields = RowFields::default();
+        for (field, value) in FIELD_ORDER.iter().zip(values) {
+            *fields.slot(*field) = clean_text(value);
+        }
+        fields
+    }
+
+    /// Bytes that steer the readers into their interesting states.
+    fn structural_bytes() -> impl Strategy<Value = Vec<u8>> {
+        let alphabet: Vec<u8> = b"[]{}\",;:\\ \n\r\tax1.-\xEF\xBB\xBF\xFF".to_vec();
+        proptest::collection::vec(proptest::sample::select(alphabet), 0..200)
+    }
+
+    fn interesting_input() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            proptest::collection::vec(any::<u8>(), 0..300),
+            structural_bytes(),
+            structural_bytes().prop_map(|mut bytes| {
+                bytes.splice(0..0, b"[{\"lat\":1},".iter().copied());
+                bytes
+            }),
+            structural_bytes().prop_map(|mut bytes| {
+                bytes.splice(0..0, b"id,lat;lon\n".iter().copied());
+                bytes
+            }),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn csv_fields_survive_a_write_and_read(
+            rows in proptest::collection::vec(
+                proptest::collection::vec(any::<String>(), FIELD_COUNT + 1),
+                1..8,
+            ),
+            semicolon in any::<bool>(),
+        ) {
+            let separator = if semicolon { b';' } else { b',' };
+            let mut input = csv::WriterBuilder::new().delimiter(separator).from_writer(Vec::new());
+            let mut header: Vec<&str> = known_columns().to_vec();
+            header.push("note");
+            input.write_record(&header).expect("write header");
+            for row in &rows {
+                input.write_record(row).expect("write row");
+            }
+            let input = input.into_inner().expect("csv bytes");
+
+            let (read_header, read) = read_all(Format::Csv, &input);
+            let read_header = read_header.expect("header");
+            prop_assert_eq!(read_header.separator(), separator);
+            prop_assert_eq!(read.len(), rows.len());
+            for (row, values) in read.iter().zip(&rows) {
+                prop_assert_eq!(fields(row), &expected_fields(values));
+            }
+
+            // Written back, every input column comes out with the same text.
+            let output = round_trip(Format::Csv, &input);
+            let mut output = csv::ReaderBuilder::new()
+                .delimiter(separator)
+                .has_headers(false)
+                .from_reader(output.as_bytes());
+            let output: Vec<csv::StringRecord> =
+                output.records().collect::<Result<_, _>>().expect("output is CSV");
+            prop_assert_eq!(output.len(), rows.len() + 1);
+            for (record, values) in output.iter().skip(1).zip(&rows) {
+                let carried: Vec<&str> = record.iter().take(values.len()).collect();
+                prop_assert_eq!(carried, values.iter().map(String::as_str).collect::<Vec<_>>());
+            }
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic_and_give_well_formed_output(input in interesting_input()) {
+            for format in [Format::Csv, Format::Json, Format::Ndjson] {
+                let mut reader = read_rows(format, input.as_slice()).expect("reader starts");
+                let header = reader.csv_header().cloned();
+                let mut writer =
+                    RowWriter::new(format, header.as_ref(), Vec::new()).expect("writer");
+                let mut rows = 0_u64;
+                for row in reader.by_ref() {
+                    let row = row.expect("in-memory input has no I/O errors");
+                    rows += 1;
+                    prop_assert_eq!(row.row_number, rows);
+                    writer.write_row(&row, &outcome_for(&row)).expect("write");
+                }
+                let output = writer.finish().expect("finish");
+                let output = String::from_utf8(output).expect("output is UTF-8");
+                match format {
+                    Format::Csv => {
+                        let records: Vec<csv::StringRecord> = csv::ReaderBuilder::new()
+                            .delimiter(header.as_ref().map_or(b',', CsvHeader::separator))
+                            .has_headers(false)
+                            .from_reader(output.as_bytes())
+                            .records()
+                            .collect::<Result<_, _>>()
+                            .expect("output is CSV");
+                        prop_assert_eq!(records.len() as u64, rows + 1);
+                        let width = records[0].len();
+                        prop_assert!(records.iter().all(|record| record.len() == width));
+                    }
+                    Format::Json => {
+                        let parsed: Vec<Map<String, Value>> =
+                            serde_json::from_str(&output).expect("output is a JSON array");
+                        prop_assert_eq!(parsed.len() as u64, rows);
+                    }
+                    Format::Ndjson => {
+                        prop_assert_eq!(output.lines().count() as u64, rows);
+                        for line in output.lines() {
+                            let _: Map<String, Value> =
+                                serde_json::from_str(line).expect("each line is an object");
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
