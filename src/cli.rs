@@ -42,6 +42,10 @@ pub enum Command {
     ///
     /// Example: `vmap seed --addresses 1000000 --seed 1`
     Seed(SeedArgs),
+    /// Write synthetic addresses as a CSV list to assign (nothing is registered).
+    ///
+    /// Example: `vmap synth --addresses 100000 --seed 2 -o list.csv`
+    Synth(SynthArgs),
     /// Print the registered addresses nearest to a coordinate.
     ///
     /// Example: `vmap reverse --lat 21.0468 --lon 105.8481 --limit 3`
@@ -119,6 +123,22 @@ pub struct ServeArgs {
     /// Longest text of one address field, characters.
     #[arg(long, env = "VMAP_MAX_FIELD_CHARS", default_value_t = crate::assign::DEFAULT_MAX_FIELD_CHARS)]
     pub max_field_chars: usize,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SynthArgs {
+    /// How many addresses.
+    #[arg(long, default_value_t = 100_000)]
+    pub addresses: u64,
+    /// Seed of the generator; use another seed than the database's for new addresses.
+    #[arg(long, default_value_t = 2)]
+    pub seed: u64,
+    /// The CSV file to write; standard output when absent.
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+    /// Zone table CSV; the built-in table when absent.
+    #[arg(long, env = "VMAP_ZONES_FILE")]
+    pub zones_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -211,6 +231,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Seed(args) => seed(args).await,
         Command::Reverse(args) => reverse(args).await,
         Command::Assign(args) => assign(args).await,
+        Command::Synth(args) => synth_csv(args),
         Command::Decode(args) => decode(args),
     }
 }
@@ -475,6 +496,22 @@ impl<R: std::io::Read> std::io::Read for ProgressReader<R> {
         self.progress.inc(n as u64);
         Ok(n)
     }
+}
+
+fn synth_csv(args: SynthArgs) -> Result<(), CliError> {
+    let zones = load_zones(args.zones_file.as_ref())?;
+    let output: Box<dyn std::io::Write> = match &args.output {
+        Some(path) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(path).map_err(|error| {
+                CliError::Usage(format!("cannot create {}: {error}", path.display()))
+            })?,
+        )),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout())),
+    };
+    let n_rows = crate::synth::write_csv(&zones, args.addresses, args.seed, output)
+        .map_err(|error| CliError::Usage(format!("writing the list failed: {error}")))?;
+    eprintln!("wrote {n_rows} synthetic addresses");
+    Ok(())
 }
 
 fn decode(args: DecodeArgs) -> Result<(), CliError> {

@@ -831,10 +831,16 @@ impl ZoneGenerator {
         let metres_per_degree_lon = (METRES_PER_DEGREE * mid_lat.to_radians().cos()).max(1.0);
         let width_m = (area.east - area.west) * metres_per_degree_lon;
         let height_m = (area.north - area.south) * METRES_PER_DEGREE;
-        let anchor_x =
-            (zone.center.lon.clamp(area.west, area.east) - area.west) * metres_per_degree_lon;
-        let anchor_y =
-            (zone.center.lat.clamp(area.south, area.north) - area.south) * METRES_PER_DEGREE;
+        // The town's centre lies near the centroid, shifted by up to a tenth of the area
+        // per seed, so that lists made with different seeds are different places.
+        let shift_x = rng.random_range(-0.1..0.1f64) * width_m;
+        let shift_y = rng.random_range(-0.1..0.1f64) * height_m;
+        let anchor_x = (zone.center.lon.clamp(area.west, area.east) - area.west)
+            * metres_per_degree_lon
+            + shift_x;
+        let anchor_y = (zone.center.lat.clamp(area.south, area.north) - area.south)
+            * METRES_PER_DEGREE
+            + shift_y;
 
         let layout = fit_layout(params, count, width_m, height_m);
         let angle = if layout.may_rotate {
@@ -1895,6 +1901,49 @@ const NUMBERED_STREET_NAMES: &[&str] = &[
     "Số 22", "Số 23", "Số 24", "Số 25", "Số 26", "Số 27", "Số 28", "Số 29", "Số 30", "Số 31",
     "Số 32", "Số 33", "Số 34", "Số 35", "Số 36", "Số 37", "Số 38", "Số 39", "Số 40",
 ];
+
+/// Writes `total` synthetic addresses as an assignable CSV list (`id,lat,lon,house_number,
+/// alley,street,ward,district,province`), for demos, benchmarks and tests. Returns the rows
+/// written.
+pub fn write_csv(
+    zones: &ZoneTable,
+    total: u64,
+    seed: u64,
+    output: impl std::io::Write,
+) -> Result<u64, csv::Error> {
+    let mut writer = csv::Writer::from_writer(output);
+    writer.write_record([
+        "id",
+        "lat",
+        "lon",
+        "house_number",
+        "alley",
+        "street",
+        "ward",
+        "district",
+        "province",
+    ])?;
+    let mut n_rows = 0u64;
+    for chunk in generate(zones, total, seed, 100_000) {
+        for address in chunk {
+            n_rows += 1;
+            let zone = zones.get(address.zone_id);
+            writer.write_record([
+                format!("s{seed}-{n_rows}"),
+                address.location.lat.to_string(),
+                address.location.lon.to_string(),
+                address.house_number_text(),
+                address.alley_text().unwrap_or_default(),
+                address.street_text(),
+                zone.ward.clone(),
+                zone.district.clone(),
+                zone.province.clone(),
+            ])?;
+        }
+    }
+    writer.flush()?;
+    Ok(n_rows)
+}
 
 #[cfg(test)]
 mod tests {

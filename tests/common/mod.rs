@@ -147,3 +147,52 @@ pub fn assert_problem(
     }
     problem
 }
+
+/// A synthetic CSV list of `n` addresses (not registered).
+pub fn synth_csv(n: u64, seed: u64) -> String {
+    let mut bytes = Vec::new();
+    vmap::synth::write_csv(&zones(), n, seed, &mut bytes).expect("write csv");
+    String::from_utf8(bytes).expect("utf-8")
+}
+
+/// POSTs `body` with a content type (and optional bearer token).
+pub async fn post_as(
+    router: &Router,
+    uri: &str,
+    content_type: &str,
+    token: Option<&str>,
+    body: impl Into<Body>,
+) -> TestResponse {
+    let mut request = Request::post(uri).header("content-type", content_type);
+    if let Some(token) = token {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    send(router, request.body(body.into()).expect("request")).await
+}
+
+/// Parses a CSV answer into its header and rows.
+pub fn parse_csv(text: &str) -> (Vec<String>, Vec<Vec<String>>) {
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    let header = reader
+        .headers()
+        .expect("header")
+        .iter()
+        .map(str::to_owned)
+        .collect();
+    let rows = reader
+        .records()
+        .map(|record| record.expect("record").iter().map(str::to_owned).collect())
+        .collect();
+    (header, rows)
+}
+
+/// The value of `column` in `row`.
+pub fn column<'a>(header: &[String], row: &'a [String], column: &str) -> &'a str {
+    let position = header
+        .iter()
+        .position(|name| name == column)
+        .unwrap_or_else(|| panic!("no column {column}"));
+    row[position].as_str()
+}
