@@ -59,6 +59,10 @@ pub enum Command {
     ///
     /// Example: `vmap assign customers.csv -o customers-coded.csv`
     Assign(AssignArgs),
+    /// Measure query speed on your own data and machine.
+    ///
+    /// Example: `vmap bench --mode index --queries near --n-queries 200000 --check 1000`
+    Bench(BenchArgs),
     /// Decode a code to its zone and ~3 m cell; needs no database.
     ///
     /// Example: `vmap decode "11116 2RWX P69"`
@@ -123,6 +127,44 @@ pub struct ServeArgs {
     /// Longest text of one address field, characters.
     #[arg(long, env = "VMAP_MAX_FIELD_CHARS", default_value_t = crate::assign::DEFAULT_MAX_FIELD_CHARS)]
     pub max_field_chars: usize,
+}
+
+/// What `vmap bench` measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum BenchMode {
+    /// Queries in process against the index built from the database.
+    Index,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BenchArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    #[arg(long, value_enum, default_value_t = BenchMode::Index)]
+    pub mode: BenchMode,
+    /// Query points: `near` (within 50 m of registered addresses), `uniform` (over
+    /// Vietnam), or `file:PATH` (lat,lon per line).
+    #[arg(long, default_value = "near")]
+    pub queries: crate::bench::QuerySet,
+    /// How many query points.
+    #[arg(long, default_value_t = 200_000)]
+    pub n_queries: usize,
+    /// Seed for drawing query points.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    #[arg(long, default_value_t = 1)]
+    pub limit: usize,
+    #[arg(long, default_value_t = registry::DEFAULT_RADIUS_M)]
+    pub radius_m: f64,
+    /// Threads for the all-cores run; every core by default.
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Compare this many answers with a brute-force scan (slow: a full scan each).
+    #[arg(long, default_value_t = 0)]
+    pub check: usize,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -232,6 +274,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Reverse(args) => reverse(args).await,
         Command::Assign(args) => assign(args).await,
         Command::Synth(args) => synth_csv(args),
+        Command::Bench(args) => bench(args).await,
         Command::Decode(args) => decode(args),
     }
 }
@@ -496,6 +539,43 @@ impl<R: std::io::Read> std::io::Read for ProgressReader<R> {
         self.progress.inc(n as u64);
         Ok(n)
     }
+}
+
+async fn bench(args: BenchArgs) -> Result<(), CliError> {
+    let zones = load_zones(args.data.zones_file.as_ref())?;
+    let store = Store::connect(&args.data.database_url).await?;
+    let registry = Arc::new(Registry::load(store, zones).await?);
+    let points = crate::bench::query_points(&registry, &args.queries, args.n_queries, args.seed)
+        .map_err(|error| CliError::Usage(error.to_string()))?;
+    let threads = args
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
+    let report = match args.mode {
+        BenchMode::Index => {
+            let registry = registry.clone();
+            let (limit, radius_m, check) = (args.limit, args.radius_m, args.check);
+            tokio::task::spawn_blocking(move || {
+                crate::bench::bench_index(registry, points, limit, radius_m, threads, check)
+            })
+            .await
+            .map_err(|error| CliError::Usage(format!("bench failed: {error}")))?
+        }
+    };
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).unwrap_or_default()
+        );
+    } else {
+        print!("{}", crate::bench::render_table(&report));
+    }
+    registry.store().close().await;
+    if report.mismatches > 0 {
+        return Err(CliError::Usage(
+            crate::bench::BenchError::CheckFailed(report.mismatches, report.checked).to_string(),
+        ));
+    }
+    Ok(())
 }
 
 fn synth_csv(args: SynthArgs) -> Result<(), CliError> {

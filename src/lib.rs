@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod assign;
+pub mod bench;
 pub mod cli;
 pub mod code;
 pub mod index;

@@ -318,6 +318,58 @@ impl Registry {
         self.reverse_in(&memory, point, limit, radius_m)
     }
 
+    /// Only the nearest active addresses: the index part of [`Registry::reverse`].
+    pub fn nearest_addresses(
+        &self,
+        point: LatLon,
+        limit: usize,
+        radius_m: f64,
+    ) -> Vec<NearbyAddress> {
+        let memory = self.read_memory();
+        memory
+            .index
+            .nearest(point, limit, radius_m, |id| memory.is_active(id))
+            .iter()
+            .filter_map(|neighbor| self.nearby(&memory, neighbor))
+            .collect()
+    }
+
+    /// Up to `n` locations of active addresses, drawn reproducibly from `seed`.
+    pub fn sample_locations(&self, n: usize, seed: u64) -> Vec<LatLon> {
+        use rand::{Rng, SeedableRng};
+        let memory = self.read_memory();
+        let locations: Vec<LatLon> = memory
+            .index
+            .iter()
+            .filter(|entry| memory.is_active(entry.id))
+            .map(|entry| entry.location)
+            .collect();
+        if locations.is_empty() {
+            return Vec::new();
+        }
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        (0..n)
+            .map(|_| locations[rng.random_range(0..locations.len())])
+            .collect()
+    }
+
+    /// The oracle for [`Registry::nearest_addresses`]: a scan of every indexed point.
+    pub fn nearest_addresses_brute_force(
+        &self,
+        point: LatLon,
+        limit: usize,
+        radius_m: f64,
+    ) -> Vec<NearbyAddress> {
+        let memory = self.read_memory();
+        let entries: Vec<IndexEntry> = memory.index.iter().copied().collect();
+        crate::index::brute_force_nearest(&entries, point, limit, radius_m, |id| {
+            memory.is_active(id)
+        })
+        .iter()
+        .filter_map(|neighbor| self.nearby(&memory, neighbor))
+        .collect()
+    }
+
     /// Many reverse queries under one read lock, in input order.
     pub fn reverse_many(
         &self,

@@ -141,7 +141,13 @@ fn build(state: AppState, with_writes: bool) -> Router {
         .layer(axum::middleware::from_fn(move |request, next| {
             timeout(limits.request_timeout, request, next)
         }))
-        .layer(TraceLayer::new_for_http())
+        // A panic answers 500 problem+json instead of dropping the connection.
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_panic| {
+            use axum::response::IntoResponse;
+            AppError::Internal("a handler panicked".to_owned()).into_response()
+        }))
+        // 5xx are logged where they arise (AppError::Internal); 503 while loading is normal.
+        .layer(TraceLayer::new_for_http().on_failure(()))
 }
 
 async fn timeout(
