@@ -63,6 +63,11 @@ pub enum Command {
     ///
     /// Example: `vmap bench --mode index --queries near --n-queries 200000 --check 1000`
     Bench(BenchArgs),
+    /// Copy a whole registry between databases (SQLite ↔ PostgreSQL), every row byte for
+    /// byte; the target must be empty.
+    ///
+    /// Example: `vmap copy --from sqlite://vmap.db --to postgres://vmap@localhost/vmap`
+    Copy(CopyArgs),
     /// Decode a code to its zone and ~3 m cell; needs no database.
     ///
     /// Example: `vmap decode "11116 2RWX P69"`
@@ -127,6 +132,20 @@ pub struct ServeArgs {
     /// Longest text of one address field, characters.
     #[arg(long, env = "VMAP_MAX_FIELD_CHARS", default_value_t = crate::assign::DEFAULT_MAX_FIELD_CHARS)]
     pub max_field_chars: usize,
+    /// How often to pick up writes made by other processes or replicas on the same
+    /// database, in milliseconds; 0 turns following off.
+    #[arg(long, env = "VMAP_FOLLOW_INTERVAL_MS", default_value_t = 200)]
+    pub follow_interval_ms: u64,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CopyArgs {
+    /// The database to read.
+    #[arg(long)]
+    pub from: String,
+    /// The database to fill; it must hold no address.
+    #[arg(long)]
+    pub to: String,
 }
 
 /// What `vmap bench` measures.
@@ -275,6 +294,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Assign(args) => assign(args).await,
         Command::Synth(args) => synth_csv(args),
         Command::Bench(args) => bench(args).await,
+        Command::Copy(args) => copy(args).await,
         Command::Decode(args) => decode(args),
     }
 }
@@ -357,9 +377,15 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
     let server = tokio::spawn(api::serve(listener, router));
     tracing::info!(%address, "listening; loading the registry");
     let started = Instant::now();
-    let registry = Registry::load(store, zones).await?;
+    let registry = Arc::new(Registry::load(store, zones).await?);
     let status = registry.status();
-    state.set_registry(Arc::new(registry));
+    state.set_registry(registry.clone());
+    if args.follow_interval_ms > 0 {
+        tokio::spawn(follow(
+            registry,
+            Duration::from_millis(args.follow_interval_ms),
+        ));
+    }
     let ready_after = started.elapsed();
     tracing::info!(
         seconds = ready_after.as_secs_f64(),
@@ -371,6 +397,20 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
         .await
         .map_err(|error| CliError::Serve(std::io::Error::other(error)))?
         .map_err(CliError::Serve)
+}
+
+/// Applies other writers' changes to memory, every `interval`, for as long as the server runs.
+async fn follow(registry: Arc<Registry>, interval: Duration) {
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        match registry.catch_up().await {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(changes = n, "followed other writers"),
+            Err(error) => tracing::warn!(%error, "following other writers failed; retrying"),
+        }
+    }
 }
 
 fn print_welcome(address: SocketAddr, n_active: u64, ready_after: Duration) {
@@ -575,6 +615,22 @@ async fn bench(args: BenchArgs) -> Result<(), CliError> {
             crate::bench::BenchError::CheckFailed(report.mismatches, report.checked).to_string(),
         ));
     }
+    Ok(())
+}
+
+async fn copy(args: CopyArgs) -> Result<(), CliError> {
+    let source = Store::connect(&args.from).await?;
+    let target = Store::connect(&args.to).await?;
+    let report = crate::store::copy_registry(&source, &target, true).await?;
+    source.close().await;
+    target.close().await;
+    eprintln!(
+        "copied {} addresses from {} to {} in {:.1} s",
+        report.rows,
+        source.backend_name(),
+        target.backend_name(),
+        report.duration.as_secs_f64()
+    );
     Ok(())
 }
 

@@ -59,9 +59,11 @@ pub enum RegistryError {
 
 /// What memory keeps per address (indexed by row id): enough to match and mint without a
 /// database round trip.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 struct MemRecord {
     code_key: u64,
+    /// Where the index holds the address (needed to move or drop its entry).
+    location: LatLon,
     /// Interned normalised house number, 0 when none.
     house_key: u32,
     /// Interned normalised unit, 0 when none.
@@ -118,6 +120,10 @@ struct Memory {
     n_active: u64,
     n_retired: u64,
     data_version: i64,
+    /// Every change numbered up to here is in memory; changes after it are fetched by
+    /// [`Registry::catch_up`]. Own writes do not move it: another writer's change with a
+    /// smaller number may not be visible yet when ours is.
+    followed_seq: i64,
 }
 
 impl Memory {
@@ -146,6 +152,7 @@ impl Memory {
         }
         self.records[slot] = Some(MemRecord {
             code_key: code.pack(),
+            location,
             house_key,
             unit_key,
             active,
@@ -157,7 +164,63 @@ impl Memory {
         }
         IndexEntry::new(location, id)
     }
+
+    /// Brings one address up to date with its stored row: adds it, moves it, retires it.
+    /// Applying the same row twice changes nothing.
+    fn apply(&mut self, zones: &ZoneTable, row: &IndexRow) -> Result<(), RegistryError> {
+        let id = PointId::try_from(row.id).map_err(|_| RegistryError::IdOutOfRange(row.id))?;
+        let active = row.status == AddressStatus::Active;
+        let house_key = self.interner.intern(row.house_number.as_deref());
+        let unit_key = self.interner.intern(row.unit.as_deref());
+        match self.record(id).copied() {
+            None => {
+                let entry = self.add(
+                    id,
+                    row.code,
+                    row.location,
+                    row.house_number.as_deref(),
+                    row.unit.as_deref(),
+                    active,
+                );
+                self.index.insert(entry);
+            }
+            Some(old) => {
+                if old.location != row.location {
+                    self.index.remove(old.location, id);
+                    self.index.insert(IndexEntry::new(row.location, id));
+                }
+                match (old.active, active) {
+                    (true, false) => {
+                        self.n_active = self.n_active.saturating_sub(1);
+                        self.n_retired += 1;
+                    }
+                    (false, true) => {
+                        self.n_retired = self.n_retired.saturating_sub(1);
+                        self.n_active += 1;
+                    }
+                    _ => {}
+                }
+                if let Some(Some(record)) = self.records.get_mut(id as usize) {
+                    *record = MemRecord {
+                        code_key: row.code.pack(),
+                        location: row.location,
+                        house_key,
+                        unit_key,
+                        active,
+                    };
+                }
+            }
+        }
+        note_if_displaced(&mut self.displaced, zones, row.code, row.location);
+        self.data_version = self.data_version.max(row.change_seq);
+        Ok(())
+    }
 }
+
+/// Changes fetched per round trip while catching up.
+const CATCH_UP_BATCH: i64 = 10_000;
+/// Attempts at committing a batch whose codes another writer took first.
+const MAX_COMMIT_ATTEMPTS: usize = 5;
 
 /// An address near a queried point.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
@@ -249,6 +312,7 @@ impl Registry {
                     active,
                 ));
                 note_if_displaced(&mut memory.displaced, &zones, row.code, row.location);
+                memory.followed_seq = memory.followed_seq.max(row.change_seq);
                 since_tick += 1;
                 if since_tick == 65_536 {
                     progress.inc(since_tick);
@@ -262,7 +326,7 @@ impl Registry {
         memory.index = tokio::task::spawn_blocking(move || PointIndex::bulk_load(entries))
             .await
             .map_err(|err| StoreError::Corrupt(format!("index build failed: {err}")))?;
-        memory.data_version = counts.data_version;
+        memory.data_version = counts.data_version.max(memory.followed_seq);
         let build_duration = started.elapsed();
         tracing::info!(
             addresses = memory.index.len(),
@@ -772,21 +836,64 @@ impl Registry {
 
     /// Assigns codes to a batch of rows: each row an existing same place, a new code, or an
     /// error. New addresses are committed in one transaction before memory sees them, so a
-    /// crash leaves either the whole batch or none of it. Batches are serialised.
+    /// crash leaves either the whole batch or none of it. Batches are serialised in this
+    /// process; when another process took one of the codes first, this one catches up with
+    /// the database and decides the batch again.
     pub async fn assign_batch(
         &self,
         rows: &[AssignRow],
         options: AssignOptions,
     ) -> Result<Vec<AssignOutcome>, RegistryError> {
-        use rayon::prelude::*;
         let _writer = self.write_lock.lock().await;
+        let mut attempt = 1;
+        loop {
+            let (outcomes, new_rows) = self.decide_batch(rows, options);
+            if options.dry_run || new_rows.is_empty() {
+                return Ok(outcomes);
+            }
+            match self.store.insert_addresses(&new_rows).await {
+                Ok(inserted) => {
+                    let mut memory = self.write_memory();
+                    for (row, &id) in new_rows.iter().zip(&inserted.ids) {
+                        memory.apply(
+                            &self.zones,
+                            &IndexRow {
+                                id,
+                                code: row.code,
+                                location: row.location,
+                                status: AddressStatus::Active,
+                                house_number: row.parts.house_number.clone(),
+                                unit: row.parts.unit.clone(),
+                                change_seq: inserted.last_change_seq,
+                            },
+                        )?;
+                    }
+                    return Ok(outcomes);
+                }
+                Err(StoreError::CodeTaken(detail)) if attempt < MAX_COMMIT_ATTEMPTS => {
+                    tracing::info!(%detail, attempt, "another writer took a code first; catching up");
+                    self.catch_up_locked().await?;
+                    attempt += 1;
+                }
+                Err(error) => return Err(error.into()),
+            }
+        }
+    }
+
+    /// Decides every row of a batch against memory (in parallel) and then against the
+    /// batch's own earlier rows; returns the outcomes and the addresses to insert.
+    fn decide_batch(
+        &self,
+        rows: &[AssignRow],
+        options: AssignOptions,
+    ) -> (Vec<AssignOutcome>, Vec<NewAddress>) {
+        use rayon::prelude::*;
         let drafts: Vec<Draft> = {
             let memory = self.read_memory();
             rows.par_iter()
                 .map(|row| self.draft(&memory, row, options))
                 .collect()
         };
-        // Sequential half: rows of this batch against each other.
         let mut outcomes = Vec::with_capacity(rows.len());
         let mut new_rows: Vec<NewAddress> = Vec::new();
         let mut pending: Vec<Pending> = Vec::new();
@@ -860,24 +967,41 @@ impl Registry {
             };
             outcomes.push(outcome);
         }
-        if !options.dry_run && !new_rows.is_empty() {
-            let inserted = self.store.insert_addresses(&new_rows).await?;
-            let mut memory = self.write_memory();
-            for (row, &id) in new_rows.iter().zip(&inserted.ids) {
-                let id = PointId::try_from(id).map_err(|_| RegistryError::IdOutOfRange(id))?;
-                let entry = memory.add(
-                    id,
-                    row.code,
-                    row.location,
-                    row.parts.house_number.as_deref(),
-                    row.parts.unit.as_deref(),
-                    true,
-                );
-                memory.index.insert(entry);
+        (outcomes, new_rows)
+    }
+
+    /// Applies every change other writers (other processes, other replicas) committed since
+    /// memory last looked; returns how many rows changed.
+    pub async fn catch_up(&self) -> Result<usize, RegistryError> {
+        let _writer = self.write_lock.lock().await;
+        self.catch_up_locked().await
+    }
+
+    async fn catch_up_locked(&self) -> Result<usize, RegistryError> {
+        let mut n_applied = 0;
+        loop {
+            let since = self.read_memory().followed_seq;
+            let changes = self.store.changes_since(since, CATCH_UP_BATCH).await?;
+            let Some(last) = changes.last().map(|row| row.change_seq) else {
+                return Ok(n_applied);
+            };
+            {
+                let mut memory = self.write_memory();
+                for row in &changes {
+                    memory.apply(&self.zones, row)?;
+                }
+                memory.followed_seq = memory.followed_seq.max(last);
             }
-            memory.data_version = memory.data_version.max(inserted.last_change_seq);
+            n_applied += changes.len();
+            if (changes.len() as i64) < CATCH_UP_BATCH {
+                return Ok(n_applied);
+            }
         }
-        Ok(outcomes)
+    }
+
+    /// The change number up to which memory holds every change.
+    pub fn followed_seq(&self) -> i64 {
+        self.read_memory().followed_seq
     }
 
     /// Moves or edits an address; its code stays. Refused for a retired address.
@@ -900,30 +1024,13 @@ impl Registry {
         if current.status == AddressStatus::Retired {
             return Err(RegistryError::Retired(code));
         }
-        let (before, after) = self
+        let (_, after) = self
             .store
             .update_address(&code, &change)
             .await?
             .ok_or(RegistryError::NotRegistered(code))?;
-        let id = PointId::try_from(after.id).map_err(|_| RegistryError::IdOutOfRange(after.id))?;
-        let mut memory = self.write_memory();
-        let house_key = memory.interner.intern(after.parts.house_number.as_deref());
-        let unit_key = memory.interner.intern(after.parts.unit.as_deref());
-        if let Some(Some(record)) = memory.records.get_mut(id as usize) {
-            record.house_key = house_key;
-            record.unit_key = unit_key;
-        }
-        if before.location != after.location {
-            memory.index.remove(before.location, id);
-            memory.index.insert(IndexEntry::new(after.location, id));
-            note_if_displaced(
-                &mut memory.displaced,
-                &self.zones,
-                after.code,
-                after.location,
-            );
-        }
-        memory.data_version = memory.data_version.max(after.change_seq);
+        self.write_memory()
+            .apply(&self.zones, &index_row_of(&after))?;
         Ok(after)
     }
 
@@ -968,22 +1075,26 @@ impl Registry {
             successor: successor.map(Some),
             ..AddressChange::default()
         };
-        let (before, after) = self
+        let (_, after) = self
             .store
             .update_address(&code, &change)
             .await?
             .ok_or(RegistryError::NotRegistered(code))?;
-        let id = PointId::try_from(after.id).map_err(|_| RegistryError::IdOutOfRange(after.id))?;
-        let mut memory = self.write_memory();
-        if before.status == AddressStatus::Active {
-            if let Some(Some(record)) = memory.records.get_mut(id as usize) {
-                record.active = false;
-            }
-            memory.n_active = memory.n_active.saturating_sub(1);
-            memory.n_retired += 1;
-        }
-        memory.data_version = memory.data_version.max(after.change_seq);
+        self.write_memory()
+            .apply(&self.zones, &index_row_of(&after))?;
         Ok(after)
+    }
+}
+
+fn index_row_of(row: &AddressRow) -> IndexRow {
+    IndexRow {
+        id: row.id,
+        code: row.code,
+        location: row.location,
+        status: row.status,
+        house_number: row.parts.house_number.clone(),
+        unit: row.parts.unit.clone(),
+        change_seq: row.change_seq,
     }
 }
 

@@ -228,3 +228,61 @@ fn radius_and_limit_are_respected() {
             .is_empty()
     );
 }
+
+/// rstar 0.12's bulk loader can leave leaves at different depths and a later insert into
+/// such a tree panics (georust/rstar#243) at sizes like these; the index must not.
+#[test]
+fn inserts_after_a_bulk_load_of_any_size_work_and_stay_exact() {
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    for size in [3_100usize, 3_300, 25_000, 27_000] {
+        let mut entries: Vec<IndexEntry> = (0..size)
+            .map(|id| {
+                let location = LatLon {
+                    lat: rng.random_range(8.5..23.4),
+                    lon: rng.random_range(102.1..109.5),
+                };
+                IndexEntry::new(location, id as u32)
+            })
+            .collect();
+        let mut index = PointIndex::bulk_load(entries.clone());
+        // Enough inserts to fold the live tree into the main one at least once.
+        for id in size..size + 60_000 {
+            let location = LatLon {
+                lat: rng.random_range(8.5..23.4),
+                lon: rng.random_range(102.1..109.5),
+            };
+            let entry = IndexEntry::new(location, id as u32);
+            index.insert(entry);
+            entries.push(entry);
+        }
+        // Move some points (remove + insert), from both the bulk-loaded and the inserted ones.
+        for id in (0..entries.len()).step_by(997) {
+            let old = entries[id];
+            assert!(
+                index.remove(old.location, old.id),
+                "size {size}: point {id} not found"
+            );
+            let moved = IndexEntry::new(
+                LatLon {
+                    lat: old.location.lat + 0.001,
+                    lon: old.location.lon,
+                },
+                old.id,
+            );
+            index.insert(moved);
+            entries[id] = moved;
+        }
+        assert_eq!(index.len(), entries.len());
+        for _ in 0..200 {
+            let query = LatLon {
+                lat: rng.random_range(8.5..23.4),
+                lon: rng.random_range(102.1..109.5),
+            };
+            assert_eq!(
+                index.nearest(query, 5, 50_000.0, |_| true),
+                brute_force_nearest(&entries, query, 5, 50_000.0, |_| true),
+                "size {size}"
+            );
+        }
+    }
+}

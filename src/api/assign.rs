@@ -177,9 +177,9 @@ pub(super) async fn assign_list(
         max_field_chars: limits.max_field_chars,
         ..AssignSettings::default()
     };
-    tokio::spawn(async move {
+    let task = tokio::spawn(async move {
         let _permit = permit;
-        let result = assign::run(
+        assign::run(
             registry,
             format,
             input,
@@ -187,24 +187,31 @@ pub(super) async fn assign_list(
             settings,
             None,
         )
-        .await;
-        match result {
-            Ok((summary, _)) => tracing::info!(
-                rows = summary.rows,
-                created = summary.created,
-                existing = summary.existing,
-                errors = summary.errors,
-                rows_per_s = summary.rows_per_second() as u64,
-                "assigned a list"
-            ),
-            Err(error) => {
-                // The answer has begun; cutting it short is the only way left to say so.
-                tracing::warn!(%error, "assignment stopped");
-                let _ = error_sender
-                    .send(Err(std::io::Error::other(error.to_string())))
-                    .await;
+        .await
+    });
+    // Watches the task: an error, or even a panic, must cut the answer short rather than
+    // end it as if the list were complete.
+    tokio::spawn(async move {
+        let failure = match task.await {
+            Ok(Ok((summary, _))) => {
+                tracing::info!(
+                    rows = summary.rows,
+                    created = summary.created,
+                    existing = summary.existing,
+                    errors = summary.errors,
+                    rows_per_s = summary.rows_per_second() as u64,
+                    "assigned a list"
+                );
+                return;
             }
-        }
+            Ok(Err(error)) => error.to_string(),
+            Err(join_error) => {
+                tracing::error!(%join_error, "assignment task failed");
+                "the assignment failed".to_owned()
+            }
+        };
+        tracing::warn!(%failure, "assignment stopped");
+        let _ = error_sender.send(Err(std::io::Error::other(failure))).await;
     });
     let body = Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(receiver));
     let mut response = body.into_response();

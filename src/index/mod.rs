@@ -70,34 +70,59 @@ pub fn neighbor_order(a: &Neighbor, b: &Neighbor) -> std::cmp::Ordering {
 /// haversine formula (~1e-15), far below anything that would cost time.
 const CHORD_SLACK: f64 = 1e-9;
 
+/// The points: a bulk-loaded main tree plus a small live tree that takes every insert.
+///
+/// rstar 0.12's bulk loader can leave leaves at different depths, and inserting into such a
+/// tree panics (georust/rstar#243), so the main tree is never inserted into: new points go to
+/// the live tree (built only by inserts), which is folded into a fresh bulk load once it
+/// grows past a fraction of the main tree. Removal is safe in both.
 #[derive(Debug, Default)]
 pub struct PointIndex {
-    tree: RTree<IndexEntry>,
+    main: RTree<IndexEntry>,
+    live: RTree<IndexEntry>,
 }
+
+/// The live tree is folded into the main tree past this many points…
+const MIN_LIVE_BEFORE_MERGE: usize = 50_000;
+/// …or this fraction of the main tree, whichever is larger.
+const LIVE_FRACTION_BEFORE_MERGE: usize = 4;
 
 impl PointIndex {
     /// Builds the tree in one pass (far faster and better balanced than inserting one by one).
     pub fn bulk_load(entries: Vec<IndexEntry>) -> PointIndex {
         PointIndex {
-            tree: RTree::bulk_load(entries),
+            main: RTree::bulk_load(entries),
+            live: RTree::new(),
         }
     }
 
     pub fn len(&self) -> usize {
-        self.tree.size()
+        self.main.size() + self.live.size()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.tree.size() == 0
+        self.len() == 0
     }
 
+    /// Adds a point; now and then rebuilds the main tree with the live points in it.
     pub fn insert(&mut self, entry: IndexEntry) {
-        self.tree.insert(entry);
+        self.live.insert(entry);
+        if self.live.size()
+            > MIN_LIVE_BEFORE_MERGE.max(self.main.size() / LIVE_FRACTION_BEFORE_MERGE)
+        {
+            let main = std::mem::take(&mut self.main);
+            let live = std::mem::take(&mut self.live);
+            let mut entries: Vec<IndexEntry> = Vec::with_capacity(main.size() + live.size());
+            entries.extend(main.iter().copied());
+            entries.extend(live.iter().copied());
+            self.main = RTree::bulk_load(entries);
+        }
     }
 
     /// Removes the entry with this id at this location; false when there is none.
     pub fn remove(&mut self, location: LatLon, id: PointId) -> bool {
-        self.tree.remove(&IndexEntry::new(location, id)).is_some()
+        let entry = IndexEntry::new(location, id);
+        self.live.remove(&entry).is_some() || self.main.remove(&entry).is_some()
     }
 
     /// Up to `limit` accepted points within `radius_m` of `query`, nearest first (ties by
@@ -119,7 +144,24 @@ impl PointIndex {
         // Once `limit` points are held, the walk can stop at the chord of the current worst
         // distance (plus slack): nothing beyond can displace it.
         let mut bound_chord = radius_chord;
-        for (entry, chord_sq) in self.tree.nearest_neighbor_iter_with_distance_2(&query_xyz) {
+        let mut main = self
+            .main
+            .nearest_neighbor_iter_with_distance_2(&query_xyz)
+            .peekable();
+        let mut live = self
+            .live
+            .nearest_neighbor_iter_with_distance_2(&query_xyz)
+            .peekable();
+        loop {
+            // The two walks merged: always the nearer of the two next points.
+            let take_live = match (main.peek(), live.peek()) {
+                (None, None) => break,
+                (Some(_), None) => false,
+                (None, Some(_)) => true,
+                (Some((_, main_sq)), Some((_, live_sq))) => live_sq < main_sq,
+            };
+            let next = if take_live { live.next() } else { main.next() };
+            let Some((entry, chord_sq)) = next else { break };
             if chord_sq.sqrt() > bound_chord {
                 break;
             }
@@ -153,6 +195,6 @@ impl PointIndex {
 
     /// Every entry (for snapshots and tests).
     pub fn iter(&self) -> impl Iterator<Item = &IndexEntry> {
-        self.tree.iter()
+        self.main.iter().chain(self.live.iter())
     }
 }

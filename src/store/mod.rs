@@ -5,6 +5,7 @@
 //! connect. The in-memory index is derived from what this module reads back.
 
 pub mod ewkb;
+mod postgres;
 mod sqlite;
 
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -14,6 +15,7 @@ use serde::Serialize;
 use crate::code::VmapCode;
 use crate::point::LatLon;
 
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
 /// Row id in the `addresses` table; the index names points by it.
@@ -34,7 +36,7 @@ impl AddressStatus {
         }
     }
 
-    fn parse(text: &str) -> Result<AddressStatus, StoreError> {
+    pub(crate) fn parse(text: &str) -> Result<AddressStatus, StoreError> {
         match text {
             "active" => Ok(AddressStatus::Active),
             "retired" => Ok(AddressStatus::Retired),
@@ -133,19 +135,25 @@ pub struct IndexRow {
     pub status: AddressStatus,
     pub house_number: Option<String>,
     pub unit: Option<String>,
+    pub change_seq: i64,
 }
+
+/// A changed row, as a replica reads it to follow other writers: what the index needs.
+pub type ChangeRow = IndexRow;
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {
-    #[error("unsupported database URL {0:?}: expected sqlite:")]
+    #[error("unsupported database URL {0:?}: expected sqlite:// or postgres://")]
     UnsupportedUrl(String),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
-    #[error("code {0} is already taken")]
+    #[error("a code is already taken (another writer was first): {0}")]
     CodeTaken(String),
+    #[error("the target database is not empty ({0} addresses)")]
+    NotEmpty(u64),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
 }
@@ -163,6 +171,17 @@ pub struct StoreCounts {
 #[derive(Debug, Clone)]
 pub enum Store {
     Sqlite(SqliteStore),
+    Postgres(PostgresStore),
+}
+
+/// Runs the same call on whichever backend a store is.
+macro_rules! dispatch {
+    ($store:expr, $inner:ident => $call:expr) => {
+        match $store {
+            Store::Sqlite($inner) => $call,
+            Store::Postgres($inner) => $call,
+        }
+    };
 }
 
 impl Store {
@@ -170,29 +189,25 @@ impl Store {
     pub async fn connect(url: &str) -> Result<Store, StoreError> {
         if url.starts_with("sqlite:") {
             Ok(Store::Sqlite(SqliteStore::connect(url).await?))
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Ok(Store::Postgres(PostgresStore::connect(url, 16).await?))
         } else {
             Err(StoreError::UnsupportedUrl(url.to_owned()))
         }
     }
 
     pub async fn counts(&self) -> Result<StoreCounts, StoreError> {
-        match self {
-            Store::Sqlite(store) => store.counts().await,
-        }
+        dispatch!(self, store => store.counts().await)
     }
 
     /// Inserts addresses in one transaction: all or none. Ids and change sequence numbers
     /// are given out inside the transaction; the ids are returned in input order.
     pub async fn insert_addresses(&self, rows: &[NewAddress]) -> Result<Inserted, StoreError> {
-        match self {
-            Store::Sqlite(store) => store.insert_addresses(rows).await,
-        }
+        dispatch!(self, store => store.insert_addresses(rows).await)
     }
 
     pub async fn get_by_code(&self, code: &VmapCode) -> Result<Option<AddressRow>, StoreError> {
-        match self {
-            Store::Sqlite(store) => store.get_by_code(code).await,
-        }
+        dispatch!(self, store => store.get_by_code(code).await)
     }
 
     /// Applies `change` to the address holding `code`, in one transaction with a new change
@@ -203,9 +218,7 @@ impl Store {
         code: &VmapCode,
         change: &AddressChange,
     ) -> Result<Option<(AddressRow, AddressRow)>, StoreError> {
-        match self {
-            Store::Sqlite(store) => store.update_address(code, change).await,
-        }
+        dispatch!(self, store => store.update_address(code, change).await)
     }
 
     /// Calls `each` for every address, in id order, streaming (never all rows at once).
@@ -213,15 +226,42 @@ impl Store {
         &self,
         each: impl FnMut(IndexRow) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
+        dispatch!(self, store => store.for_each_index_row(each).await)
+    }
+
+    /// Changed rows with a change number above `change_seq`, in change order.
+    pub async fn changes_since(
+        &self,
+        change_seq: i64,
+        limit: i64,
+    ) -> Result<Vec<ChangeRow>, StoreError> {
+        dispatch!(self, store => store.changes_since(change_seq, limit).await)
+    }
+
+    /// Up to `limit` whole rows with an id above `after_id`, in id order.
+    pub async fn addresses_after(
+        &self,
+        after_id: AddressId,
+        limit: i64,
+    ) -> Result<Vec<AddressRow>, StoreError> {
+        dispatch!(self, store => store.addresses_after(after_id, limit).await)
+    }
+
+    /// Inserts whole rows exactly as they are (ids, times, change numbers): for `vmap copy`.
+    pub async fn import_addresses(&self, rows: &[AddressRow]) -> Result<(), StoreError> {
+        dispatch!(self, store => store.import_addresses(rows).await)
+    }
+
+    /// `sqlite` or `postgres`.
+    pub fn backend_name(&self) -> &'static str {
         match self {
-            Store::Sqlite(store) => store.for_each_index_row(each).await,
+            Store::Sqlite(_) => "sqlite",
+            Store::Postgres(_) => "postgres",
         }
     }
 
     pub async fn close(&self) {
-        match self {
-            Store::Sqlite(store) => store.close().await,
-        }
+        dispatch!(self, store => store.close().await)
     }
 }
 
@@ -234,4 +274,67 @@ pub(crate) fn now_ms() -> i64 {
 
 pub(crate) fn parse_stored_code(text: &str) -> Result<VmapCode, StoreError> {
     VmapCode::parse(text).map_err(|err| StoreError::Corrupt(format!("stored code {text:?}: {err}")))
+}
+
+pub(crate) fn decode_geom(bytes: &[u8]) -> Result<LatLon, StoreError> {
+    ewkb::decode_point(bytes).map_err(|err| StoreError::Corrupt(err.to_string()))
+}
+
+pub(crate) fn map_unique_violation(err: sqlx::Error) -> StoreError {
+    match &err {
+        sqlx::Error::Database(db_err) if db_err.is_unique_violation() => {
+            StoreError::CodeTaken(db_err.message().to_owned())
+        }
+        _ => StoreError::Database(err),
+    }
+}
+
+/// What [`copy_registry`] did.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CopyReport {
+    pub rows: u64,
+    pub duration: std::time::Duration,
+}
+
+/// Copies every address from `source` into the empty `target`, ids, times and change
+/// numbers included, in batches streamed from the source.
+pub async fn copy_registry(
+    source: &Store,
+    target: &Store,
+    show_progress: bool,
+) -> Result<CopyReport, StoreError> {
+    const BATCH: usize = 20_000;
+    let started = std::time::Instant::now();
+    let target_counts = target.counts().await?;
+    if target_counts.active + target_counts.retired > 0 {
+        return Err(StoreError::NotEmpty(
+            target_counts.active + target_counts.retired,
+        ));
+    }
+    let source_counts = source.counts().await?;
+    let total = source_counts.active + source_counts.retired;
+    let progress = if show_progress {
+        crate::progress::Progress::new("copying", total)
+    } else {
+        crate::progress::Progress::quiet("copying", total)
+    };
+    // Keyset pages by id: memory stays at one page whatever the registry's size.
+    let mut rows = 0u64;
+    let mut after_id = AddressId::MIN;
+    loop {
+        let page = source.addresses_after(after_id, BATCH as i64).await?;
+        let Some(last) = page.last() else { break };
+        after_id = last.id;
+        target.import_addresses(&page).await?;
+        rows += page.len() as u64;
+        progress.inc(page.len() as u64);
+        if page.len() < BATCH {
+            break;
+        }
+    }
+    progress.finish();
+    Ok(CopyReport {
+        rows,
+        duration: started.elapsed(),
+    })
 }

@@ -8,8 +8,8 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 
 use super::{
-    AddressParts, AddressRow, AddressStatus, IndexRow, Inserted, NewAddress, StoreCounts,
-    StoreError, ewkb, now_ms, parse_stored_code,
+    AddressParts, AddressRow, AddressStatus, ChangeRow, IndexRow, Inserted, NewAddress,
+    StoreCounts, StoreError, ewkb, now_ms, parse_stored_code,
 };
 
 /// SQLite allows 32 766 bound variables per statement; 12 columns a row.
@@ -105,7 +105,7 @@ impl SqliteStore {
                 .build()
                 .execute(&mut *tx)
                 .await
-                .map_err(map_unique_violation)?;
+                .map_err(super::map_unique_violation)?;
             ids.extend((0..chunk.len() as i64).map(|row_idx| max_id + first + row_idx + 1));
         }
         tx.commit().await?;
@@ -176,35 +176,107 @@ impl SqliteStore {
         mut each: impl FnMut(IndexRow) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
         let mut rows = sqlx::query(
-            "SELECT id, code, geom, status, house_number, unit FROM addresses ORDER BY id",
+            "SELECT id, code, geom, status, house_number, unit, change_seq FROM addresses ORDER BY id",
         )
         .fetch(&self.pool);
         while let Some(row) = rows.try_next().await? {
-            let geom: &[u8] = row.try_get(2)?;
-            each(IndexRow {
-                id: row.try_get(0)?,
-                code: parse_stored_code(row.try_get(1)?)?,
-                location: decode_geom(geom)?,
-                status: AddressStatus::parse(row.try_get(3)?)?,
-                house_number: row.try_get(4)?,
-                unit: row.try_get(5)?,
-            })?;
+            each(index_row(&row)?)?;
         }
+        Ok(())
+    }
+
+    pub async fn changes_since(
+        &self,
+        change_seq: i64,
+        limit: i64,
+    ) -> Result<Vec<ChangeRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, code, geom, status, house_number, unit, change_seq FROM addresses \
+             WHERE change_seq > ? ORDER BY change_seq LIMIT ?",
+        )
+        .bind(change_seq)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(index_row).collect()
+    }
+
+    pub async fn addresses_after(
+        &self,
+        after_id: i64,
+        limit: i64,
+    ) -> Result<Vec<AddressRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, code, geom, house_number, alley, street, unit, address, client_ref, status, \
+             successor_code, created_at, updated_at, change_seq FROM addresses WHERE id > ? ORDER BY id LIMIT ?",
+        )
+        .bind(after_id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(address_from_row).collect()
+    }
+
+    /// Inserts whole rows as they are (ids, times and change numbers included).
+    pub async fn import_addresses(&self, rows: &[AddressRow]) -> Result<(), StoreError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        // 15 columns a row within SQLite's 32 766 bound variables.
+        for chunk in rows.chunks(2_000) {
+            let mut builder: QueryBuilder<Sqlite> = QueryBuilder::new(
+                "INSERT INTO addresses (id, code, postcode, geom, house_number, alley, street, unit, \
+                 address, client_ref, status, successor_code, created_at, updated_at, change_seq) ",
+            );
+            builder.push_values(chunk, |mut values, row| {
+                values
+                    .push_bind(row.id)
+                    .push_bind(row.code.canonical())
+                    .push_bind(row.code.postcode().to_string())
+                    .push_bind(ewkb::encode_point(row.location).to_vec())
+                    .push_bind(row.parts.house_number.clone())
+                    .push_bind(row.parts.alley.clone())
+                    .push_bind(row.parts.street.clone())
+                    .push_bind(row.parts.unit.clone())
+                    .push_bind(row.parts.address.clone())
+                    .push_bind(row.parts.client_ref.clone())
+                    .push_bind(row.status.as_str())
+                    .push_bind(row.successor.map(|code| code.canonical()))
+                    .push_bind(row.created_at_ms)
+                    .push_bind(row.updated_at_ms)
+                    .push_bind(row.change_seq);
+            });
+            builder
+                .build()
+                .execute(&mut *tx)
+                .await
+                .map_err(super::map_unique_violation)?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 }
 
-fn decode_geom(bytes: &[u8]) -> Result<crate::point::LatLon, StoreError> {
-    ewkb::decode_point(bytes).map_err(|err| StoreError::Corrupt(err.to_string()))
+fn index_row(row: &sqlx::sqlite::SqliteRow) -> Result<IndexRow, StoreError> {
+    let geom: &[u8] = row.try_get(2)?;
+    Ok(IndexRow {
+        id: row.try_get(0)?,
+        code: parse_stored_code(row.try_get(1)?)?,
+        location: super::decode_geom(geom)?,
+        status: AddressStatus::parse(row.try_get(3)?)?,
+        house_number: row.try_get(4)?,
+        unit: row.try_get(5)?,
+        change_seq: row.try_get(6)?,
+    })
 }
-
 fn address_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<AddressRow, StoreError> {
     let geom: &[u8] = row.try_get("geom")?;
     let successor: Option<String> = row.try_get("successor_code")?;
     Ok(AddressRow {
         id: row.try_get("id")?,
         code: parse_stored_code(row.try_get("code")?)?,
-        location: decode_geom(geom)?,
+        location: super::decode_geom(geom)?,
         parts: AddressParts {
             house_number: row.try_get("house_number")?,
             alley: row.try_get("alley")?,
@@ -219,13 +291,4 @@ fn address_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<AddressRow, StoreEr
         updated_at_ms: row.try_get("updated_at")?,
         change_seq: row.try_get("change_seq")?,
     })
-}
-
-fn map_unique_violation(err: sqlx::Error) -> StoreError {
-    match &err {
-        sqlx::Error::Database(db_err) if db_err.is_unique_violation() => {
-            StoreError::CodeTaken(db_err.message().to_owned())
-        }
-        _ => StoreError::Database(err),
-    }
 }

@@ -1,0 +1,316 @@
+//! PostgreSQL + PostGIS backend: `geometry(Point,4326)` with a GiST index, bulk writes as
+//! array binds (`UNNEST`), writers serialised by a trigger (see the migration) so that change
+//! numbers become visible in order.
+
+use std::time::Duration;
+
+use futures::TryStreamExt;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
+use sqlx::{ConnectOptions, PgPool, Row};
+
+use super::{
+    AddressParts, AddressRow, AddressStatus, ChangeRow, IndexRow, Inserted, NewAddress,
+    StoreCounts, StoreError, ewkb, now_ms, parse_stored_code,
+};
+use crate::code::VmapCode;
+
+/// Rows per array-bind statement: large enough to amortise a round trip, small enough
+/// that one statement's arrays stay a few megabytes.
+const ROWS_PER_INSERT: usize = 10_000;
+
+const ADDRESS_COLUMNS: &str = "id, code, ST_AsEWKB(geom, 'NDR') AS geom, house_number, alley, street, unit, \
+     address, client_ref, status, successor_code, created_at, updated_at, change_seq";
+
+#[derive(Debug, Clone)]
+pub struct PostgresStore {
+    pool: PgPool,
+}
+
+impl PostgresStore {
+    pub async fn connect(url: &str, max_connections: u32) -> Result<PostgresStore, StoreError> {
+        let options: PgConnectOptions = url
+            .parse::<PgConnectOptions>()?
+            .log_slow_statements(tracing::log::LevelFilter::Debug, Duration::from_secs(1));
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections.max(2))
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("migrations/postgres").run(&pool).await?;
+        Ok(PostgresStore { pool })
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    pub async fn counts(&self) -> Result<StoreCounts, StoreError> {
+        let row = sqlx::query(
+            "SELECT count(*) FILTER (WHERE status = 'active'), count(*) FILTER (WHERE status = 'retired'), \
+             COALESCE(max(change_seq), 0) FROM addresses",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(StoreCounts {
+            active: row.try_get::<i64, _>(0)? as u64,
+            retired: row.try_get::<i64, _>(1)? as u64,
+            data_version: row.try_get(2)?,
+        })
+    }
+
+    pub async fn insert_addresses(&self, rows: &[NewAddress]) -> Result<Inserted, StoreError> {
+        if rows.is_empty() {
+            return Ok(Inserted::default());
+        }
+        let now = now_ms();
+        let mut tx = self.pool.begin().await?;
+        let mut ids = Vec::with_capacity(rows.len());
+        let mut last_change_seq = 0;
+        for chunk in rows.chunks(ROWS_PER_INSERT) {
+            let codes: Vec<String> = chunk.iter().map(|row| row.code.canonical()).collect();
+            let postcodes: Vec<String> = chunk
+                .iter()
+                .map(|row| row.code.postcode().to_string())
+                .collect();
+            let geoms: Vec<Vec<u8>> = chunk
+                .iter()
+                .map(|row| ewkb::encode_point(row.location).to_vec())
+                .collect();
+            let text = |pick: fn(&AddressParts) -> &Option<String>| -> Vec<Option<String>> {
+                chunk.iter().map(|row| pick(&row.parts).clone()).collect()
+            };
+            // WITH ORDINALITY numbers the input so that ids come back in input order.
+            let returned = sqlx::query(
+                "INSERT INTO addresses (code, postcode, geom, house_number, alley, street, unit, address, \
+                 client_ref, created_at, updated_at) \
+                 SELECT code, postcode, ST_GeomFromEWKB(geom), house_number, alley, street, unit, address, \
+                 client_ref, $10, $10 \
+                 FROM UNNEST($1::text[], $2::text[], $3::bytea[], $4::text[], $5::text[], $6::text[], \
+                 $7::text[], $8::text[], $9::text[]) WITH ORDINALITY \
+                 AS input(code, postcode, geom, house_number, alley, street, unit, address, client_ref, position) \
+                 ORDER BY position \
+                 RETURNING id, code, change_seq",
+            )
+            .bind(&codes)
+            .bind(&postcodes)
+            .bind(&geoms)
+            .bind(text(|parts| &parts.house_number))
+            .bind(text(|parts| &parts.alley))
+            .bind(text(|parts| &parts.street))
+            .bind(text(|parts| &parts.unit))
+            .bind(text(|parts| &parts.address))
+            .bind(text(|parts| &parts.client_ref))
+            .bind(now)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(super::map_unique_violation)?;
+            let mut id_by_code = std::collections::HashMap::with_capacity(returned.len());
+            for row in &returned {
+                let code: String = row.try_get(1)?;
+                id_by_code.insert(code, row.try_get::<i64, _>(0)?);
+                last_change_seq = last_change_seq.max(row.try_get::<i64, _>(2)?);
+            }
+            for code in &codes {
+                let id = id_by_code.get(code).copied().ok_or_else(|| {
+                    StoreError::Corrupt(format!("insert of {code} returned no id"))
+                })?;
+                ids.push(id);
+            }
+        }
+        tx.commit().await?;
+        Ok(Inserted {
+            ids,
+            last_change_seq,
+        })
+    }
+
+    pub async fn get_by_code(&self, code: &VmapCode) -> Result<Option<AddressRow>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {ADDRESS_COLUMNS} FROM addresses WHERE code = $1"
+        ))
+        .bind(code.canonical())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| address_from_row(&row)).transpose()
+    }
+
+    pub async fn update_address(
+        &self,
+        code: &VmapCode,
+        change: &super::AddressChange,
+    ) -> Result<Option<(AddressRow, AddressRow)>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let Some(before) = sqlx::query(&format!(
+            "SELECT {ADDRESS_COLUMNS} FROM addresses WHERE code = $1 FOR UPDATE"
+        ))
+        .bind(code.canonical())
+        .fetch_optional(&mut *tx)
+        .await?
+        .map(|row| address_from_row(&row))
+        .transpose()?
+        else {
+            return Ok(None);
+        };
+        let mut after = change.apply_to(&before);
+        // The trigger gives the change its number and time.
+        let stamped = sqlx::query(
+            "UPDATE addresses SET geom = ST_GeomFromEWKB($1), house_number = $2, alley = $3, street = $4, \
+             unit = $5, address = $6, client_ref = $7, status = $8, successor_code = $9 \
+             WHERE id = $10 RETURNING change_seq, updated_at",
+        )
+        .bind(ewkb::encode_point(after.location).to_vec())
+        .bind(&after.parts.house_number)
+        .bind(&after.parts.alley)
+        .bind(&after.parts.street)
+        .bind(&after.parts.unit)
+        .bind(&after.parts.address)
+        .bind(&after.parts.client_ref)
+        .bind(after.status.as_str())
+        .bind(after.successor.map(|code| code.canonical()))
+        .bind(after.id)
+        .fetch_one(&mut *tx)
+        .await?;
+        after.change_seq = stamped.try_get(0)?;
+        after.updated_at_ms = stamped.try_get(1)?;
+        tx.commit().await?;
+        Ok(Some((before, after)))
+    }
+
+    pub async fn for_each_index_row(
+        &self,
+        mut each: impl FnMut(IndexRow) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let mut rows = sqlx::query(
+            "SELECT id, code, ST_AsEWKB(geom, 'NDR'), status, house_number, unit, change_seq \
+             FROM addresses ORDER BY id",
+        )
+        .fetch(&self.pool);
+        while let Some(row) = rows.try_next().await? {
+            each(index_row(&row)?)?;
+        }
+        Ok(())
+    }
+
+    pub async fn changes_since(
+        &self,
+        change_seq: i64,
+        limit: i64,
+    ) -> Result<Vec<ChangeRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, code, ST_AsEWKB(geom, 'NDR'), status, house_number, unit, change_seq \
+             FROM addresses WHERE change_seq > $1 ORDER BY change_seq LIMIT $2",
+        )
+        .bind(change_seq)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(index_row).collect()
+    }
+
+    pub async fn addresses_after(
+        &self,
+        after_id: i64,
+        limit: i64,
+    ) -> Result<Vec<AddressRow>, StoreError> {
+        let sql =
+            format!("SELECT {ADDRESS_COLUMNS} FROM addresses WHERE id > $1 ORDER BY id LIMIT $2");
+        let rows = sqlx::query(&sql)
+            .bind(after_id)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(address_from_row).collect()
+    }
+
+    /// Inserts whole rows as they are (ids, times and change numbers included).
+    pub async fn import_addresses(&self, rows: &[AddressRow]) -> Result<(), StoreError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.pool.begin().await?;
+        for chunk in rows.chunks(ROWS_PER_INSERT) {
+            let text = |pick: fn(&AddressRow) -> Option<String>| -> Vec<Option<String>> {
+                chunk.iter().map(pick).collect()
+            };
+            let number =
+                |pick: fn(&AddressRow) -> i64| -> Vec<i64> { chunk.iter().map(pick).collect() };
+            sqlx::query(
+                "INSERT INTO addresses (id, code, postcode, geom, house_number, alley, street, unit, address, \
+                 client_ref, status, successor_code, created_at, updated_at, change_seq) \
+                 SELECT id, code, postcode, ST_GeomFromEWKB(geom), house_number, alley, street, unit, address, \
+                 client_ref, status, successor_code, created_at, updated_at, change_seq \
+                 FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::bytea[], $5::text[], $6::text[], $7::text[], \
+                 $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::bigint[], $14::bigint[], \
+                 $15::bigint[]) AS input(id, code, postcode, geom, house_number, alley, street, unit, address, \
+                 client_ref, status, successor_code, created_at, updated_at, change_seq)",
+            )
+            .bind(number(|row| row.id))
+            .bind(chunk.iter().map(|row| row.code.canonical()).collect::<Vec<_>>())
+            .bind(chunk.iter().map(|row| row.code.postcode().to_string()).collect::<Vec<_>>())
+            .bind(chunk.iter().map(|row| ewkb::encode_point(row.location).to_vec()).collect::<Vec<_>>())
+            .bind(text(|row| row.parts.house_number.clone()))
+            .bind(text(|row| row.parts.alley.clone()))
+            .bind(text(|row| row.parts.street.clone()))
+            .bind(text(|row| row.parts.unit.clone()))
+            .bind(text(|row| row.parts.address.clone()))
+            .bind(text(|row| row.parts.client_ref.clone()))
+            .bind(chunk.iter().map(|row| row.status.as_str().to_owned()).collect::<Vec<_>>())
+            .bind(text(|row| row.successor.map(|code| code.canonical())))
+            .bind(number(|row| row.created_at_ms))
+            .bind(number(|row| row.updated_at_ms))
+            .bind(number(|row| row.change_seq))
+            .execute(&mut *tx)
+            .await
+            .map_err(super::map_unique_violation)?;
+        }
+        // Later inserts must not draw ids or change numbers the imported rows hold.
+        sqlx::query(
+            "SELECT setval(pg_get_serial_sequence('addresses', 'id'), GREATEST((SELECT max(id) FROM addresses), 1)), \
+             setval('addresses_change_seq', GREATEST((SELECT max(change_seq) FROM addresses), 1))",
+        )
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+fn index_row(row: &PgRow) -> Result<IndexRow, StoreError> {
+    let geom: &[u8] = row.try_get(2)?;
+    Ok(IndexRow {
+        id: row.try_get(0)?,
+        code: parse_stored_code(row.try_get(1)?)?,
+        location: super::decode_geom(geom)?,
+        status: AddressStatus::parse(row.try_get(3)?)?,
+        house_number: row.try_get(4)?,
+        unit: row.try_get(5)?,
+        change_seq: row.try_get(6)?,
+    })
+}
+
+fn address_from_row(row: &PgRow) -> Result<AddressRow, StoreError> {
+    let geom: &[u8] = row.try_get("geom")?;
+    let successor: Option<String> = row.try_get("successor_code")?;
+    Ok(AddressRow {
+        id: row.try_get("id")?,
+        code: parse_stored_code(row.try_get("code")?)?,
+        location: super::decode_geom(geom)?,
+        parts: AddressParts {
+            house_number: row.try_get("house_number")?,
+            alley: row.try_get("alley")?,
+            street: row.try_get("street")?,
+            unit: row.try_get("unit")?,
+            address: row.try_get("address")?,
+            client_ref: row.try_get("client_ref")?,
+        },
+        status: AddressStatus::parse(row.try_get("status")?)?,
+        successor: successor.as_deref().map(parse_stored_code).transpose()?,
+        created_at_ms: row.try_get("created_at")?,
+        updated_at_ms: row.try_get("updated_at")?,
+        change_seq: row.try_get("change_seq")?,
+    })
+}
