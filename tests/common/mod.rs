@@ -8,6 +8,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, Response, StatusCode};
 use http_body_util::BodyExt;
+use sqlx::Connection;
 use tower::ServiceExt;
 use vmap::api::{self, AppState, Limits};
 use vmap::progress::Progress;
@@ -15,16 +16,146 @@ use vmap::registry::{self, Registry};
 use vmap::store::Store;
 use vmap::zones::ZoneTable;
 
-pub struct TestDb {
-    pub dir: tempfile::TempDir,
-    pub url: String,
+/// Which database a test runs on. SQLite always; PostgreSQL when `VMAP_TEST_DATABASE_URL`
+/// names a server (any database on it: each test gets a fresh database of its own).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres(String),
 }
 
+impl Backend {
+    /// The PostgreSQL backend, when the environment names a server.
+    pub fn postgres() -> Option<Backend> {
+        std::env::var("VMAP_TEST_DATABASE_URL")
+            .ok()
+            .filter(|url| !url.trim().is_empty())
+            .map(Backend::Postgres)
+    }
+
+    pub fn all() -> Vec<Backend> {
+        let mut backends = vec![Backend::Sqlite];
+        backends.extend(Backend::postgres());
+        backends
+    }
+}
+
+/// Runs each named `async fn name(backend: &Backend)` as two tests, `name::sqlite` and
+/// `name::postgres`; the second says "skipped" without `VMAP_TEST_DATABASE_URL`.
+#[macro_export]
+macro_rules! backend_tests {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$name(&$crate::common::Backend::Sqlite).await
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    match $crate::common::Backend::postgres() {
+                        Some(backend) => super::$name(&backend).await,
+                        None => eprintln!("skipped: set VMAP_TEST_DATABASE_URL to run on PostgreSQL"),
+                    }
+                }
+            }
+        )*
+    };
+}
+
+/// A fresh, empty database for one test: a SQLite file in a temporary directory, or a new
+/// database on the PostgreSQL server, dropped again when the test ends.
+pub struct TestDb {
+    pub url: String,
+    pub backend: Backend,
+    /// The SQLite file's directory (kept alive for the test).
+    pub dir: tempfile::TempDir,
+    postgres_drop: Option<(String, String)>,
+}
+
+static DATABASE_COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 impl TestDb {
+    /// A SQLite database.
     pub fn new() -> TestDb {
         let dir = tempfile::tempdir().expect("temp dir");
         let url = format!("sqlite://{}", dir.path().join("vmap.db").display());
-        TestDb { dir, url }
+        TestDb {
+            url,
+            backend: Backend::Sqlite,
+            dir,
+            postgres_drop: None,
+        }
+    }
+
+    pub async fn create(backend: &Backend) -> TestDb {
+        let Backend::Postgres(server_url) = backend else {
+            return TestDb::new();
+        };
+        let name = format!(
+            "vmap_test_{}_{}_{}",
+            std::process::id(),
+            DATABASE_COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|elapsed| elapsed.subsec_nanos())
+                .unwrap_or(0)
+        );
+        let mut admin = sqlx::postgres::PgConnection::connect(server_url)
+            .await
+            .expect("connect to VMAP_TEST_DATABASE_URL");
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut admin)
+            .await
+            .expect("create test database");
+        let url = database_url(server_url, &name);
+        let dir = tempfile::tempdir().expect("temp dir");
+        TestDb {
+            url,
+            backend: backend.clone(),
+            dir,
+            postgres_drop: Some((server_url.clone(), name)),
+        }
+    }
+}
+
+/// `server_url` with its database name replaced.
+pub fn database_url(server_url: &str, database: &str) -> String {
+    let (base, query) = match server_url.split_once('?') {
+        Some((base, query)) => (base, format!("?{query}")),
+        None => (server_url, String::new()),
+    };
+    // postgres://user:pass@host:port/dbname: the database is after the third '/'.
+    let prefix = match base.match_indices('/').nth(2) {
+        Some((at, _)) => &base[..at],
+        None => base,
+    };
+    format!("{prefix}/{database}{query}")
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let Some((server_url, name)) = self.postgres_drop.take() else {
+            return;
+        };
+        // Drop runs inside the test's runtime; a thread with its own runtime may block.
+        let _ = std::thread::spawn(move || {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            runtime.block_on(async move {
+                if let Ok(mut admin) = sqlx::postgres::PgConnection::connect(&server_url).await {
+                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .execute(&mut admin)
+                        .await;
+                }
+            });
+        })
+        .join();
     }
 }
 
@@ -34,7 +165,12 @@ pub fn zones() -> Arc<ZoneTable> {
 
 /// A real SQLite file seeded with `n` synthetic addresses, loaded into a registry.
 pub async fn seeded_registry(n: u64) -> (TestDb, Arc<Registry>) {
-    let db = TestDb::new();
+    seeded_registry_on(&Backend::Sqlite, n).await
+}
+
+/// A fresh database of `backend` seeded with `n` synthetic addresses, loaded into a registry.
+pub async fn seeded_registry_on(backend: &Backend, n: u64) -> (TestDb, Arc<Registry>) {
+    let db = TestDb::create(backend).await;
     let zones = zones();
     let store = Store::connect(&db.url).await.expect("connect");
     registry::seed(&store, zones.clone(), n, 42, &Progress::quiet("seeding", n))
@@ -45,7 +181,16 @@ pub async fn seeded_registry(n: u64) -> (TestDb, Arc<Registry>) {
 }
 
 pub async fn test_app(n: u64, limits: Limits) -> (TestDb, Arc<Registry>, Router) {
-    let (db, registry) = seeded_registry(n).await;
+    test_app_on(&Backend::Sqlite, n, limits).await
+}
+
+/// The router over a fresh seeded database of `backend`.
+pub async fn test_app_on(
+    backend: &Backend,
+    n: u64,
+    limits: Limits,
+) -> (TestDb, Arc<Registry>, Router) {
+    let (db, registry) = seeded_registry_on(backend, n).await;
     let router = api::app(AppState::ready(registry.clone(), limits));
     (db, registry, router)
 }
