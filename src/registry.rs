@@ -32,8 +32,8 @@ pub const DEFAULT_RADIUS_M: f64 = 1_000.0;
 const ZONE_VOTERS: usize = 5;
 /// …if they lie this close to the point.
 const ZONE_VOTE_RADIUS_M: f64 = 250.0;
-/// Every address sharing a cell lies within this distance of the cell centre (the ~3 m
-/// cell's half-diagonal is under 2.5 m anywhere in Vietnam).
+/// Every address sharing a cell lies within this distance of any point of the cell (the
+/// ~2.8 m × 3.5 m cell's diagonal is under 4.5 m anywhere in Vietnam).
 const CELL_SEARCH_RADIUS_M: f64 = 5.0;
 
 #[derive(Debug, thiserror::Error)]
@@ -790,17 +790,24 @@ impl Registry {
         let keys = Registry::place_keys(memory, &row.parts);
         let could_match = (!keys.house_given || keys.house.is_some())
             && (!keys.unit_given || keys.unit.is_some());
+        // One walk serves both the same-place match and, failing that, the cell's occupants:
+        // every address in the point's ~3 m cell lies within CELL_SEARCH_RADIUS_M of it.
+        let near = memory.index.nearest(
+            row.location,
+            usize::MAX,
+            options.match_radius_m.max(CELL_SEARCH_RADIUS_M),
+            |_| true,
+        );
         if could_match {
-            let found = memory
-                .index
-                .nearest(row.location, 1, options.match_radius_m, |id| {
-                    memory.record(id).is_some_and(|record| {
+            let same_place = near.iter().find(|neighbor| {
+                neighbor.distance_m <= options.match_radius_m
+                    && memory.record(neighbor.id).is_some_and(|record| {
                         record.active
                             && (!keys.house_given || keys.house == Some(record.house_key))
                             && (!keys.unit_given || keys.unit == Some(record.unit_key))
                     })
-                });
-            if let Some(neighbor) = found.first()
+            });
+            if let Some(neighbor) = same_place
                 && let Some(code) = memory
                     .record(neighbor.id)
                     .and_then(|record| VmapCode::unpack(record.code_key))
@@ -823,10 +830,27 @@ impl Registry {
         let postcode = self.zones.get(zone.zone_id).postcode;
         let reference = self.zones.reference_of(zone.zone_id);
         match VmapCode::encode(postcode, reference, row.location) {
-            Ok(base) => Draft::Mint {
-                base,
-                highest_taken: highest_suffix_in_cell(memory, base, reference),
-            },
+            Ok(base) => {
+                let base_key = base.pack();
+                let mut highest_taken = memory.displaced.get(&base_key).copied();
+                for neighbor in near
+                    .iter()
+                    .filter(|neighbor| neighbor.distance_m <= CELL_SEARCH_RADIUS_M)
+                {
+                    if let Some(code) = memory
+                        .record(neighbor.id)
+                        .and_then(|record| VmapCode::unpack(record.code_key))
+                        && code.base().pack() == base_key
+                    {
+                        let n = code.suffix().unwrap_or(1);
+                        highest_taken = Some(highest_taken.map_or(n, |highest| highest.max(n)));
+                    }
+                }
+                Draft::Mint {
+                    base,
+                    highest_taken,
+                }
+            }
             Err(error) => Draft::Fail {
                 error_code: error.kind(),
                 message: error.to_string(),

@@ -84,8 +84,9 @@ pub struct PointIndex {
 
 /// The live tree is folded into the main tree past this many points…
 const MIN_LIVE_BEFORE_MERGE: usize = 50_000;
-/// …or this fraction of the main tree, whichever is larger.
-const LIVE_FRACTION_BEFORE_MERGE: usize = 4;
+/// …or the main tree's own size, whichever is larger: merging at each doubling keeps the
+/// cost of bulk loads proportional to the points inserted.
+const LIVE_FRACTION_BEFORE_MERGE: usize = 1;
 
 impl PointIndex {
     /// Builds the tree in one pass (far faster and better balanced than inserting one by one).
