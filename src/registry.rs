@@ -292,10 +292,12 @@ impl Registry {
     /// Reads every address from the store and builds the index.
     pub async fn load(store: Store, zones: Arc<ZoneTable>) -> Result<Registry, RegistryError> {
         let started = Instant::now();
-        let counts = store.counts().await?;
-        let progress = Progress::new("loading", counts.active + counts.retired);
+        // The highest id sizes the progress bar and the buffers without counting 25 M rows
+        // (ids have gaps at most where inserts were rolled back).
+        let expected = u64::try_from(store.max_id().await?).unwrap_or(0);
+        let progress = Progress::new("loading", expected);
         let mut memory = Memory::default();
-        let mut entries = Vec::with_capacity((counts.active + counts.retired) as usize);
+        let mut entries = Vec::with_capacity(expected as usize);
         let mut since_tick = 0u64;
         store
             .for_each_index_row(|row: IndexRow| {
@@ -326,7 +328,7 @@ impl Registry {
         memory.index = tokio::task::spawn_blocking(move || PointIndex::bulk_load(entries))
             .await
             .map_err(|err| StoreError::Corrupt(format!("index build failed: {err}")))?;
-        memory.data_version = counts.data_version.max(memory.followed_seq);
+        memory.data_version = memory.followed_seq;
         let build_duration = started.elapsed();
         tracing::info!(
             addresses = memory.index.len(),

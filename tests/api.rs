@@ -1,21 +1,38 @@
-//! The HTTP API through the router (`oneshot`), on a real SQLite file.
+//! The HTTP API through the router (`oneshot`), on SQLite and, when
+//! `VMAP_TEST_DATABASE_URL` is set, on PostgreSQL.
 
 mod common;
 
 use axum::body::Body;
 use axum::http::Request;
-use common::{assert_problem, get, post_json, send, test_app};
+use common::{Backend, assert_problem, get, post_json, send, test_app_on};
 use vmap::api::{self, AppState, Limits};
 use vmap::point::{LatLon, haversine_m};
 
 const N: u64 = 3_000;
 
-async fn app() -> (
+backend_tests!(
+    reverse_finds_the_address_at_its_own_point,
+    reverse_defaults_to_one_address_within_1000_m,
+    reverse_rejects_bad_parameters_naming_the_field,
+    batch_reverse_answers_in_input_order,
+    batch_reverse_rejects_bad_bodies,
+    body_size_limit_answers_413,
+    code_lookup_registered_unregistered_malformed_unknown,
+    bulk_code_lookup_answers_each_code_alone,
+    zones_by_postcode_and_by_point,
+    ops_endpoints,
+    openapi_documents_every_route_with_examples,
+);
+
+async fn app(
+    backend: &Backend,
+) -> (
     common::TestDb,
     std::sync::Arc<vmap::registry::Registry>,
     axum::Router,
 ) {
-    test_app(N, Limits::default()).await
+    test_app_on(backend, N, Limits::default()).await
 }
 
 /// A registered address to aim at: the first one the index returns near Hanoi.
@@ -35,9 +52,8 @@ fn some_address(registry: &vmap::registry::Registry) -> vmap::registry::NearbyAd
         .expect("an address near Hanoi")
 }
 
-#[tokio::test]
-async fn reverse_finds_the_address_at_its_own_point() {
-    let (_db, registry, router) = app().await;
+async fn reverse_finds_the_address_at_its_own_point(backend: &Backend) {
+    let (_db, registry, router) = app(backend).await;
     let target = some_address(&registry);
     let response = get(
         &router,
@@ -84,9 +100,8 @@ async fn reverse_finds_the_address_at_its_own_point() {
     assert!(grid_code.starts_with(body["zone"]["postcode"].as_str().expect("postcode")));
 }
 
-#[tokio::test]
-async fn reverse_defaults_to_one_address_within_1000_m() {
-    let (_db, registry, router) = app().await;
+async fn reverse_defaults_to_one_address_within_1000_m(backend: &Backend) {
+    let (_db, registry, router) = app(backend).await;
     let target = some_address(&registry);
     let body = get(
         &router,
@@ -102,9 +117,8 @@ async fn reverse_defaults_to_one_address_within_1000_m() {
     assert!(body["grid_code"].is_null());
 }
 
-#[tokio::test]
-async fn reverse_rejects_bad_parameters_naming_the_field() {
-    let (_db, _registry, router) = app().await;
+async fn reverse_rejects_bad_parameters_naming_the_field(backend: &Backend) {
+    let (_db, _registry, router) = app(backend).await;
     let cases = [
         ("/v1/reverse?lon=105.8", "lat"),
         ("/v1/reverse?lat=21.0", "lon"),
@@ -134,9 +148,8 @@ async fn reverse_rejects_bad_parameters_naming_the_field() {
     );
 }
 
-#[tokio::test]
-async fn batch_reverse_answers_in_input_order() {
-    let (_db, registry, router) = app().await;
+async fn batch_reverse_answers_in_input_order(backend: &Backend) {
+    let (_db, registry, router) = app(backend).await;
     let target = some_address(&registry);
     let body = serde_json::json!({
         "points": [
@@ -176,9 +189,9 @@ async fn batch_reverse_answers_in_input_order() {
     assert_eq!(results[1]["grid_code"], single["grid_code"]);
 }
 
-#[tokio::test]
-async fn batch_reverse_rejects_bad_bodies() {
-    let (_db, _registry, router) = test_app(
+async fn batch_reverse_rejects_bad_bodies(backend: &Backend) {
+    let (_db, _registry, router) = test_app_on(
+        backend,
         N,
         Limits {
             max_batch_items: 3,
@@ -227,9 +240,9 @@ async fn batch_reverse_rejects_bad_bodies() {
     assert_problem(&send(&router, wrong_type).await, 415, None);
 }
 
-#[tokio::test]
-async fn body_size_limit_answers_413() {
-    let (_db, _registry, router) = test_app(
+async fn body_size_limit_answers_413(backend: &Backend) {
+    let (_db, _registry, router) = test_app_on(
+        backend,
         N,
         Limits {
             max_body_bytes: 1_000,
@@ -244,9 +257,8 @@ async fn body_size_limit_answers_413() {
     assert_problem(&post_json(&router, "/v1/reverse", big).await, 413, None);
 }
 
-#[tokio::test]
-async fn code_lookup_registered_unregistered_malformed_unknown() {
-    let (_db, registry, router) = app().await;
+async fn code_lookup_registered_unregistered_malformed_unknown(backend: &Backend) {
+    let (_db, registry, router) = app(backend).await;
     let target = some_address(&registry);
     let pretty = target.code.pretty().replace(' ', "%20");
     let body = get(&router, &format!("/v1/codes/{pretty}")).await.json();
@@ -296,9 +308,8 @@ async fn code_lookup_registered_unregistered_malformed_unknown() {
     assert_problem(&get(&router, "/v1/codes/000002RWXP69").await, 404, None);
 }
 
-#[tokio::test]
-async fn bulk_code_lookup_answers_each_code_alone() {
-    let (_db, registry, router) = app().await;
+async fn bulk_code_lookup_answers_each_code_alone(backend: &Backend) {
+    let (_db, registry, router) = app(backend).await;
     let target = some_address(&registry);
     let body = serde_json::json!({"codes": [target.code.pretty(), "1111I2RWXP69", "000002RWXP69", target.code.base().with_suffix(77).expect("s").canonical()]});
     let response = post_json(&router, "/v1/codes", body.to_string()).await;
@@ -313,7 +324,8 @@ async fn bulk_code_lookup_answers_each_code_alone() {
     assert_eq!(results[1]["error"]["code"], "invalid_character");
     assert_eq!(results[2]["error"]["code"], "unknown_postcode");
     assert_eq!(results[3]["result"]["registered"], false);
-    let (_db2, _r2, small) = test_app(
+    let (_db2, _r2, small) = test_app_on(
+        backend,
         10,
         Limits {
             max_batch_items: 2,
@@ -333,9 +345,8 @@ async fn bulk_code_lookup_answers_each_code_alone() {
     );
 }
 
-#[tokio::test]
-async fn zones_by_postcode_and_by_point() {
-    let (_db, _registry, router) = app().await;
+async fn zones_by_postcode_and_by_point(backend: &Backend) {
+    let (_db, _registry, router) = app(backend).await;
     let body = get(&router, "/v1/zones/11116").await.json();
     assert_eq!(body["ward"], "Phường Phúc Xá");
     assert_eq!(body["province"], "Thành phố Hà Nội");
@@ -357,9 +368,8 @@ async fn zones_by_postcode_and_by_point() {
     assert_problem(&get(&router, "/v1/zones?lat=21").await, 422, Some("lon"));
 }
 
-#[tokio::test]
-async fn ops_endpoints() {
-    let (_db, _registry, router) = app().await;
+async fn ops_endpoints(backend: &Backend) {
+    let (_db, _registry, router) = app(backend).await;
     assert_eq!(get(&router, "/healthz").await.text(), "ok");
     assert_eq!(get(&router, "/readyz").await.status, 200);
     let status = get(&router, "/v1/status").await.json();
@@ -383,9 +393,8 @@ async fn ops_endpoints() {
     );
 }
 
-#[tokio::test]
-async fn openapi_documents_every_route_with_examples() {
-    let (_db, _registry, router) = app().await;
+async fn openapi_documents_every_route_with_examples(backend: &Backend) {
+    let (_db, _registry, router) = app(backend).await;
     let doc = get(&router, "/openapi.json").await.json();
     assert!(
         doc["openapi"]

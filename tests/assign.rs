@@ -1,4 +1,5 @@
-//! Bulk assignment and single-address writes through the router, on a real SQLite file.
+//! Bulk assignment and single-address writes through the router, on SQLite and, when
+//! `VMAP_TEST_DATABASE_URL` is set, on PostgreSQL.
 
 mod common;
 
@@ -7,10 +8,24 @@ use std::collections::{HashMap, HashSet};
 use http_body_util::BodyExt;
 use tower::ServiceExt;
 
-use common::{assert_problem, column, get, parse_csv, post_as, send, synth_csv, test_app};
+use common::{
+    Backend, assert_problem, column, get, parse_csv, post_as, send, synth_csv, test_app_on,
+};
 use vmap::api::{self, AppState, Limits};
 
 const SEEDED: u64 = 2_000;
+
+backend_tests!(
+    a_list_gets_codes_and_the_same_list_again_gets_the_same_codes,
+    every_error_code_answers_alone,
+    json_and_ndjson_answer_in_kind_and_carry_unknown_fields,
+    excel_csv_with_bom_and_semicolons,
+    flats_in_one_building_get_suffixes_and_house_numbers_separate_places,
+    dry_run_decides_without_registering,
+    register_move_and_retire_are_seen_by_reverse_at_once,
+    writes_need_a_token_once_tokens_are_configured,
+    limits_answer_413_415_429_and_row_limit,
+);
 
 async fn assign_csv(
     router: &axum::Router,
@@ -40,9 +55,8 @@ fn statuses(header: &[String], rows: &[Vec<String>]) -> HashMap<String, usize> {
     counts
 }
 
-#[tokio::test]
-async fn a_list_gets_codes_and_the_same_list_again_gets_the_same_codes() {
-    let (_db, registry, router) = test_app(SEEDED, Limits::default()).await;
+async fn a_list_gets_codes_and_the_same_list_again_gets_the_same_codes(backend: &Backend) {
+    let (_db, registry, router) = test_app_on(backend, SEEDED, Limits::default()).await;
     let csv = synth_csv(1_500, 77);
     let (header, first) = assign_csv(&router, &csv, "").await;
     assert_eq!(first.len(), 1_500);
@@ -98,9 +112,9 @@ async fn a_list_gets_codes_and_the_same_list_again_gets_the_same_codes() {
     );
 }
 
-#[tokio::test]
-async fn every_error_code_answers_alone() {
-    let (_db, _registry, router) = test_app(
+async fn every_error_code_answers_alone(backend: &Backend) {
+    let (_db, _registry, router) = test_app_on(
+        backend,
         SEEDED,
         Limits {
             max_field_chars: 20,
@@ -142,9 +156,8 @@ async fn every_error_code_answers_alone() {
     }
 }
 
-#[tokio::test]
-async fn json_and_ndjson_answer_in_kind_and_carry_unknown_fields() {
-    let (_db, _registry, router) = test_app(SEEDED, Limits::default()).await;
+async fn json_and_ndjson_answer_in_kind_and_carry_unknown_fields(backend: &Backend) {
+    let (_db, _registry, router) = test_app_on(backend, SEEDED, Limits::default()).await;
     let json = r#"[{"id": 1, "lat": 10.7769, "lon": 106.7009, "crm": {"tier": "gold"}},
                    {"id": 2, "lat": "10.7770", "lon": "106.7010"},
                    [1, 2],
@@ -180,9 +193,8 @@ async fn json_and_ndjson_answer_in_kind_and_carry_unknown_fields() {
     assert_eq!(lines[2]["status"], "created");
 }
 
-#[tokio::test]
-async fn excel_csv_with_bom_and_semicolons() {
-    let (_db, _registry, router) = test_app(SEEDED, Limits::default()).await;
+async fn excel_csv_with_bom_and_semicolons(backend: &Backend) {
+    let (_db, _registry, router) = test_app_on(backend, SEEDED, Limits::default()).await;
     let csv = "\u{feff}ID;Latitude;Longitude;Street;Ghi chú\r\nk1;21,0285;105,8542;Phố Hàng Bạc;\"giao; chiều\"\r\n";
     let response = post_as(&router, "/v1/assign", "text/csv", None, csv).await;
     assert_eq!(response.status, 200);
@@ -202,9 +214,8 @@ async fn excel_csv_with_bom_and_semicolons() {
     assert!(row.contains(";created;"), "{row}");
 }
 
-#[tokio::test]
-async fn flats_in_one_building_get_suffixes_and_house_numbers_separate_places() {
-    let (_db, _registry, router) = test_app(SEEDED, Limits::default()).await;
+async fn flats_in_one_building_get_suffixes_and_house_numbers_separate_places(backend: &Backend) {
+    let (_db, _registry, router) = test_app_on(backend, SEEDED, Limits::default()).await;
     let csv = "id,lat,lon,house_number,unit\n\
                a,20.8449,106.6881,5,101\n\
                b,20.8449,106.6881,5,102\n\
@@ -223,9 +234,8 @@ async fn flats_in_one_building_get_suffixes_and_house_numbers_separate_places() 
     assert_eq!(codes[3], format!("{base}-3"));
 }
 
-#[tokio::test]
-async fn dry_run_decides_without_registering() {
-    let (_db, registry, router) = test_app(SEEDED, Limits::default()).await;
+async fn dry_run_decides_without_registering(backend: &Backend) {
+    let (_db, registry, router) = test_app_on(backend, SEEDED, Limits::default()).await;
     let csv = synth_csv(300, 5);
     let (header, dry) = assign_csv(&router, &csv, "?dry_run=true").await;
     assert_eq!(statuses(&header, &dry).get("error"), None);
@@ -268,9 +278,8 @@ async fn dry_run_decides_without_registering() {
     );
 }
 
-#[tokio::test]
-async fn register_move_and_retire_are_seen_by_reverse_at_once() {
-    let (_db, _registry, router) = test_app(SEEDED, Limits::default()).await;
+async fn register_move_and_retire_are_seen_by_reverse_at_once(backend: &Backend) {
+    let (_db, _registry, router) = test_app_on(backend, SEEDED, Limits::default()).await;
     let spot = (11.9404, 108.4583); // Đà Lạt
     let body = serde_json::json!({"lat": spot.0, "lon": spot.1, "house_number": "9", "street": "Đường Trần Phú"});
     let response = post_as(
@@ -374,9 +383,8 @@ async fn register_move_and_retire_are_seen_by_reverse_at_once() {
     assert_problem(&send(&router, request).await, 404, None);
 }
 
-#[tokio::test]
-async fn writes_need_a_token_once_tokens_are_configured() {
-    let (_db, registry, _router) = test_app(SEEDED, Limits::default()).await;
+async fn writes_need_a_token_once_tokens_are_configured(backend: &Backend) {
+    let (_db, registry, _router) = test_app_on(backend, SEEDED, Limits::default()).await;
     let router = api::app(
         AppState::ready(registry, Limits::default())
             .with_tokens(vec!["s3cret".to_owned(), "other".to_owned()]),
@@ -416,9 +424,8 @@ async fn writes_need_a_token_once_tokens_are_configured() {
     );
 }
 
-#[tokio::test]
-async fn limits_answer_413_415_429_and_row_limit() {
-    let (_db, registry, _router) = test_app(SEEDED, Limits::default()).await;
+async fn limits_answer_413_415_429_and_row_limit(backend: &Backend) {
+    let (_db, registry, _router) = test_app_on(backend, SEEDED, Limits::default()).await;
     let limits = Limits {
         max_assign_bytes: 100,
         max_assign_rows: 2,

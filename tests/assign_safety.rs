@@ -2,8 +2,9 @@
 //! SIGKILL is finished by running it again, with the codes a clean run gives; and two lists
 //! assigned at once never issue one code twice.
 //!
-//! The crash test and the two-process test drive the real binary on real SQLite files; the
-//! in-process concurrency test goes through the router.
+//! The crash test and the two-process test drive the real binary; the in-process
+//! concurrency test goes through the router. Every test runs on SQLite and, when
+//! `VMAP_TEST_DATABASE_URL` is set, on PostgreSQL.
 
 mod common;
 
@@ -13,14 +14,21 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use sqlx::{Row, SqlitePool};
+use sqlx::Connection;
 
-use common::{column, parse_csv, post_as, synth_csv, test_app};
+use common::{Backend, DirectPool, TestDb, column, parse_csv, post_as, synth_csv, test_app_on};
 use vmap::api::Limits;
 use vmap::point::{LatLon, haversine_m};
 use vmap::registry::DEFAULT_MATCH_RADIUS_M;
 
 const VMAP: &str = env!("CARGO_BIN_EXE_vmap");
+
+backend_tests!(
+    killed_assignment_finishes_on_rerun_with_the_codes_of_a_clean_run,
+    overlapping_lists_at_once_issue_no_code_twice,
+    two_processes_assigning_overlapping_lists_at_once_issue_no_code_twice,
+    two_processes_at_once_register_nothing_twice_and_a_rerun_finishes_the_job,
+);
 
 /// `vmap` as a child process, quiet unless something goes wrong.
 fn vmap_command<I, S>(args: I) -> Command
@@ -56,11 +64,7 @@ where
     );
 }
 
-fn database_url(path: &Path) -> String {
-    format!("sqlite://{}", path.display())
-}
-
-fn seed_database(path: &Path, addresses: u64, seed: u64) {
+fn seed_database(database_url: &str, addresses: u64, seed: u64) {
     run_vmap([
         "seed".to_owned(),
         "--addresses".to_owned(),
@@ -68,7 +72,7 @@ fn seed_database(path: &Path, addresses: u64, seed: u64) {
         "--seed".to_owned(),
         seed.to_string(),
         "--database-url".to_owned(),
-        database_url(path),
+        database_url.to_owned(),
     ]);
 }
 
@@ -85,7 +89,7 @@ fn synth_list(path: &Path, addresses: u64, seed: u64) {
 }
 
 /// `vmap assign LIST -o OUTPUT --batch-rows N` on `database`, not yet waited for.
-fn spawn_assign(list: &Path, output: &Path, database: &Path, batch_rows: usize) -> Child {
+fn spawn_assign(list: &Path, output: &Path, database_url: &str, batch_rows: usize) -> Child {
     vmap_command([
         "assign".to_owned(),
         list.display().to_string(),
@@ -94,7 +98,7 @@ fn spawn_assign(list: &Path, output: &Path, database: &Path, batch_rows: usize) 
         "--batch-rows".to_owned(),
         batch_rows.to_string(),
         "--database-url".to_owned(),
-        database_url(database),
+        database_url.to_owned(),
     ])
     // Nobody reads the child's pipes while it runs, so a chatty child must not block on them.
     .stdout(Stdio::null())
@@ -124,76 +128,84 @@ fn codes_of(header: &[String], rows: &[Vec<String>]) -> Vec<String> {
         .collect()
 }
 
-/// A read-write pool on an existing file (no creation, no migration): for checks after the
-/// writers are gone, when a read-only connection might not be allowed to recover the WAL.
-async fn open_pool(path: &Path) -> SqlitePool {
-    SqlitePool::connect(&format!("{}?mode=rw", database_url(path)))
-        .await
-        .expect("open the database")
-}
-
-/// A read-only pool, for watching a database while another process writes it.
-async fn open_read_only_pool(path: &Path) -> SqlitePool {
-    sqlx::sqlite::SqlitePoolOptions::new()
-        .max_connections(1)
-        .connect(&format!("{}?mode=ro", database_url(path)))
-        .await
-        .expect("open the database read-only")
-}
-
-async fn count_addresses(pool: &SqlitePool) -> u64 {
-    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM addresses")
-        .fetch_one(pool)
-        .await
-        .expect("count addresses");
+async fn count_addresses(pool: &DirectPool) -> u64 {
+    let count: i64 = pool.fetch_scalar("SELECT COUNT(*) FROM addresses").await;
     u64::try_from(count).expect("a count is not negative")
 }
 
 /// Codes stored more than once: always empty while `code` is UNIQUE, checked all the same
 /// because it is the property that matters.
-async fn duplicate_codes(pool: &SqlitePool) -> Vec<(String, i64)> {
-    sqlx::query_as("SELECT code, COUNT(*) FROM addresses GROUP BY code HAVING COUNT(*) > 1")
-        .fetch_all(pool)
+async fn duplicate_codes(pool: &DirectPool) -> Vec<(String, i64)> {
+    pool.fetch_all("SELECT code, COUNT(*) FROM addresses GROUP BY code HAVING COUNT(*) > 1")
         .await
-        .expect("look for duplicate codes")
 }
 
 /// List rows registered more than once (seeded addresses have no client reference).
-async fn duplicate_client_refs(pool: &SqlitePool) -> Vec<(String, i64)> {
-    sqlx::query_as(
+async fn duplicate_client_refs(pool: &DirectPool) -> Vec<(String, i64)> {
+    pool.fetch_all(
         "SELECT client_ref, COUNT(*) FROM addresses WHERE client_ref IS NOT NULL \
          GROUP BY client_ref HAVING COUNT(*) > 1",
     )
-    .fetch_all(pool)
     .await
-    .expect("look for rows registered twice")
 }
 
 /// (client_ref, code) of every address registered from a list.
-async fn registered_from_lists(pool: &SqlitePool) -> BTreeSet<(String, String)> {
-    sqlx::query_as("SELECT client_ref, code FROM addresses WHERE client_ref IS NOT NULL")
-        .fetch_all(pool)
-        .await
-        .expect("read registered list rows")
-        .into_iter()
-        .collect()
+async fn registered_from_lists(pool: &DirectPool) -> BTreeSet<(String, String)> {
+    pool.fetch_all::<(String, String)>(
+        "SELECT client_ref, code FROM addresses WHERE client_ref IS NOT NULL",
+    )
+    .await
+    .into_iter()
+    .collect()
 }
 
 /// Every address as (code, EWKB geometry, client_ref).
-async fn code_geometries(pool: &SqlitePool) -> BTreeSet<(String, Vec<u8>, Option<String>)> {
-    sqlx::query_as("SELECT code, geom, client_ref FROM addresses")
-        .fetch_all(pool)
+async fn code_geometries(pool: &DirectPool) -> BTreeSet<(String, Vec<u8>, Option<String>)> {
+    let sql = format!(
+        "SELECT code, {} AS geom, client_ref FROM addresses",
+        pool.geom_as_ewkb()
+    );
+    pool.fetch_all::<(String, Vec<u8>, Option<String>)>(&sql)
         .await
-        .expect("read codes and geometries")
         .into_iter()
         .collect()
 }
 
-async fn integrity_check(pool: &SqlitePool) -> String {
+/// SQLite's own check of a file a killed writer left behind.
+async fn integrity_check(pool: &sqlx::SqlitePool) -> String {
     sqlx::query_scalar("PRAGMA integrity_check")
         .fetch_one(pool)
         .await
         .expect("integrity check")
+}
+
+/// Polls until no session other than the caller's is connected to the PostgreSQL database
+/// at `database_url`. A killed client's server session may still be finishing a COMMIT the
+/// client sent just before it died, or rolling back its open transaction; only once that
+/// session has ended does the database hold exactly what the killed run committed.
+async fn wait_for_other_sessions_to_end(database_url: &str) {
+    let mut connection = sqlx::postgres::PgConnection::connect(database_url)
+        .await
+        .expect("connect to watch sessions");
+    let started = Instant::now();
+    loop {
+        let other_sessions: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+        )
+        .fetch_one(&mut connection)
+        .await
+        .expect("count sessions");
+        if other_sessions == 0 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "{other_sessions} sessions of the killed run still open after 30 s"
+        );
+        tokio::time::sleep(POLL_EVERY).await;
+    }
+    connection.close().await.expect("close the session watcher");
 }
 
 // ---------------------------------------------------------------------------------------
@@ -226,12 +238,12 @@ struct KilledRun {
 async fn assign_and_kill_midway(
     list: &Path,
     output: &Path,
-    database: &Path,
+    database_url: &str,
     list_rows: u64,
     seeded: u64,
 ) -> Option<KilledRun> {
-    let watcher = open_read_only_pool(database).await;
-    let mut child = spawn_assign(list, output, database, CRASH_BATCH_ROWS);
+    let watcher = DirectPool::open_read_only(database_url).await;
+    let mut child = spawn_assign(list, output, database_url, CRASH_BATCH_ROWS);
     let started = Instant::now();
     let kill_at = seeded + list_rows / KILL_AFTER_ONE_PART_IN;
     loop {
@@ -267,8 +279,20 @@ async fn assign_and_kill_midway(
         // It finished between the last poll and the kill.
         return None;
     }
-    let pool = open_pool(database).await;
-    assert_eq!(integrity_check(&pool).await, "ok", "the killed database");
+    if !database_url.starts_with("sqlite:") {
+        // Before this test opens sessions of its own, which the wait would count.
+        wait_for_other_sessions_to_end(database_url).await;
+    }
+    let pool = DirectPool::open(database_url).await;
+    match &pool {
+        DirectPool::Sqlite(sqlite) => {
+            assert_eq!(integrity_check(sqlite).await, "ok", "the killed database");
+        }
+        // No PostgreSQL counterpart: the killed process was only a client, and the server
+        // that writes the files lived on, so the kill had no file to damage. What a killed
+        // client can leave is an open session, waited for above.
+        DirectPool::Postgres(_) => {}
+    }
     let killed = KilledRun {
         addresses_after_kill: count_addresses(&pool).await,
         committed: registered_from_lists(&pool).await,
@@ -277,33 +301,34 @@ async fn assign_and_kill_midway(
     Some(killed)
 }
 
-#[tokio::test]
-async fn killed_assignment_finishes_on_rerun_with_the_codes_of_a_clean_run() {
+async fn killed_assignment_finishes_on_rerun_with_the_codes_of_a_clean_run(backend: &Backend) {
     for list_rows in CRASH_LIST_SIZES {
         let dir = tempfile::tempdir().expect("temp dir");
         let list = dir.path().join("list.csv");
-        let clean_db = dir.path().join("clean.db");
-        let crash_db = dir.path().join("crash.db");
+        let clean_db = TestDb::create(backend).await;
+        let crash_db = TestDb::create(backend).await;
         let clean_csv = dir.path().join("clean.csv");
         let part_csv = dir.path().join("part.csv");
         let rerun_csv = dir.path().join("rerun.csv");
         synth_list(&list, list_rows, CRASH_LIST_SEED);
-        // Seeding is deterministic, so two seeded files are the same registry; seeding twice
-        // avoids copying a file whose WAL may still hold part of it.
-        seed_database(&clean_db, CRASH_REGISTRY_ADDRESSES, CRASH_REGISTRY_SEED);
-        seed_database(&crash_db, CRASH_REGISTRY_ADDRESSES, CRASH_REGISTRY_SEED);
+        // Seeding is deterministic, so two seeded databases are the same registry; seeding
+        // twice avoids copying a SQLite file whose WAL may still hold part of it, and works
+        // the same on PostgreSQL.
+        seed_database(&clean_db.url, CRASH_REGISTRY_ADDRESSES, CRASH_REGISTRY_SEED);
+        seed_database(&crash_db.url, CRASH_REGISTRY_ADDRESSES, CRASH_REGISTRY_SEED);
         let seeded = {
-            let pool = open_pool(&crash_db).await;
+            let pool = DirectPool::open(&crash_db.url).await;
             let seeded = count_addresses(&pool).await;
             pool.close().await;
             seeded
         };
         assert_eq!(seeded, CRASH_REGISTRY_ADDRESSES);
 
-        // The clean run works on its own file meanwhile: it saves time, and slowing the
+        // The clean run works on its own database meanwhile: it saves time, and slowing the
         // crash run down only makes the kill land more surely mid-way.
-        let clean_run = spawn_assign(&list, &clean_csv, &clean_db, CRASH_BATCH_ROWS);
-        let killed = assign_and_kill_midway(&list, &part_csv, &crash_db, list_rows, seeded).await;
+        let clean_run = spawn_assign(&list, &clean_csv, &clean_db.url, CRASH_BATCH_ROWS);
+        let killed =
+            assign_and_kill_midway(&list, &part_csv, &crash_db.url, list_rows, seeded).await;
         wait_success(clean_run, "the clean run");
         let Some(killed) = killed else {
             eprintln!("{list_rows} rows were assigned before the kill; trying a longer list");
@@ -367,7 +392,7 @@ async fn killed_assignment_finishes_on_rerun_with_the_codes_of_a_clean_run() {
         );
 
         // Run the list again to the end.
-        let rerun = spawn_assign(&list, &rerun_csv, &crash_db, CRASH_BATCH_ROWS);
+        let rerun = spawn_assign(&list, &rerun_csv, &crash_db.url, CRASH_BATCH_ROWS);
         wait_success(rerun, "the rerun");
         let (rerun_header, rerun_rows) = read_csv_file(&rerun_csv);
         assert_eq!(rerun_header, header);
@@ -405,8 +430,8 @@ async fn killed_assignment_finishes_on_rerun_with_the_codes_of_a_clean_run() {
             clean_created.len() as u64
         );
 
-        let clean_pool = open_pool(&clean_db).await;
-        let crash_pool = open_pool(&crash_db).await;
+        let clean_pool = DirectPool::open(&clean_db.url).await;
+        let crash_pool = DirectPool::open(&crash_db.url).await;
         let crash_count = count_addresses(&crash_pool).await;
         assert_eq!(crash_count, seeded + clean_created.len() as u64);
         assert_eq!(crash_count, count_addresses(&clean_pool).await);
@@ -485,8 +510,9 @@ fn overlapping_lists() -> OverlappingLists {
 /// one request, on a twin of the registry. Rows that are the same place get one code, so
 /// this is the list's size minus its in-list duplicates (and minus places already
 /// registered).
-async fn places_created_alone(lists: &OverlappingLists) -> usize {
-    let (_db, _registry, router) = test_app(CONCURRENT_REGISTRY_ADDRESSES, Limits::default()).await;
+async fn places_created_alone(backend: &Backend, lists: &OverlappingLists) -> usize {
+    let (_db, _registry, router) =
+        test_app_on(backend, CONCURRENT_REGISTRY_ADDRESSES, Limits::default()).await;
     let response = post_as(
         &router,
         "/v1/assign",
@@ -511,20 +537,21 @@ struct Registered {
     client_ref: Option<String>,
 }
 
-async fn registered_by_code(pool: &SqlitePool) -> HashMap<String, Registered> {
-    sqlx::query("SELECT code, geom, house_number, client_ref FROM addresses")
-        .fetch_all(pool)
+async fn registered_by_code(pool: &DirectPool) -> HashMap<String, Registered> {
+    let sql = format!(
+        "SELECT code, {} AS geom, house_number, client_ref FROM addresses",
+        pool.geom_as_ewkb()
+    );
+    pool.fetch_all::<(String, Vec<u8>, Option<String>, Option<String>)>(&sql)
         .await
-        .expect("read addresses")
         .into_iter()
-        .map(|row| {
-            let geom: Vec<u8> = row.get("geom");
+        .map(|(code, geom, house_number, client_ref)| {
             (
-                row.get("code"),
+                code,
                 Registered {
                     location: vmap::store::ewkb::decode_point(&geom).expect("stored EWKB"),
-                    house_number: row.get("house_number"),
-                    client_ref: row.get("client_ref"),
+                    house_number,
+                    client_ref,
                 },
             )
         })
@@ -546,7 +573,7 @@ async fn check_overlapping_answers(
     lists: &OverlappingLists,
     first_answer: &str,
     second_answer: &str,
-    database: &Path,
+    database_url: &str,
     places_alone: usize,
     every_creation_answered: bool,
 ) {
@@ -596,7 +623,7 @@ async fn check_overlapping_answers(
         "a code was created twice"
     );
 
-    let pool = open_pool(database).await;
+    let pool = DirectPool::open(database_url).await;
     assert_eq!(duplicate_codes(&pool).await, []);
     assert_eq!(duplicate_client_refs(&pool).await, []);
     let registered = registered_by_code(&pool).await;
@@ -659,11 +686,11 @@ async fn check_overlapping_answers(
     pool.close().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn overlapping_lists_at_once_issue_no_code_twice() {
+async fn overlapping_lists_at_once_issue_no_code_twice(backend: &Backend) {
     let lists = overlapping_lists();
-    let places_alone = places_created_alone(&lists).await;
-    let (db, _registry, router) = test_app(CONCURRENT_REGISTRY_ADDRESSES, Limits::default()).await;
+    let places_alone = places_created_alone(backend, &lists).await;
+    let (db, _registry, router) =
+        test_app_on(backend, CONCURRENT_REGISTRY_ADDRESSES, Limits::default()).await;
     // Both requests start before either is answered; join! polls them together and reads
     // both bodies to the end.
     let (first, second) = tokio::join!(
@@ -684,34 +711,36 @@ async fn overlapping_lists_at_once_issue_no_code_twice() {
     );
     assert_eq!(first.status, 200, "{}", first.text());
     assert_eq!(second.status, 200, "{}", second.text());
-    let database = PathBuf::from(db.url.trim_start_matches("sqlite://"));
     check_overlapping_answers(
         &lists,
         &first.text(),
         &second.text(),
-        &database,
+        &db.url,
         places_alone,
         true,
     )
     .await;
 }
 
-/// Batches small enough that the two processes' transactions interleave on the one file.
+/// Batches small enough that the two processes' transactions interleave on the one database.
 const TWO_PROCESS_BATCH_ROWS: usize = 500;
 
-/// Two `vmap assign` processes on one SQLite file, started together and both waited for.
+/// Two `vmap assign` processes on one database, started together and both waited for.
 struct TwoProcessRun {
     _dir: tempfile::TempDir,
-    database: PathBuf,
+    database: TestDb,
     /// (list, answered list, what the process did), first then second.
     runs: [(PathBuf, PathBuf, std::process::Output); 2],
 }
 
-fn assign_in_two_processes_at_once(lists: &OverlappingLists) -> TwoProcessRun {
+async fn assign_in_two_processes_at_once(
+    backend: &Backend,
+    lists: &OverlappingLists,
+) -> TwoProcessRun {
     let dir = tempfile::tempdir().expect("temp dir");
-    let database = dir.path().join("shared.db");
+    let database = TestDb::create(backend).await;
     seed_database(
-        &database,
+        &database.url,
         CONCURRENT_REGISTRY_ADDRESSES,
         CONCURRENT_REGISTRY_SEED,
     );
@@ -724,13 +753,13 @@ fn assign_in_two_processes_at_once(lists: &OverlappingLists) -> TwoProcessRun {
     let first = spawn_assign(
         &first_list,
         &first_output,
-        &database,
+        &database.url,
         TWO_PROCESS_BATCH_ROWS,
     );
     let second = spawn_assign(
         &second_list,
         &second_output,
-        &database,
+        &database.url,
         TWO_PROCESS_BATCH_ROWS,
     );
     // Both are waited for before either is judged, so that neither outlives the test.
@@ -753,11 +782,10 @@ fn assign_in_two_processes_at_once(lists: &OverlappingLists) -> TwoProcessRun {
 // Two processes on one database: each knows only its own rows in memory, so the second to
 // reach the overlap mints codes the first already holds; UNIQUE(code) refuses its batch, it
 // catches up with the database and decides the batch again, now finding those places.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_processes_assigning_overlapping_lists_at_once_issue_no_code_twice() {
+async fn two_processes_assigning_overlapping_lists_at_once_issue_no_code_twice(backend: &Backend) {
     let lists = overlapping_lists();
-    let places_alone = places_created_alone(&lists).await;
-    let two = assign_in_two_processes_at_once(&lists);
+    let places_alone = places_created_alone(backend, &lists).await;
+    let two = assign_in_two_processes_at_once(backend, &lists).await;
     for (name, (_, _, output)) in ["first", "second"].into_iter().zip(&two.runs) {
         assert!(
             output.status.success(),
@@ -770,7 +798,7 @@ async fn two_processes_assigning_overlapping_lists_at_once_issue_no_code_twice()
         &lists,
         &std::fs::read_to_string(&two.runs[0].1).expect("first answer"),
         &std::fs::read_to_string(&two.runs[1].1).expect("second answer"),
-        &two.database,
+        &two.database.url,
         places_alone,
         true,
     )
@@ -780,12 +808,13 @@ async fn two_processes_assigning_overlapping_lists_at_once_issue_no_code_twice()
 /// What holds today for two processes at once: a process may stop on a code the other took,
 /// but nothing is registered twice, and running its list again finishes the job with the
 /// same codes as the other process gave the overlap.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_processes_at_once_register_nothing_twice_and_a_rerun_finishes_the_job() {
+async fn two_processes_at_once_register_nothing_twice_and_a_rerun_finishes_the_job(
+    backend: &Backend,
+) {
     let lists = overlapping_lists();
-    let places_alone = places_created_alone(&lists).await;
-    let two = assign_in_two_processes_at_once(&lists);
-    let pool = open_pool(&two.database).await;
+    let places_alone = places_created_alone(backend, &lists).await;
+    let two = assign_in_two_processes_at_once(backend, &lists).await;
+    let pool = DirectPool::open(&two.database.url).await;
     assert_eq!(duplicate_codes(&pool).await, []);
     assert_eq!(duplicate_client_refs(&pool).await, []);
     pool.close().await;
@@ -801,7 +830,7 @@ async fn two_processes_at_once_register_nothing_twice_and_a_rerun_finishes_the_j
         );
         // Alone now, it loads the other's rows and finishes.
         wait_success(
-            spawn_assign(list, answer, &two.database, TWO_PROCESS_BATCH_ROWS),
+            spawn_assign(list, answer, &two.database.url, TWO_PROCESS_BATCH_ROWS),
             "the rerun",
         );
     }
@@ -809,7 +838,7 @@ async fn two_processes_at_once_register_nothing_twice_and_a_rerun_finishes_the_j
         &lists,
         &std::fs::read_to_string(&two.runs[0].1).expect("first answer"),
         &std::fs::read_to_string(&two.runs[1].1).expect("second answer"),
-        &two.database,
+        &two.database.url,
         places_alone,
         false,
     )

@@ -1,11 +1,15 @@
-//! The server on a real socket (port 0), spoken to over TCP.
+//! The server on a real socket (port 0), spoken to over TCP, on SQLite and, when
+//! `VMAP_TEST_DATABASE_URL` is set, on PostgreSQL.
 
 mod common;
 
 use std::time::Duration;
 
+use common::Backend;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use vmap::api::{self, AppState, Limits};
+
+backend_tests!(serves_on_a_real_port_and_turns_ready_after_loading);
 
 async fn http_get(address: std::net::SocketAddr, path: &str) -> (u16, String) {
     let mut stream = tokio::net::TcpStream::connect(address)
@@ -27,8 +31,7 @@ async fn http_get(address: std::net::SocketAddr, path: &str) -> (u16, String) {
     (status, body)
 }
 
-#[tokio::test]
-async fn serves_on_a_real_port_and_turns_ready_after_loading() {
+async fn serves_on_a_real_port_and_turns_ready_after_loading(backend: &Backend) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -39,7 +42,7 @@ async fn serves_on_a_real_port_and_turns_ready_after_loading() {
     assert_eq!(http_get(address, "/healthz").await.0, 200);
     assert_eq!(http_get(address, "/readyz").await.0, 503);
 
-    let (_db, registry) = common::seeded_registry(500).await;
+    let (_db, registry) = common::seeded_registry_on(backend, 500).await;
     state.set_registry(registry);
     let mut ready = false;
     for _ in 0..50 {

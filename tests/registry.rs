@@ -1,16 +1,26 @@
-//! The registry on a real SQLite file: seeding, loading, lookups, zone resolution.
+//! The registry on SQLite and, when `VMAP_TEST_DATABASE_URL` is set, on PostgreSQL:
+//! seeding, loading, lookups, zone resolution.
 
 mod common;
 
 use std::collections::HashSet;
 
-use common::{TestDb, seeded_registry, zones};
+use common::{Backend, TestDb, seeded_registry_on, zones};
 use vmap::code::VmapCode;
 use vmap::point::LatLon;
 use vmap::progress::Progress;
 use vmap::registry::{self, CodeLookup, Registry, RegistryError};
 use vmap::store::{AddressStatus, Store};
 use vmap::zones::ZoneMethod;
+
+backend_tests!(
+    seeding_is_deterministic_and_codes_are_unique,
+    seeding_refuses_a_non_empty_database,
+    every_seeded_code_decodes_to_a_cell_holding_its_point,
+    lookup_finds_registered_and_decodes_unregistered,
+    zone_resolution_prefers_nearby_addresses_then_geometry,
+    reload_gives_the_same_answers,
+);
 
 async fn all_rows(store: &Store) -> Vec<(i64, String, LatLon)> {
     let mut rows = Vec::new();
@@ -24,10 +34,9 @@ async fn all_rows(store: &Store) -> Vec<(i64, String, LatLon)> {
     rows
 }
 
-#[tokio::test]
-async fn seeding_is_deterministic_and_codes_are_unique() {
-    let first = TestDb::new();
-    let second = TestDb::new();
+async fn seeding_is_deterministic_and_codes_are_unique(backend: &Backend) {
+    let first = TestDb::create(backend).await;
+    let second = TestDb::create(backend).await;
     let mut results = Vec::new();
     for db in [&first, &second] {
         let store = Store::connect(&db.url).await.expect("connect");
@@ -48,9 +57,8 @@ async fn seeding_is_deterministic_and_codes_are_unique() {
     assert_eq!(codes.len(), 5_000, "a code was issued twice");
 }
 
-#[tokio::test]
-async fn seeding_refuses_a_non_empty_database() {
-    let (db, _registry) = seeded_registry(100).await;
+async fn seeding_refuses_a_non_empty_database(backend: &Backend) {
+    let (db, _registry) = seeded_registry_on(backend, 100).await;
     let store = Store::connect(&db.url).await.expect("connect");
     let error = registry::seed(&store, zones(), 10, 1, &Progress::quiet("seeding", 10)).await;
     assert!(
@@ -59,9 +67,8 @@ async fn seeding_refuses_a_non_empty_database() {
     );
 }
 
-#[tokio::test]
-async fn every_seeded_code_decodes_to_a_cell_holding_its_point() {
-    let (db, registry) = seeded_registry(2_000).await;
+async fn every_seeded_code_decodes_to_a_cell_holding_its_point(backend: &Backend) {
+    let (db, registry) = seeded_registry_on(backend, 2_000).await;
     let store = Store::connect(&db.url).await.expect("connect");
     for (_, code, location) in all_rows(&store).await {
         let code: VmapCode = code.parse().expect("stored code parses");
@@ -80,9 +87,8 @@ async fn every_seeded_code_decodes_to_a_cell_holding_its_point() {
     }
 }
 
-#[tokio::test]
-async fn lookup_finds_registered_and_decodes_unregistered() {
-    let (_db, registry) = seeded_registry(1_000).await;
+async fn lookup_finds_registered_and_decodes_unregistered(backend: &Backend) {
+    let (_db, registry) = seeded_registry_on(backend, 1_000).await;
     let near = registry.reverse(
         LatLon {
             lat: 16.0544,
@@ -118,9 +124,8 @@ async fn lookup_finds_registered_and_decodes_unregistered() {
     ));
 }
 
-#[tokio::test]
-async fn zone_resolution_prefers_nearby_addresses_then_geometry() {
-    let (_db, registry) = seeded_registry(3_000).await;
+async fn zone_resolution_prefers_nearby_addresses_then_geometry(backend: &Backend) {
+    let (_db, registry) = seeded_registry_on(backend, 3_000).await;
     let near = registry.reverse(
         LatLon {
             lat: 21.0285,
@@ -156,9 +161,8 @@ async fn zone_resolution_prefers_nearby_addresses_then_geometry() {
     );
 }
 
-#[tokio::test]
-async fn reload_gives_the_same_answers() {
-    let (db, registry) = seeded_registry(2_000).await;
+async fn reload_gives_the_same_answers(backend: &Backend) {
+    let (db, registry) = seeded_registry_on(backend, 2_000).await;
     let query = LatLon {
         lat: 10.78,
         lon: 106.70,

@@ -20,11 +20,13 @@ CREATE TABLE addresses (
     client_ref     TEXT,
     status         TEXT    NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'retired')),
     successor_code TEXT,
-    -- Unix time in milliseconds, as in SQLite
-    created_at     BIGINT  NOT NULL DEFAULT (extract(epoch FROM clock_timestamp()) * 1000)::BIGINT,
-    updated_at     BIGINT  NOT NULL DEFAULT (extract(epoch FROM clock_timestamp()) * 1000)::BIGINT,
+    -- Unix time in milliseconds, as in SQLite; one insert, one time
+    created_at     BIGINT  NOT NULL DEFAULT (extract(epoch FROM statement_timestamp()) * 1000)::BIGINT,
+    updated_at     BIGINT  NOT NULL DEFAULT (extract(epoch FROM statement_timestamp()) * 1000)::BIGINT,
     change_seq     BIGINT  NOT NULL DEFAULT nextval('addresses_change_seq'),
-    CONSTRAINT addresses_code_unique UNIQUE (code)
+    CONSTRAINT addresses_code_unique UNIQUE (code),
+    -- The postal code is the code's first five characters, whoever writes the row.
+    CONSTRAINT addresses_postcode_of_code CHECK (postcode = left(code, 5))
 );
 
 ALTER SEQUENCE addresses_change_seq OWNED BY addresses.change_seq;

@@ -196,6 +196,11 @@ impl Store {
         }
     }
 
+    /// The highest row id, 0 when empty: a cheap upper bound of the row count.
+    pub async fn max_id(&self) -> Result<AddressId, StoreError> {
+        dispatch!(self, store => store.max_id().await)
+    }
+
     pub async fn counts(&self) -> Result<StoreCounts, StoreError> {
         dispatch!(self, store => store.counts().await)
     }

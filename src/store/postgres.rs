@@ -48,6 +48,13 @@ impl PostgresStore {
         self.pool.close().await;
     }
 
+    pub async fn max_id(&self) -> Result<i64, StoreError> {
+        let (max_id,): (i64,) = sqlx::query_as("SELECT COALESCE(MAX(id), 0) FROM addresses")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(max_id)
+    }
+
     pub async fn counts(&self) -> Result<StoreCounts, StoreError> {
         let row = sqlx::query(
             "SELECT count(*) FILTER (WHERE status = 'active'), count(*) FILTER (WHERE status = 'retired'), \

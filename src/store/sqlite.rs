@@ -49,6 +49,13 @@ impl SqliteStore {
         self.pool.close().await;
     }
 
+    pub async fn max_id(&self) -> Result<i64, StoreError> {
+        let (max_id,): (i64,) = sqlx::query_as("SELECT COALESCE(MAX(id), 0) FROM addresses")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(max_id)
+    }
+
     pub async fn counts(&self) -> Result<StoreCounts, StoreError> {
         let row = sqlx::query(
             "SELECT COALESCE(SUM(status = 'active'), 0), COALESCE(SUM(status = 'retired'), 0), \

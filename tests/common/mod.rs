@@ -1,4 +1,4 @@
-//! Helpers shared by the integration tests: a fresh SQLite file per test.
+//! Helpers shared by the integration tests: a fresh database per test, SQLite or PostgreSQL.
 
 #![allow(dead_code)]
 
@@ -156,6 +156,99 @@ impl Drop for TestDb {
             });
         })
         .join();
+    }
+}
+
+/// A direct connection to a test database, for checks that read the `addresses` table
+/// itself rather than through vmap. The same SQL runs on either backend; the one column
+/// that differs is the geometry (see [`DirectPool::geom_as_ewkb`]).
+pub enum DirectPool {
+    Sqlite(sqlx::SqlitePool),
+    Postgres(sqlx::PgPool),
+}
+
+impl DirectPool {
+    /// A read-write pool on an existing database: no creation, no migration. Read-write
+    /// even for checks, because a read-only SQLite connection might not be allowed to
+    /// recover the WAL a killed writer left behind.
+    pub async fn open(url: &str) -> DirectPool {
+        if url.starts_with("sqlite:") {
+            let pool = sqlx::SqlitePool::connect(&format!("{url}?mode=rw"))
+                .await
+                .expect("open the SQLite database");
+            DirectPool::Sqlite(pool)
+        } else {
+            let pool = sqlx::PgPool::connect(url)
+                .await
+                .expect("open the PostgreSQL database");
+            DirectPool::Postgres(pool)
+        }
+    }
+
+    /// One read-only connection, for watching a database while another process writes it.
+    pub async fn open_read_only(url: &str) -> DirectPool {
+        if url.starts_with("sqlite:") {
+            let pool = sqlx::sqlite::SqlitePoolOptions::new()
+                .max_connections(1)
+                .connect(&format!("{url}?mode=ro"))
+                .await
+                .expect("open the SQLite database read-only");
+            DirectPool::Sqlite(pool)
+        } else {
+            let options: sqlx::postgres::PgConnectOptions = url.parse().expect("a PostgreSQL URL");
+            let options = options.options([("default_transaction_read_only", "on")]);
+            let pool = sqlx::postgres::PgPoolOptions::new()
+                .max_connections(1)
+                .connect_with(options)
+                .await
+                .expect("open the PostgreSQL database read-only");
+            DirectPool::Postgres(pool)
+        }
+    }
+
+    /// The SQL for the `geom` column as EWKB bytes: SQLite stores those bytes, PostGIS
+    /// stores a geometry and gives the same bytes only when asked for little-endian EWKB.
+    pub fn geom_as_ewkb(&self) -> &'static str {
+        match self {
+            DirectPool::Sqlite(_) => "geom",
+            DirectPool::Postgres(_) => "ST_AsEWKB(geom, 'NDR')",
+        }
+    }
+
+    /// Every row `sql` selects, as tuples (or anything both backends can decode).
+    pub async fn fetch_all<T>(&self, sql: &str) -> Vec<T>
+    where
+        T: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
+            + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
+            + Send
+            + Unpin,
+    {
+        let rows = match self {
+            DirectPool::Sqlite(pool) => sqlx::query_as(sql).fetch_all(pool).await,
+            DirectPool::Postgres(pool) => sqlx::query_as(sql).fetch_all(pool).await,
+        };
+        rows.unwrap_or_else(|err| panic!("{sql}: {err}"))
+    }
+
+    /// The one value of a one-row, one-column query (a count, for instance).
+    pub async fn fetch_scalar<T>(&self, sql: &str) -> T
+    where
+        (T,): for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
+            + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
+            + Send
+            + Unpin,
+    {
+        let rows: Vec<(T,)> = self.fetch_all(sql).await;
+        let [(value,)] = <[(T,); 1]>::try_from(rows)
+            .unwrap_or_else(|rows| panic!("{sql}: {} rows, expected one", rows.len()));
+        value
+    }
+
+    pub async fn close(self) {
+        match self {
+            DirectPool::Sqlite(pool) => pool.close().await,
+            DirectPool::Postgres(pool) => pool.close().await,
+        }
     }
 }
 
