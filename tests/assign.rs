@@ -154,6 +154,26 @@ async fn every_error_code_answers_alone(backend: &Backend) {
         assert!(!column(&header, by_id[id], "error_message").is_empty());
         assert!(column(&header, by_id[id], "code").is_empty());
     }
+
+    // A row that is not UTF-8 fails alone; the rows around it are assigned.
+    let mut bytes = b"id,lat,lon,street\nbefore,21.0300,105.8500,x\nbad,21.0301,105.8501,".to_vec();
+    bytes.extend_from_slice(&[0xff, 0xfe, b'\n']);
+    bytes.extend_from_slice(b"after,21.0302,105.8502,y\n");
+    let response = post_as(&router, "/v1/assign", "text/csv", None, bytes).await;
+    assert_eq!(response.status, 200, "{}", response.text());
+    let (header, rows) = parse_csv(&response.text());
+    assert_eq!(rows.len(), 3);
+    assert_eq!(column(&header, &rows[0], "status"), "created");
+    assert_eq!(column(&header, &rows[1], "error_code"), "invalid_utf8");
+    assert_eq!(column(&header, &rows[2], "status"), "created");
+
+    // A JSON field of the wrong kind fails alone too.
+    let json = r#"[{"id": "ok", "lat": 21.0303, "lon": 105.8503}, {"id": "bool", "lat": true, "lon": 105.85}]"#;
+    let rows = post_as(&router, "/v1/assign", "application/json", None, json)
+        .await
+        .json();
+    assert_eq!(rows[0]["status"], "created");
+    assert_eq!(rows[1]["error_code"], "invalid_field");
 }
 
 async fn json_and_ndjson_answer_in_kind_and_carry_unknown_fields(backend: &Backend) {
