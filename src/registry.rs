@@ -801,7 +801,10 @@ impl Registry {
             |_| true,
         );
         if could_match {
-            let same_place = near.iter().find(|neighbor| {
+            // The first registered of the candidates (smallest id), not the nearest: a later
+            // row of the same list may register a nearer one, and the list run again must
+            // still answer what it answered the first time.
+            let same_place = near.iter().filter(|neighbor| {
                 neighbor.distance_m <= options.match_radius_m
                     && memory.record(neighbor.id).is_some_and(|record| {
                         record.active
@@ -809,7 +812,7 @@ impl Registry {
                             && (!keys.unit_given || keys.unit == Some(record.unit_key))
                     })
             });
-            if let Some(neighbor) = same_place
+            if let Some(neighbor) = same_place.min_by_key(|neighbor| neighbor.id)
                 && let Some(code) = memory
                     .record(neighbor.id)
                     .and_then(|record| VmapCode::unpack(record.code_key))
@@ -934,24 +937,14 @@ impl Registry {
                     error_code,
                     message,
                 },
-                Draft::Match { code, distance_m } => {
-                    match nearest_pending(&pending, &pending_by_bucket, row, options.match_radius_m)
-                    {
-                        Some((pending_code, pending_distance)) if pending_distance < distance_m => {
-                            AssignOutcome::Existing {
-                                code: pending_code,
-                                distance_m: pending_distance,
-                            }
-                        }
-                        _ => AssignOutcome::Existing { code, distance_m },
-                    }
-                }
+                // A registered address is older than anything this batch creates.
+                Draft::Match { code, distance_m } => AssignOutcome::Existing { code, distance_m },
                 Draft::Mint {
                     base,
                     highest_taken,
                 } => {
                     if let Some((code, distance_m)) =
-                        nearest_pending(&pending, &pending_by_bucket, row, options.match_radius_m)
+                        first_pending(&pending, &pending_by_bucket, row, options.match_radius_m)
                     {
                         AssignOutcome::Existing { code, distance_m }
                     } else {
@@ -1124,8 +1117,9 @@ fn index_row_of(row: &AddressRow) -> IndexRow {
     }
 }
 
-/// The nearest row created earlier in this batch that is the same place as `row`.
-fn nearest_pending(
+/// The first row created earlier in this batch that is the same place as `row` (the first,
+/// not the nearest, for the reason given in `Registry::draft`).
+fn first_pending(
     pending: &[Pending],
     by_bucket: &HashMap<(i64, i64), Vec<usize>>,
     row: &AssignRow,
@@ -1139,7 +1133,7 @@ fn nearest_pending(
     let (lat_bucket, lon_bucket) = bucket(row.location);
     // A bucket is ~11 m; search as many rings as the radius needs.
     let rings = (match_radius_m / 11.0).ceil() as i64 + 1;
-    let mut best: Option<(VmapCode, f64)> = None;
+    let mut best: Option<(usize, VmapCode, f64)> = None;
     for lat_step in -rings..=rings {
         for lon_step in -rings..=rings {
             let Some(indices) = by_bucket.get(&(lat_bucket + lat_step, lon_bucket + lon_step))
@@ -1155,12 +1149,12 @@ fn nearest_pending(
                 }
                 let distance_m = crate::point::haversine_m(row.location, candidate.location);
                 if distance_m <= match_radius_m
-                    && best.is_none_or(|(_, best_distance)| distance_m < best_distance)
+                    && best.is_none_or(|(best_idx, _, _)| idx < best_idx)
                 {
-                    best = Some((candidate.code, distance_m));
+                    best = Some((idx, candidate.code, distance_m));
                 }
             }
         }
     }
-    best
+    best.map(|(_, code, distance_m)| (code, distance_m))
 }

@@ -16,6 +16,7 @@ use vmap::api::{self, AppState, Limits};
 const SEEDED: u64 = 2_000;
 
 backend_tests!(
+    a_nearer_address_registered_later_does_not_change_answers,
     a_list_gets_codes_and_the_same_list_again_gets_the_same_codes,
     every_error_code_answers_alone,
     json_and_ndjson_answer_in_kind_and_carry_unknown_fields,
@@ -109,6 +110,43 @@ async fn a_list_gets_codes_and_the_same_list_again_gets_the_same_codes(backend: 
         registry.status().n_active,
         SEEDED + created as u64,
         "nothing registered twice"
+    );
+}
+
+/// Same-place matching is not transitive: a later row may register an address nearer to an
+/// earlier row than the one that row matched. Running the list again must still answer
+/// what it answered the first time.
+async fn a_nearer_address_registered_later_does_not_change_answers(backend: &Backend) {
+    let (_db, _registry, router) = test_app_on(backend, SEEDED, Limits::default()).await;
+    // 1 m of longitude at 12° N is about 0.0000092°.
+    let metre = 0.0000092;
+    let (lat, lon) = (12.2388, 109.1967); // Nha Trang
+    let first = format!("id,lat,lon,house_number\nold,{lat},{lon},9\n");
+    let (header, rows) = assign_csv(&router, &first, "").await;
+    let old_code = column(&header, &rows[0], "code").to_owned();
+    let list = format!(
+        "id,lat,lon,house_number\nnear-old,{lat},{},9\nbeyond,{lat},{},9\n",
+        lon + 2.7 * metre,
+        lon + 4.3 * metre
+    );
+    let (header, once) = assign_csv(&router, &list, "").await;
+    assert_eq!(column(&header, &once[0], "code"), old_code);
+    assert_eq!(column(&header, &once[1], "status"), "created");
+    let (header, twice) = assign_csv(&router, &list, "").await;
+    let codes = |rows: &[Vec<String>]| {
+        rows.iter()
+            .map(|row| column(&header, row, "code").to_owned())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        codes(&twice),
+        codes(&once),
+        "the second run answers as the first"
+    );
+    assert!(
+        twice
+            .iter()
+            .all(|row| column(&header, row, "status") == "existing")
     );
 }
 
