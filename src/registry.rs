@@ -165,6 +165,15 @@ impl Memory {
         IndexEntry::new(location, id)
     }
 
+    /// Own writes numbered `first..=last` need not be fetched again by `catch_up` when they
+    /// follow on from what memory already holds: writers are serialised, so no one else's
+    /// change can sit in between.
+    fn advance_followed(&mut self, first: i64, last: i64) {
+        if first == self.followed_seq + 1 {
+            self.followed_seq = last;
+        }
+    }
+
     /// Brings one address up to date with its stored row: adds it, moves it, retires it.
     /// Applying the same row twice changes nothing.
     fn apply(&mut self, zones: &ZoneTable, row: &IndexRow) -> Result<(), RegistryError> {
@@ -897,6 +906,7 @@ impl Registry {
                             },
                         )?;
                     }
+                    memory.advance_followed(inserted.first_change_seq, inserted.last_change_seq);
                     return Ok(outcomes);
                 }
                 Err(StoreError::CodeTaken(detail)) if attempt < MAX_COMMIT_ATTEMPTS => {
@@ -1048,8 +1058,9 @@ impl Registry {
             .update_address(&code, &change)
             .await?
             .ok_or(RegistryError::NotRegistered(code))?;
-        self.write_memory()
-            .apply(&self.zones, &index_row_of(&after))?;
+        let mut memory = self.write_memory();
+        memory.apply(&self.zones, &index_row_of(&after))?;
+        memory.advance_followed(after.change_seq, after.change_seq);
         Ok(after)
     }
 
@@ -1099,8 +1110,9 @@ impl Registry {
             .update_address(&code, &change)
             .await?
             .ok_or(RegistryError::NotRegistered(code))?;
-        self.write_memory()
-            .apply(&self.zones, &index_row_of(&after))?;
+        let mut memory = self.write_memory();
+        memory.apply(&self.zones, &index_row_of(&after))?;
+        memory.advance_followed(after.change_seq, after.change_seq);
         Ok(after)
     }
 }

@@ -164,6 +164,12 @@ pub(super) async fn assign_list(
         }
         Ok::<_, std::io::Error>(chunk)
     });
+    // Read the first chunk before answering: a client that sent `Expect: 100-continue`
+    // (curl does for bodies over 1 MiB) gets its "100 Continue" only while the request body
+    // is read before the response starts; otherwise it waits a second before uploading.
+    let mut stream = Box::pin(stream);
+    let first_chunk = stream.next().await;
+    let stream = futures::stream::iter(first_chunk).chain(stream);
     let input = tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(stream));
 
     let (sender, receiver) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(16);

@@ -73,6 +73,8 @@ pub struct Inserted {
     pub ids: Vec<AddressId>,
     /// The change sequence number of the last row.
     pub last_change_seq: i64,
+    /// The change sequence number of the first row.
+    pub first_change_seq: i64,
 }
 
 /// A stored address.

@@ -77,6 +77,7 @@ impl PostgresStore {
         let mut tx = self.pool.begin().await?;
         let mut ids = Vec::with_capacity(rows.len());
         let mut last_change_seq = 0;
+        let mut first_change_seq = i64::MAX;
         for chunk in rows.chunks(ROWS_PER_INSERT) {
             let codes: Vec<String> = chunk.iter().map(|row| row.code.canonical()).collect();
             let postcodes: Vec<String> = chunk
@@ -119,7 +120,9 @@ impl PostgresStore {
             for row in &returned {
                 let code: String = row.try_get(1)?;
                 id_by_code.insert(code, row.try_get::<i64, _>(0)?);
-                last_change_seq = last_change_seq.max(row.try_get::<i64, _>(2)?);
+                let change_seq: i64 = row.try_get(2)?;
+                last_change_seq = last_change_seq.max(change_seq);
+                first_change_seq = first_change_seq.min(change_seq);
             }
             for code in &codes {
                 let id = id_by_code.get(code).copied().ok_or_else(|| {
@@ -132,6 +135,7 @@ impl PostgresStore {
         Ok(Inserted {
             ids,
             last_change_seq,
+            first_change_seq,
         })
     }
 
