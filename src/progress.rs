@@ -21,29 +21,28 @@ pub struct Progress {
 impl Progress {
     /// A bar when stderr is a terminal, log lines otherwise.
     pub fn new(label: &'static str, total: u64) -> Progress {
-        let bar = std::io::stderr().is_terminal().then(|| {
-            let bar = ProgressBar::new(total);
-            let style = ProgressStyle::with_template(
-                "{msg:>8} [{bar:40}] {human_pos}/{human_len} ({per_sec}, eta {eta})",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> ");
-            bar.set_style(style);
-            bar.set_message(label);
-            bar
-        });
-        Progress::with_bar(label, total, bar)
+        Progress::on_terminal(
+            label,
+            total,
+            "{human_pos}/{human_len} ({per_sec}, eta {eta})",
+        )
     }
 
     /// A bar counting bytes (of a file being read), log lines otherwise.
     pub fn bytes(label: &'static str, total: u64) -> Progress {
+        Progress::on_terminal(
+            label,
+            total,
+            "{binary_bytes}/{binary_total_bytes} ({binary_bytes_per_sec}, eta {eta})",
+        )
+    }
+
+    fn on_terminal(label: &'static str, total: u64, figures: &str) -> Progress {
         let bar = std::io::stderr().is_terminal().then(|| {
             let bar = ProgressBar::new(total);
-            let style = ProgressStyle::with_template(
-                "{msg:>8} [{bar:40}] {binary_bytes}/{binary_total_bytes} ({binary_bytes_per_sec}, eta {eta})",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> ");
+            let style = ProgressStyle::with_template(&format!("{{msg:>8}} [{{bar:40}}] {figures}"))
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> ");
             bar.set_style(style);
             bar.set_message(label);
             bar
