@@ -1,7 +1,8 @@
 //! The command line: one clap-derive struct for all configuration, and the commands.
 //!
-//! Every option also reads an environment variable (`#[arg(long, env)]`), so a service
-//! manager can configure vmap without flags.
+//! Every `serve` option, and every command's database URL and zone file, also reads an
+//! environment variable (`#[arg(long, env)]`), so a service manager can configure vmap
+//! without flags; one-off arguments (a list to assign, a point to look up) are flags only.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
