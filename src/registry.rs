@@ -1053,15 +1053,7 @@ impl Registry {
         if current.status == AddressStatus::Retired {
             return Err(RegistryError::Retired(code));
         }
-        let (_, after) = self
-            .store
-            .update_address(&code, &change)
-            .await?
-            .ok_or(RegistryError::NotRegistered(code))?;
-        let mut memory = self.write_memory();
-        memory.apply(&self.zones, &index_row_of(&after))?;
-        memory.advance_followed(after.change_seq, after.change_seq);
-        Ok(after)
+        self.commit_change(code, &change).await
     }
 
     /// Retires an address: it leaves reverse answers, its code stays reserved for ever and
@@ -1105,9 +1097,18 @@ impl Registry {
             successor: successor.map(Some),
             ..AddressChange::default()
         };
+        self.commit_change(code, &change).await
+    }
+
+    /// Writes `change` to the store, then to memory; the caller holds the write lock.
+    async fn commit_change(
+        &self,
+        code: VmapCode,
+        change: &AddressChange,
+    ) -> Result<AddressRow, RegistryError> {
         let (_, after) = self
             .store
-            .update_address(&code, &change)
+            .update_address(&code, change)
             .await?
             .ok_or(RegistryError::NotRegistered(code))?;
         let mut memory = self.write_memory();
