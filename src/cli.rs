@@ -154,19 +154,30 @@ pub struct CopyArgs {
 pub enum BenchMode {
     /// Queries in process against the index built from the database.
     Index,
+    /// Load on a running `vmap serve`: GET and batch POST /v1/reverse over keep-alive
+    /// connections.
+    Http,
+    /// The same queries as KNN SQL against the addresses table in PostGIS.
+    Postgis,
 }
 
 #[derive(Debug, Clone, Args)]
 pub struct BenchArgs {
-    #[command(flatten)]
-    pub data: DataArgs,
+    /// Database URL. index: the registry to query (`sqlite://vmap.db` when absent).
+    /// postgis: the PostGIS database to query (required). http: optional, the database the
+    /// server serves, needed for `--queries near` and `--check`.
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Zone table CSV in the layout of data/vn_wards_63.csv; the built-in table when absent.
+    #[arg(long, env = "VMAP_ZONES_FILE")]
+    pub zones_file: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t = BenchMode::Index)]
     pub mode: BenchMode,
-    /// Query points: `near` (within 50 m of registered addresses), `uniform` (over
-    /// Vietnam), or `file:PATH` (lat,lon per line).
+    /// Query points: `near` (within 50 m of registered addresses; needs the database),
+    /// `uniform` (over Vietnam), or `file:PATH` (lat,lon per line).
     #[arg(long, default_value = "near")]
     pub queries: crate::bench::QuerySet,
-    /// How many query points.
+    /// How many query points (http and postgis cycle through them for `--duration`).
     #[arg(long, default_value_t = 200_000)]
     pub n_queries: usize,
     /// Seed for drawing query points.
@@ -176,15 +187,44 @@ pub struct BenchArgs {
     pub limit: usize,
     #[arg(long, default_value_t = registry::DEFAULT_RADIUS_M)]
     pub radius_m: f64,
-    /// Threads for the all-cores run; every core by default.
+    /// Threads for index mode's all-cores run; every core by default.
     #[arg(long)]
     pub threads: Option<usize>,
-    /// Compare this many answers with a brute-force scan (slow: a full scan each).
+    /// index: compare this many answers with a brute-force scan (slow: a full scan each).
+    /// http: compare this many GET answers with an in-process brute-force scan (needs
+    /// --database-url). postgis: compare this many answers, single and batched, with the
+    /// registry loaded from the same database. Any difference fails the command.
     #[arg(long, default_value_t = 0)]
     pub check: usize,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
+    /// http: the server, e.g. `http://127.0.0.1:8080`.
+    #[arg(long, required_if_eq("mode", "http"))]
+    pub url: Option<String>,
+    /// Concurrent connections, one worker each. http: 64 by default. postgis: every core by
+    /// default; each load runs on 1 connection and then on this many.
+    #[arg(long)]
+    pub concurrency: Option<usize>,
+    /// http: connections of the batch load; by default the smaller of `--concurrency` and
+    /// this machine's cores (the server already spreads each batch over its cores, so a few
+    /// at a time saturate it and more only queue).
+    #[arg(long)]
+    pub batch_concurrency: Option<usize>,
+    /// http, postgis: how long each load is measured, e.g. `30s`, `2m`.
+    #[arg(long, default_value = "30s")]
+    pub duration: humantime::Duration,
+    /// http, postgis: load before measuring, not counted in the figures.
+    #[arg(long, default_value = "1s")]
+    pub warmup: humantime::Duration,
+    /// Points per batch request: http 10 000 (the server's default maximum), postgis 1 000
+    /// (one LATERAL KNN statement); 0 skips the batch load.
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// postgis: KNN candidates per requested address, taken by planar distance and re-ranked
+    /// by spherical distance.
+    #[arg(long, default_value_t = crate::bench::postgis::DEFAULT_CANDIDATES)]
+    pub candidates: usize,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -583,40 +623,141 @@ impl<R: std::io::Read> std::io::Read for ProgressReader<R> {
 }
 
 async fn bench(args: BenchArgs) -> Result<(), CliError> {
-    let zones = load_zones(args.data.zones_file.as_ref())?;
-    let store = Store::connect(&args.data.database_url).await?;
-    let registry = Arc::new(Registry::load(store, zones).await?);
-    let points = crate::bench::query_points(&registry, &args.queries, args.n_queries, args.seed)
-        .map_err(|error| CliError::Usage(error.to_string()))?;
-    let threads = args
-        .threads
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
-    let report = match args.mode {
-        BenchMode::Index => {
-            let registry = registry.clone();
-            let (limit, radius_m, check) = (args.limit, args.radius_m, args.check);
-            tokio::task::spawn_blocking(move || {
-                crate::bench::bench_index(registry, points, limit, radius_m, threads, check)
-            })
-            .await
-            .map_err(|error| CliError::Usage(format!("bench failed: {error}")))?
+    use crate::bench::{self, BenchError, LoadContext, QuerySet};
+    let usage = |error: BenchError| CliError::Usage(error.to_string());
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let given_url = args
+        .database_url
+        .clone()
+        .filter(|url| !url.trim().is_empty());
+    let database_url = match (args.mode, given_url) {
+        (BenchMode::Index, None) => Some("sqlite://vmap.db".to_owned()),
+        (BenchMode::Postgis, None) => {
+            return Err(CliError::Usage(
+                "--mode postgis needs --database-url postgres://… (vmap's database)".to_owned(),
+            ));
         }
+        (_, url) => url,
     };
-    if args.json {
+    if args.mode != BenchMode::Index {
+        if !(1..=registry::MAX_LIMIT).contains(&args.limit) {
+            return Err(CliError::Usage(format!(
+                "--limit must be between 1 and {}",
+                registry::MAX_LIMIT
+            )));
+        }
+        if !(0.0..=registry::MAX_RADIUS_M).contains(&args.radius_m) {
+            return Err(CliError::Usage(format!(
+                "--radius-m must be between 0 and {}",
+                registry::MAX_RADIUS_M
+            )));
+        }
+    }
+    // The registry: what index mode queries; elsewhere the source of `near` points and the
+    // reference of `--check`, loaded only for those.
+    let needs_registry =
+        args.mode == BenchMode::Index || args.queries == QuerySet::Near || args.check > 0;
+    let registry = match (&database_url, needs_registry) {
+        (Some(url), true) => {
+            let zones = load_zones(args.zones_file.as_ref())?;
+            let store = Store::connect(url).await?;
+            Some(Arc::new(Registry::load(store, zones).await?))
+        }
+        _ => None,
+    };
+    let points = bench::query_points_from(
+        registry.as_deref(),
+        &args.queries,
+        args.n_queries,
+        args.seed,
+    )
+    .map_err(usage)?;
+    let context = LoadContext {
+        query_set: args.queries.clone(),
+        seed: args.seed,
+        limit: args.limit,
+        radius_m: args.radius_m,
+        warmup: args.warmup.into(),
+        duration: args.duration.into(),
+    };
+    fn print_json(report: &impl serde::Serialize) {
         println!(
             "{}",
-            serde_json::to_string_pretty(&report).unwrap_or_default()
+            serde_json::to_string_pretty(report).unwrap_or_default()
         );
-    } else {
-        print!("{}", crate::bench::render_table(&report));
     }
-    registry.store().close().await;
-    if report.mismatches > 0 {
-        return Err(CliError::Usage(
-            crate::bench::BenchError::CheckFailed(report.mismatches, report.checked).to_string(),
-        ));
+    let outcome = match (args.mode, registry.clone()) {
+        (BenchMode::Index, Some(registry)) => {
+            let threads = args.threads.unwrap_or(cores);
+            let (limit, radius_m, check) = (args.limit, args.radius_m, args.check);
+            let report = tokio::task::spawn_blocking(move || {
+                bench::bench_index(registry, points, limit, radius_m, threads, check)
+            })
+            .await
+            .map_err(|error| CliError::Usage(format!("bench failed: {error}")))?;
+            if args.json {
+                print_json(&report);
+            } else {
+                print!("{}", bench::render_table(&report));
+            }
+            if report.mismatches > 0 {
+                Err(BenchError::CheckFailed(report.mismatches, report.checked))
+            } else {
+                Ok(())
+            }
+        }
+        (BenchMode::Index, None) => Err(BenchError::NeedsDatabase),
+        (BenchMode::Http, registry) => {
+            let url = args.url.clone().ok_or_else(|| {
+                CliError::Usage("--mode http needs --url http://HOST:PORT".to_owned())
+            })?;
+            let concurrency = args.concurrency.unwrap_or(64);
+            let settings = bench::http::HttpSettings {
+                url,
+                concurrency,
+                batch_concurrency: args
+                    .batch_concurrency
+                    .unwrap_or_else(|| concurrency.min(cores)),
+                batch_size: args.batch_size.unwrap_or(10_000),
+                check: args.check,
+                context,
+            };
+            let report = bench::http::run(&settings, points, registry)
+                .await
+                .map_err(usage)?;
+            if args.json {
+                print_json(&report);
+            } else {
+                print!("{}", bench::render_load_table(&report));
+            }
+            report.verdict()
+        }
+        (BenchMode::Postgis, registry) => {
+            let settings = bench::postgis::PostgisSettings {
+                database_url: database_url.unwrap_or_default(),
+                concurrency: vec![1, args.concurrency.or(args.threads).unwrap_or(cores)],
+                batch_size: args
+                    .batch_size
+                    .unwrap_or(bench::postgis::DEFAULT_BATCH_SIZE),
+                candidates: args.candidates,
+                check: args.check,
+                context,
+            };
+            let report = bench::postgis::run(&settings, points, registry)
+                .await
+                .map_err(usage)?;
+            if args.json {
+                print_json(&report);
+            } else {
+                print!("{}", bench::render_load_table(&report));
+            }
+            report.verdict()
+        }
+    };
+    if let Some(registry) = registry {
+        registry.store().close().await;
     }
-    Ok(())
+    outcome.map_err(usage)
 }
 
 async fn copy(args: CopyArgs) -> Result<(), CliError> {
