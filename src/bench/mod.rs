@@ -641,7 +641,7 @@ pub fn render_load_table(report: &LoadReport) -> String {
         if let Some(message) = &run.first_error {
             text.push_str(&format!("{}: first failure: {message}\n", run.what));
         }
-        if run.requests < FEW_REQUESTS {
+        if run.requests < FEW_REQUESTS && run.non_2xx + run.errors == 0 {
             text.push_str(&format!(
                 "{} ({} connections): only {} requests completed in the window; a longer \
                  --duration gives steadier figures\n",
