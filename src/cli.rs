@@ -225,6 +225,10 @@ pub struct BenchArgs {
     /// by spherical distance.
     #[arg(long, default_value_t = crate::bench::postgis::DEFAULT_CANDIDATES)]
     pub candidates: usize,
+    /// postgis: keep the server's JIT setting; by default the bench's sessions turn JIT off
+    /// (compiling a batch statement costs more than running it).
+    #[arg(long)]
+    pub pg_jit: bool,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -741,6 +745,7 @@ async fn bench(args: BenchArgs) -> Result<(), CliError> {
                     .unwrap_or(bench::postgis::DEFAULT_BATCH_SIZE),
                 candidates: args.candidates,
                 check: args.check,
+                keep_jit: args.pg_jit,
                 context,
             };
             let report = bench::postgis::run(&settings, points, registry)

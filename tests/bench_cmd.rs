@@ -184,6 +184,7 @@ async fn postgis_mode_matches_the_registry() {
         batch_size: 100,
         candidates: bench::postgis::DEFAULT_CANDIDATES,
         check: 600,
+        keep_jit: false,
         context: context(QuerySet::Near, 3, 100, 400),
     };
     let report = bench::postgis::run(&settings, points, Some(registry.clone()))
@@ -247,6 +248,7 @@ async fn postgis_mode_refuses_a_sqlite_url() {
         batch_size: 10,
         candidates: 16,
         check: 0,
+        keep_jit: false,
         context: context(QuerySet::Uniform, 1, 0, 100),
     };
     assert!(matches!(

@@ -472,6 +472,9 @@ pub struct LoadReport {
     /// postgis mode: KNN candidates fetched per requested address before re-ranking.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub candidates_per_address: Option<usize>,
+    /// postgis mode: whether the sessions kept PostgreSQL's JIT (off unless `--pg-jit`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jit: Option<bool>,
     pub runs: Vec<LoadFigures>,
     /// Answers compared with the reference (`--check`), and how many differed.
     pub checked: usize,
@@ -515,6 +518,7 @@ impl LoadReport {
             warmup_s: context.warmup.as_secs_f64(),
             duration_s: context.duration.as_secs_f64(),
             candidates_per_address: None,
+            jit: None,
             runs: Vec::new(),
             checked: 0,
             mismatches: 0,
@@ -602,7 +606,12 @@ pub fn render_load_table(report: &LoadReport) -> String {
     if let Some(candidates) = report.candidates_per_address {
         text.push_str(&format!(
             "KNN takes {candidates} candidates per requested address by planar distance, \
-             re-ranked by spherical distance\n"
+             re-ranked by spherical distance; JIT {}\n",
+            if report.jit == Some(true) {
+                "as the server sets it"
+            } else {
+                "off"
+            }
         ));
     }
     text.push_str(&format!(
@@ -643,9 +652,12 @@ pub fn render_load_table(report: &LoadReport) -> String {
         }
         if run.requests < FEW_REQUESTS && run.non_2xx + run.errors == 0 {
             text.push_str(&format!(
-                "{} ({} connections): only {} requests completed in the window; a longer \
+                "{} on {} connection{}: only {} requests completed in the window; a longer \
                  --duration gives steadier figures\n",
-                run.what, run.connections, run.requests
+                run.what,
+                run.connections,
+                if run.connections == 1 { "" } else { "s" },
+                run.requests
             ));
         }
     }

@@ -23,6 +23,11 @@
 //! Single queries run one statement per point on C connections (1 and C, like index mode's
 //! one thread and every core); batches pass `--batch-size` points (default 1 000) as two
 //! `float8[]` arrays through `UNNEST` into one `CROSS JOIN LATERAL` KNN statement.
+//!
+//! The bench's sessions run with `jit = off` unless `--pg-jit` is given: a 1 000-point
+//! batch's planner cost passes `jit_above_cost`, and compiling it took ~170 ms per statement
+//! on a 1 M-address table, more than running it (~130 ms). An OLTP deployment would turn
+//! JIT off for such queries too; `--pg-jit` keeps the server's setting, to see its cost.
 
 use std::sync::Arc;
 
@@ -93,6 +98,8 @@ pub struct PostgisSettings {
     pub candidates: usize,
     /// Compare this many answers (single and batch) with the registry's (needs a registry).
     pub check: usize,
+    /// Keep the server's JIT setting instead of turning JIT off for the bench's sessions.
+    pub keep_jit: bool,
     pub context: LoadContext,
 }
 
@@ -272,14 +279,19 @@ impl Requester for PgRequester {
     }
 }
 
-fn connect_options(url: &str) -> Result<PgConnectOptions, BenchError> {
+fn connect_options(url: &str, keep_jit: bool) -> Result<PgConnectOptions, BenchError> {
     if !(url.starts_with("postgres:") || url.starts_with("postgresql:")) {
         return Err(BenchError::Invalid(format!(
             "--mode postgis needs a postgres:// --database-url, not {}",
             redact_url(url)
         )));
     }
-    Ok(url.parse::<PgConnectOptions>()?.disable_statement_logging())
+    let options = url.parse::<PgConnectOptions>()?.disable_statement_logging();
+    Ok(if keep_jit {
+        options
+    } else {
+        options.options([("jit", "off")])
+    })
 }
 
 /// Runs each statement's answers for the first `n` points, single and batched, against the
@@ -348,7 +360,7 @@ pub async fn run(
     if points.is_empty() {
         return Err(BenchError::NoQueries);
     }
-    let options = connect_options(&settings.database_url)?;
+    let options = connect_options(&settings.database_url, settings.keep_jit)?;
     let params = KnnParams::new(settings)?;
     // Fail early, and plainly, when the database is unreachable or is not vmap's.
     let mut probe = options.connect().await?;
@@ -365,6 +377,7 @@ pub async fn run(
         context,
     );
     report.candidates_per_address = Some(settings.candidates.max(1));
+    report.jit = Some(settings.keep_jit);
     let mut loads = vec![(
         LoadSpec {
             what: "knn".to_owned(),
@@ -439,7 +452,15 @@ mod tests {
 
     #[test]
     fn only_postgres_urls_are_taken() {
-        assert!(connect_options("sqlite://vmap.db").is_err());
-        assert!(connect_options("postgres://vmap:pw@127.0.0.1:5432/vmap").is_ok());
+        assert!(connect_options("sqlite://vmap.db", false).is_err());
+        let url = "postgres://vmap:pw@127.0.0.1:5432/vmap";
+        let without_jit = connect_options(url, false).expect("a postgres URL");
+        assert!(
+            without_jit
+                .get_options()
+                .is_some_and(|o| o.contains("jit=off"))
+        );
+        let with_jit = connect_options(url, true).expect("a postgres URL");
+        assert_eq!(with_jit.get_options(), None);
     }
 }
