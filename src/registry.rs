@@ -308,7 +308,7 @@ impl Registry {
         let mut memory = Memory::default();
         let mut entries = Vec::with_capacity(expected as usize);
         let mut since_tick = 0u64;
-        store
+        let complete_to = store
             .for_each_index_row(|row: IndexRow| {
                 let id = PointId::try_from(row.id).map_err(|_| {
                     StoreError::Corrupt(format!("address id {} out of range", row.id))
@@ -323,7 +323,6 @@ impl Registry {
                     active,
                 ));
                 note_if_displaced(&mut memory.displaced, &zones, row.code, row.location);
-                memory.followed_seq = memory.followed_seq.max(row.change_seq);
                 since_tick += 1;
                 if since_tick == 65_536 {
                     progress.inc(since_tick);
@@ -332,6 +331,7 @@ impl Registry {
                 Ok(())
             })
             .await?;
+        memory.followed_seq = complete_to;
         progress.inc(since_tick);
         progress.finish();
         memory.index = tokio::task::spawn_blocking(move || PointIndex::bulk_load(entries))
@@ -436,7 +436,7 @@ impl Registry {
         radius_m: f64,
     ) -> Vec<NearbyAddress> {
         let memory = self.read_memory();
-        let entries: Vec<IndexEntry> = memory.index.iter().copied().collect();
+        let entries: Vec<IndexEntry> = memory.index.iter().collect();
         crate::index::brute_force_nearest(&entries, point, limit, radius_m, |id| {
             memory.is_active(id)
         })

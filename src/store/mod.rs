@@ -228,11 +228,12 @@ impl Store {
         dispatch!(self, store => store.update_address(code, change).await)
     }
 
-    /// Calls `each` for every address, in id order, streaming (never all rows at once).
+    /// Calls `each` for every address, in no particular order, streaming (never all rows
+    /// at once); returns the change number up to which the rows are complete.
     pub async fn for_each_index_row(
         &self,
         each: impl FnMut(IndexRow) -> Result<(), StoreError>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<i64, StoreError> {
         dispatch!(self, store => store.for_each_index_row(each).await)
     }
 

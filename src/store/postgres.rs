@@ -194,16 +194,21 @@ impl PostgresStore {
     pub async fn for_each_index_row(
         &self,
         mut each: impl FnMut(IndexRow) -> Result<(), StoreError>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<i64, StoreError> {
+        // One query, one snapshot: writers commit in change order (serialised by the
+        // trigger's lock), so the highest change number seen covers every change before it.
+        let mut complete_to = 0;
         let mut rows = sqlx::query(
             "SELECT id, code, ST_AsEWKB(geom, 'NDR'), status, house_number, unit, change_seq \
              FROM addresses ORDER BY id",
         )
         .fetch(&self.pool);
         while let Some(row) = rows.try_next().await? {
-            each(index_row(&row)?)?;
+            let row = index_row(&row)?;
+            complete_to = complete_to.max(row.change_seq);
+            each(row)?;
         }
-        Ok(())
+        Ok(complete_to)
     }
 
     pub async fn changes_since(
