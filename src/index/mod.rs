@@ -18,7 +18,6 @@ use std::num::NonZeroUsize;
 
 use kiddo::{ImmutableKdTree, SquaredEuclidean};
 use rstar::{AABB, PointDistance, RTree, RTreeObject};
-use serde::{Deserialize, Serialize};
 
 use crate::point::{LatLon, chord_for_distance_m, haversine_m};
 
@@ -26,7 +25,7 @@ use crate::point::{LatLon, chord_for_distance_m, haversine_m};
 pub type PointId = u32;
 
 /// One indexed point.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct IndexEntry {
     pub location: LatLon,
     pub id: PointId,
@@ -100,7 +99,7 @@ impl PointDistance for LiveEntry {
 /// bulk-loaded rstar 0.12 tree can panic, georust/rstar#243). Once the live tree grows past
 /// a fraction of the main one, both are rebuilt into one main tree, without the removed
 /// points.
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Default)]
 pub struct PointIndex {
     /// By the main tree's item number.
     main_points: Vec<IndexEntry>,
@@ -108,8 +107,6 @@ pub struct PointIndex {
     main_removed: Vec<bool>,
     n_main_removed: usize,
     main: Option<MainTree>,
-    /// Not in snapshots: [`PointIndex::fold_live`] empties it before one is written.
-    #[serde(skip)]
     live: RTree<LiveEntry>,
 }
 
@@ -335,6 +332,36 @@ impl PointIndex {
             .filter(|(_, removed)| !**removed)
             .map(|(entry, _)| *entry)
             .chain(self.live.iter().map(|live| live.entry))
+    }
+
+    /// The main tree's points, by item number; with [`PointIndex::encode_tree`], all a
+    /// snapshot needs once [`PointIndex::fold_live`] has run.
+    pub fn main_points(&self) -> &[IndexEntry] {
+        &self.main_points
+    }
+
+    /// The main tree in a compact binary form.
+    pub fn encode_tree(&self) -> Result<Vec<u8>, postcard::Error> {
+        postcard::to_stdvec(&self.main)
+    }
+
+    /// An index from parts made by [`PointIndex::main_points`] and
+    /// [`PointIndex::encode_tree`]; refuses parts that do not belong together.
+    pub fn from_parts(
+        main_points: Vec<IndexEntry>,
+        tree: &[u8],
+    ) -> Result<PointIndex, postcard::Error> {
+        let main: Option<MainTree> = postcard::from_bytes(tree)?;
+        if main.as_ref().map_or(0, |tree| tree.size()) != main_points.len() {
+            return Err(postcard::Error::DeserializeBadEncoding);
+        }
+        Ok(PointIndex {
+            main_removed: vec![false; main_points.len()],
+            n_main_removed: 0,
+            main_points,
+            main,
+            live: RTree::new(),
+        })
     }
 
     /// Folds the live tree into the main one, so that the whole index is in the parts a

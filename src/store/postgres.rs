@@ -10,7 +10,7 @@ use sqlx::{ConnectOptions, PgPool, Row};
 
 use super::{
     AddressParts, AddressRow, AddressStatus, ChangeRow, IndexRow, Inserted, NewAddress,
-    StoreCounts, StoreError, ewkb, now_ms, parse_stored_code,
+    StoreCounts, StoreError, StoreIdentity, ewkb, now_ms, parse_stored_code,
 };
 use crate::code::VmapCode;
 
@@ -53,6 +53,25 @@ impl PostgresStore {
             .fetch_one(&self.pool)
             .await?;
         Ok(max_id)
+    }
+
+    pub async fn identity(&self) -> Result<StoreIdentity, StoreError> {
+        let (instance_id,): (String,) =
+            sqlx::query_as("SELECT value FROM vmap_meta WHERE key = 'instance_id'")
+                .fetch_one(&self.pool)
+                .await?;
+        let (max_change_seq, max_id): (i64, i64) = sqlx::query_as(
+            // Two subqueries: SQLite answers a lone MAX from an index, not two in one query.
+            "SELECT COALESCE((SELECT MAX(change_seq) FROM addresses), 0), \
+             COALESCE((SELECT MAX(id) FROM addresses), 0)",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(StoreIdentity {
+            instance_id,
+            max_change_seq,
+            max_id,
+        })
     }
 
     pub async fn counts(&self) -> Result<StoreCounts, StoreError> {

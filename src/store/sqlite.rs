@@ -9,7 +9,7 @@ use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 
 use super::{
     AddressParts, AddressRow, AddressStatus, ChangeRow, IndexRow, Inserted, NewAddress,
-    StoreCounts, StoreError, ewkb, now_ms, parse_stored_code,
+    StoreCounts, StoreError, StoreIdentity, ewkb, now_ms, parse_stored_code,
 };
 
 /// SQLite allows 32 766 bound variables per statement; 12 columns a row.
@@ -74,6 +74,30 @@ impl SqliteStore {
             .fetch_one(&self.reader)
             .await?;
         Ok(max_id)
+    }
+
+    /// The database file (`None` for an in-memory database).
+    pub fn path(&self) -> Option<&std::path::Path> {
+        self.path.as_deref()
+    }
+
+    pub async fn identity(&self) -> Result<StoreIdentity, StoreError> {
+        let (instance_id,): (String,) =
+            sqlx::query_as("SELECT value FROM vmap_meta WHERE key = 'instance_id'")
+                .fetch_one(&self.reader)
+                .await?;
+        let (max_change_seq, max_id): (i64, i64) = sqlx::query_as(
+            // Two subqueries: SQLite answers a lone MAX from an index, not two in one query.
+            "SELECT COALESCE((SELECT MAX(change_seq) FROM addresses), 0), \
+             COALESCE((SELECT MAX(id) FROM addresses), 0)",
+        )
+        .fetch_one(&self.reader)
+        .await?;
+        Ok(StoreIdentity {
+            instance_id,
+            max_change_seq,
+            max_id,
+        })
     }
 
     pub async fn counts(&self) -> Result<StoreCounts, StoreError> {
