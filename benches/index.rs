@@ -11,15 +11,14 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput};
-use kiddo::SquaredEuclidean;
-use kiddo::immutable::float::kdtree::ImmutableKdTree;
+use kiddo::{ImmutableKdTree, SquaredEuclidean};
 use vmap::index::{IndexEntry, PointId, PointIndex};
 use vmap::point::{LatLon, haversine_m};
 
 mod common;
 
 /// f64 coordinates as vmap stores them, u32 items like `PointId`, kiddo's default bucket.
-type KiddoTree = ImmutableKdTree<f64, u32, 3, 32>;
+type KiddoTree = ImmutableKdTree<f64, 3>;
 
 /// Enough distinct queries that the benchmark does not run out of a warm cache.
 const N_QUERIES: usize = 10_000;
@@ -182,7 +181,7 @@ fn bench_build(criterion: &mut Criterion, timings: &Timings, n: u64, data: &Data
             let mut total = Duration::ZERO;
             for _ in 0..iters {
                 let started = Instant::now();
-                let tree = KiddoTree::new_from_slice(black_box(&data.xyz));
+                let tree = build_kiddo(black_box(&data.xyz));
                 total += started.elapsed();
                 drop(black_box(tree));
             }
@@ -193,12 +192,24 @@ fn bench_build(criterion: &mut Criterion, timings: &Timings, n: u64, data: &Data
     group.finish();
 }
 
+/// Built like vmap's main tree: in parallel, items numbered by position.
+fn build_kiddo(xyz: &[[f64; 3]]) -> KiddoTree {
+    KiddoTree::builder()
+        .with_parallel_construction()
+        .build_from_slice(xyz)
+        .expect("fewer points than u32 items")
+}
+
 /// Both trees must give the same nearest distance, or the comparison is meaningless.
 fn check_same_answers(index: &PointIndex, tree: &KiddoTree, data: &Data) {
     for (query, query_xyz) in data.queries.iter().zip(&data.query_xyz).take(N_CHECKED) {
         let found = index.nearest(*query, 1, RADIUS_M, |_| true);
         let vmap = found.first().expect("a query 50 m from a point finds one");
-        let item = tree.nearest_one::<SquaredEuclidean>(query_xyz).item;
+        let item = tree
+            .query(query_xyz)
+            .nearest_one::<SquaredEuclidean<f64>>()
+            .execute()
+            .item;
         let kiddo_location = data.entries[item as usize].location;
         let kiddo_m = haversine_m(*query, kiddo_location);
         assert!(
@@ -211,7 +222,7 @@ fn check_same_answers(index: &PointIndex, tree: &KiddoTree, data: &Data) {
 
 fn bench_nearest(criterion: &mut Criterion, timings: &Timings, n: u64, data: Data) {
     let started = Instant::now();
-    let tree = KiddoTree::new_from_slice(&data.xyz);
+    let tree = build_kiddo(&data.xyz);
     let index = PointIndex::bulk_load(data.entries.clone());
     check_same_answers(&index, &tree, &data);
     eprintln!(
@@ -256,7 +267,11 @@ fn bench_nearest(criterion: &mut Criterion, timings: &Timings, n: u64, data: Dat
             for _ in 0..iters {
                 let query = &query_xyz[next];
                 next = (next + 1) % query_xyz.len();
-                black_box(tree.nearest_one::<SquaredEuclidean>(black_box(query)));
+                black_box(
+                    tree.query(black_box(query))
+                        .nearest_one::<SquaredEuclidean<f64>>()
+                        .execute(),
+                );
             }
             let elapsed = started.elapsed();
             timings.record(&id, iters, elapsed);

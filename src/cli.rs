@@ -84,6 +84,26 @@ pub struct DataArgs {
     /// Zone table CSV in the layout of data/vn_wards_63.csv; the built-in table when absent.
     #[arg(long, env = "VMAP_ZONES_FILE")]
     pub zones_file: Option<PathBuf>,
+    /// Snapshot of the in-memory index: read at start-up when it matches the database,
+    /// written after a build from the database. Default: FILE.snapshot next to a SQLite
+    /// database FILE; none for PostgreSQL.
+    #[arg(long, env = "VMAP_SNAPSHOT")]
+    pub snapshot: Option<PathBuf>,
+    /// Neither read nor write a snapshot.
+    #[arg(long, env = "VMAP_NO_SNAPSHOT", conflicts_with = "snapshot")]
+    pub no_snapshot: bool,
+}
+
+impl DataArgs {
+    /// The snapshot file to use with `store`, if any.
+    fn snapshot_for(&self, store: &Store) -> Option<PathBuf> {
+        if self.no_snapshot {
+            return None;
+        }
+        self.snapshot
+            .clone()
+            .or_else(|| store.default_snapshot_path())
+    }
 }
 
 #[derive(Debug, Clone, Args)]
@@ -378,7 +398,7 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
     let server = tokio::spawn(api::serve(listener, router));
     tracing::info!(%address, "listening; loading the registry");
     let started = Instant::now();
-    let registry = Arc::new(Registry::load(store, zones).await?);
+    let registry = Arc::new(load_registry(&args.data, store, zones).await?);
     let status = registry.status();
     state.set_registry(registry.clone());
     if args.follow_interval_ms > 0 {
@@ -458,7 +478,7 @@ async fn reverse(args: ReverseArgs) -> Result<(), CliError> {
     }
     let zones = load_zones(args.data.zones_file.as_ref())?;
     let store = Store::connect(&args.data.database_url).await?;
-    let registry = Registry::load(store, zones).await?;
+    let registry = load_registry(&args.data, store, zones).await?;
     let answer = registry.reverse(point, args.limit, args.radius_m);
     match answer.zone {
         Some(resolved) => {
@@ -513,7 +533,7 @@ async fn assign(args: AssignArgs) -> Result<(), CliError> {
     }
     let zones = load_zones(args.data.zones_file.as_ref())?;
     let store = Store::connect(&args.data.database_url).await?;
-    let registry = Arc::new(Registry::load(store, zones).await?);
+    let registry = Arc::new(load_registry(&args.data, store, zones).await?);
 
     let reading_stdin = args.input.as_os_str() == "-";
     let (input, total_bytes): (Box<dyn std::io::Read + Send>, u64) = if reading_stdin {
@@ -585,7 +605,7 @@ impl<R: std::io::Read> std::io::Read for ProgressReader<R> {
 async fn bench(args: BenchArgs) -> Result<(), CliError> {
     let zones = load_zones(args.data.zones_file.as_ref())?;
     let store = Store::connect(&args.data.database_url).await?;
-    let registry = Arc::new(Registry::load(store, zones).await?);
+    let registry = Arc::new(load_registry(&args.data, store, zones).await?);
     let points = crate::bench::query_points(&registry, &args.queries, args.n_queries, args.seed)
         .map_err(|error| CliError::Usage(error.to_string()))?;
     let threads = args
@@ -723,4 +743,14 @@ mod tests {
             (25, 7, "sqlite://x.db")
         );
     }
+}
+
+/// Builds the registry, through the snapshot file when there is one.
+async fn load_registry(
+    data: &DataArgs,
+    store: Store,
+    zones: Arc<ZoneTable>,
+) -> Result<Registry, crate::registry::RegistryError> {
+    let snapshot = data.snapshot_for(&store);
+    Registry::load_with_snapshot(store, zones, snapshot.as_deref()).await
 }
