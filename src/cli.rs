@@ -696,6 +696,16 @@ fn decode(args: DecodeArgs) -> Result<(), CliError> {
     Ok(())
 }
 
+/// Builds the registry, through the snapshot file when there is one.
+async fn load_registry(
+    data: &DataArgs,
+    store: Store,
+    zones: Arc<ZoneTable>,
+) -> Result<Registry, crate::registry::RegistryError> {
+    let snapshot = data.snapshot_for(&store);
+    Registry::load_with_snapshot(store, zones, snapshot.as_deref()).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -743,14 +753,4 @@ mod tests {
             (25, 7, "sqlite://x.db")
         );
     }
-}
-
-/// Builds the registry, through the snapshot file when there is one.
-async fn load_registry(
-    data: &DataArgs,
-    store: Store,
-    zones: Arc<ZoneTable>,
-) -> Result<Registry, crate::registry::RegistryError> {
-    let snapshot = data.snapshot_for(&store);
-    Registry::load_with_snapshot(store, zones, snapshot.as_deref()).await
 }

@@ -323,11 +323,12 @@ impl Registry {
         let from_snapshot = match snapshot {
             Some(path) => {
                 let (path, identity, zones) = (path.to_path_buf(), identity.clone(), zones.clone());
-                let read = tokio::task::spawn_blocking(move || {
-                    snapshot::read(&path, &identity, &zones)
-                })
-                .await
-                .map_err(|err| RegistryError::Invalid(format!("snapshot reader failed: {err}")))?;
+                let read =
+                    tokio::task::spawn_blocking(move || snapshot::read(&path, &identity, &zones))
+                        .await
+                        .map_err(|err| {
+                            RegistryError::Invalid(format!("snapshot reader failed: {err}"))
+                        })?;
                 match read {
                     Ok(memory) => Some(memory),
                     Err(err) => {
@@ -362,7 +363,11 @@ impl Registry {
         registry.build_duration = started.elapsed();
         tracing::info!(
             addresses = registry.read_memory().index.len(),
-            from = if built_from_database { "database" } else { "snapshot" },
+            from = if built_from_database {
+                "database"
+            } else {
+                "snapshot"
+            },
             changes_applied = caught_up,
             seconds = registry.build_duration.as_secs_f64(),
             "index ready"

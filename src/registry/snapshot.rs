@@ -217,7 +217,10 @@ pub(super) fn read(
         file.read_exact_at(&mut bytes, section.offset)
             .map_err(|err| damaged(path, &err))?;
         if crc32fast::hash(&bytes) != section.crc {
-            return Err(damaged(path, &format!("section {index}: checksum mismatch")));
+            return Err(damaged(
+                path,
+                &format!("section {index}: checksum mismatch"),
+            ));
         }
         Ok(bytes)
     };
@@ -225,8 +228,8 @@ pub(super) fn read(
     let (tree, rest) = rayon::join(
         || read_section(3),
         || -> Result<_, SnapshotError> {
-            let facts: Facts = postcard::from_bytes(&read_section(0)?)
-                .map_err(|err| damaged(path, &err))?;
+            let facts: Facts =
+                postcard::from_bytes(&read_section(0)?).map_err(|err| damaged(path, &err))?;
             let records =
                 decode_records(&read_section(1)?).ok_or_else(|| damaged(path, &"records"))?;
             let points =
@@ -302,7 +305,7 @@ fn encode_records(records: &[Option<MemRecord>]) -> Vec<u8> {
 
 fn decode_records(bytes: &[u8]) -> Option<Vec<Option<MemRecord>>> {
     use rayon::prelude::*;
-    if bytes.len() % RECORD_BYTES != 0 {
+    if !bytes.len().is_multiple_of(RECORD_BYTES) {
         return None;
     }
     Some(
@@ -337,7 +340,7 @@ fn encode_points(points: &[IndexEntry]) -> Vec<u8> {
 
 fn decode_points(bytes: &[u8]) -> Option<Vec<IndexEntry>> {
     use rayon::prelude::*;
-    if bytes.len() % POINT_BYTES != 0 {
+    if !bytes.len().is_multiple_of(POINT_BYTES) {
         return None;
     }
     Some(

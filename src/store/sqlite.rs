@@ -243,7 +243,8 @@ impl SqliteStore {
             .map_or(2, |n| n.get())
             .clamp(1, 4) as i64;
         let span = max_id / threads + 1;
-        let (sender, mut receiver) = tokio::sync::mpsc::channel::<Result<Vec<IndexRow>, StoreError>>(threads as usize * 2);
+        let (sender, mut receiver) =
+            tokio::sync::mpsc::channel::<Result<Vec<IndexRow>, StoreError>>(threads as usize * 2);
         let mut readers = Vec::new();
         for part in 0..threads {
             let (first, last) = (part * span, (part + 1) * span - 1);
@@ -272,7 +273,11 @@ impl SqliteStore {
                 .map_err(|err| StoreError::Corrupt(format!("a reading thread failed: {err}")))??;
             complete_to = complete_to.min(seq);
         }
-        Ok(if complete_to == i64::MAX { 0 } else { complete_to })
+        Ok(if complete_to == i64::MAX {
+            0
+        } else {
+            complete_to
+        })
     }
 
     /// [`SqliteStore::for_each_index_row`] through sqlx, for in-memory databases.
@@ -411,7 +416,8 @@ fn read_id_range(
     mut deliver: impl FnMut(Vec<IndexRow>) -> bool,
 ) -> Result<i64, StoreError> {
     use rusqlite::{OpenFlags, params};
-    let sqlite_err = |err: rusqlite::Error| StoreError::Corrupt(format!("reading the database: {err}"));
+    let sqlite_err =
+        |err: rusqlite::Error| StoreError::Corrupt(format!("reading the database: {err}"));
     let mut connection = rusqlite::Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -438,9 +444,18 @@ fn read_id_range(
     let mut rows = statement.query(params![first, last]).map_err(sqlite_err)?;
     let mut batch = Vec::with_capacity(LOAD_BATCH_ROWS);
     while let Some(row) = rows.next().map_err(sqlite_err)? {
-        let code: &str = row.get_ref(1).and_then(|v| Ok(v.as_str()?)).map_err(sqlite_err)?;
-        let geom: &[u8] = row.get_ref(2).and_then(|v| Ok(v.as_blob()?)).map_err(sqlite_err)?;
-        let status: &str = row.get_ref(3).and_then(|v| Ok(v.as_str()?)).map_err(sqlite_err)?;
+        let code: &str = row
+            .get_ref(1)
+            .and_then(|v| Ok(v.as_str()?))
+            .map_err(sqlite_err)?;
+        let geom: &[u8] = row
+            .get_ref(2)
+            .and_then(|v| Ok(v.as_blob()?))
+            .map_err(sqlite_err)?;
+        let status: &str = row
+            .get_ref(3)
+            .and_then(|v| Ok(v.as_str()?))
+            .map_err(sqlite_err)?;
         batch.push(IndexRow {
             id: row.get(0).map_err(sqlite_err)?,
             code: parse_stored_code(code)?,
@@ -451,7 +466,10 @@ fn read_id_range(
             change_seq: row.get(6).map_err(sqlite_err)?,
         });
         if batch.len() == LOAD_BATCH_ROWS
-            && !deliver(std::mem::replace(&mut batch, Vec::with_capacity(LOAD_BATCH_ROWS)))
+            && !deliver(std::mem::replace(
+                &mut batch,
+                Vec::with_capacity(LOAD_BATCH_ROWS),
+            ))
         {
             return Ok(complete_to);
         }
