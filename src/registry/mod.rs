@@ -292,6 +292,8 @@ pub struct RegistryStatus {
     pub n_zones: u64,
     pub data_version: i64,
     pub build_duration: Duration,
+    /// The index was read from a snapshot file rather than built from every row.
+    pub from_snapshot: bool,
 }
 
 #[derive(Debug)]
@@ -302,6 +304,7 @@ pub struct Registry {
     /// Serialises this process's writers: deciding codes and committing them is one step.
     write_lock: tokio::sync::Mutex<()>,
     build_duration: Duration,
+    from_snapshot: bool,
 }
 
 impl Registry {
@@ -349,6 +352,7 @@ impl Registry {
             memory: RwLock::new(memory),
             write_lock: tokio::sync::Mutex::new(()),
             build_duration: Duration::ZERO,
+            from_snapshot: !built_from_database,
         };
         let caught_up = if built_from_database {
             0
@@ -481,6 +485,7 @@ impl Registry {
             n_zones: self.zones.len() as u64,
             data_version: memory.data_version,
             build_duration: self.build_duration,
+            from_snapshot: self.from_snapshot,
         }
     }
 
