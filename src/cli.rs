@@ -84,6 +84,33 @@ pub struct DataArgs {
     /// Zone table CSV in the layout of data/vn_wards_63.csv; the built-in table when absent.
     #[arg(long, env = "VMAP_ZONES_FILE")]
     pub zones_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub snapshot: SnapshotArgs,
+}
+
+/// The snapshot file of the in-memory index.
+#[derive(Debug, Clone, Args)]
+pub struct SnapshotArgs {
+    /// Snapshot of the in-memory index: read at start-up when it matches the database,
+    /// written after a build from the database. Default: FILE.snapshot next to a SQLite
+    /// database FILE; none for PostgreSQL.
+    #[arg(long, env = "VMAP_SNAPSHOT")]
+    pub snapshot: Option<PathBuf>,
+    /// Neither read nor write a snapshot.
+    #[arg(long, env = "VMAP_NO_SNAPSHOT", conflicts_with = "snapshot")]
+    pub no_snapshot: bool,
+}
+
+impl SnapshotArgs {
+    /// The snapshot file to use with `store`, if any.
+    fn path_for(&self, store: &Store) -> Option<PathBuf> {
+        if self.no_snapshot {
+            return None;
+        }
+        self.snapshot
+            .clone()
+            .or_else(|| store.default_snapshot_path())
+    }
 }
 
 #[derive(Debug, Clone, Args)]
@@ -171,6 +198,8 @@ pub struct BenchArgs {
     /// Zone table CSV in the layout of data/vn_wards_63.csv; the built-in table when absent.
     #[arg(long, env = "VMAP_ZONES_FILE")]
     pub zones_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub snapshot: SnapshotArgs,
     #[arg(long, value_enum, default_value_t = BenchMode::Index)]
     pub mode: BenchMode,
     /// Query points: `near` (within 50 m of registered addresses; needs the database),
@@ -422,7 +451,7 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
     let server = tokio::spawn(api::serve(listener, router));
     tracing::info!(%address, "listening; loading the registry");
     let started = Instant::now();
-    let registry = Arc::new(Registry::load(store, zones).await?);
+    let registry = Arc::new(load_registry(&args.data.snapshot, store, zones).await?);
     let status = registry.status();
     state.set_registry(registry.clone());
     if args.follow_interval_ms > 0 {
@@ -502,7 +531,7 @@ async fn reverse(args: ReverseArgs) -> Result<(), CliError> {
     }
     let zones = load_zones(args.data.zones_file.as_ref())?;
     let store = Store::connect(&args.data.database_url).await?;
-    let registry = Registry::load(store, zones).await?;
+    let registry = load_registry(&args.data.snapshot, store, zones).await?;
     let answer = registry.reverse(point, args.limit, args.radius_m);
     match answer.zone {
         Some(resolved) => {
@@ -557,7 +586,7 @@ async fn assign(args: AssignArgs) -> Result<(), CliError> {
     }
     let zones = load_zones(args.data.zones_file.as_ref())?;
     let store = Store::connect(&args.data.database_url).await?;
-    let registry = Arc::new(Registry::load(store, zones).await?);
+    let registry = Arc::new(load_registry(&args.data.snapshot, store, zones).await?);
 
     let reading_stdin = args.input.as_os_str() == "-";
     let (input, total_bytes): (Box<dyn std::io::Read + Send>, u64) = if reading_stdin {
@@ -665,7 +694,7 @@ async fn bench(args: BenchArgs) -> Result<(), CliError> {
         (Some(url), true) => {
             let zones = load_zones(args.zones_file.as_ref())?;
             let store = Store::connect(url).await?;
-            Some(Arc::new(Registry::load(store, zones).await?))
+            Some(Arc::new(load_registry(&args.snapshot, store, zones).await?))
         }
         _ => None,
     };
@@ -820,6 +849,16 @@ fn decode(args: DecodeArgs) -> Result<(), CliError> {
         cell.south, cell.west, cell.north, cell.east
     );
     Ok(())
+}
+
+/// Builds the registry, through the snapshot file when there is one.
+async fn load_registry(
+    snapshot: &SnapshotArgs,
+    store: Store,
+    zones: Arc<ZoneTable>,
+) -> Result<Registry, crate::registry::RegistryError> {
+    let snapshot = snapshot.path_for(&store);
+    Registry::load_with_snapshot(store, zones, snapshot.as_deref()).await
 }
 
 #[cfg(test)]

@@ -286,3 +286,56 @@ fn inserts_after_a_bulk_load_of_any_size_work_and_stay_exact() {
         }
     }
 }
+
+/// Hundreds of points on one spot and a filter that rejects most of them: the k-d tree's
+/// first few candidates cannot settle the answer, so the search must widen until it can.
+#[test]
+fn stacked_points_and_rejections_widen_the_search_and_stay_exact() {
+    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    let spot = LatLon {
+        lat: 10.7769,
+        lon: 106.7009,
+    };
+    let mut entries: Vec<IndexEntry> = (0..600u32).map(|id| IndexEntry::new(spot, id)).collect();
+    for id in 600..20_000u32 {
+        let location = LatLon {
+            lat: spot.lat + rng.random_range(-0.01..0.01),
+            lon: spot.lon + rng.random_range(-0.01..0.01),
+        };
+        entries.push(IndexEntry::new(location, id));
+    }
+    let mut index = PointIndex::bulk_load(entries.clone());
+    // Remove a few of the stacked points from the (immutable) main tree.
+    for id in [3u32, 100, 599] {
+        assert!(index.remove(spot, id));
+        assert!(!index.remove(spot, id));
+    }
+    entries.retain(|entry| ![3, 100, 599].contains(&entry.id));
+    let odd_only = |id: u32| id % 7 == 3;
+    for limit in [1usize, 3, 50, 1_000, usize::MAX] {
+        for query in [
+            spot,
+            LatLon {
+                lat: spot.lat + 0.00001,
+                lon: spot.lon,
+            },
+        ] {
+            assert_eq!(
+                index.nearest(query, limit, 2_000.0, odd_only),
+                brute_force_nearest(&entries, query, limit, 2_000.0, odd_only),
+                "limit {limit}"
+            );
+            assert_eq!(
+                index.nearest(query, limit, 2_000.0, |_| true),
+                brute_force_nearest(&entries, query, limit, 2_000.0, |_| true),
+                "limit {limit}"
+            );
+        }
+    }
+    index.fold_live();
+    assert_eq!(index.len(), entries.len());
+    assert_eq!(
+        index.nearest(spot, 10, 100.0, |_| true),
+        brute_force_nearest(&entries, spot, 10, 100.0, |_| true)
+    );
+}

@@ -31,6 +31,8 @@ async fn all_rows(store: &Store) -> Vec<(i64, String, LatLon)> {
         })
         .await
         .expect("read");
+    // Rows arrive in no particular order (several connections read at once).
+    rows.sort_by_key(|row| row.0);
     rows
 }
 

@@ -111,6 +111,10 @@ pub struct StatusBody {
     /// Seconds it took to load the registry and build the index.
     #[schema(example = 2.5)]
     pub index_build_seconds: f64,
+    /// Where the index came from at start-up: `snapshot` (the snapshot file, then the
+    /// changes made since) or `database` (every row read).
+    #[schema(example = "snapshot")]
+    pub index_source: &'static str,
 }
 
 /// Data version, counts and index figures.
@@ -133,6 +137,11 @@ pub(super) async fn status(State(state): State<AppState>) -> Result<Json<StatusB
         index_size: status.n_indexed,
         zones: status.n_zones,
         index_build_seconds: status.build_duration.as_secs_f64(),
+        index_source: if status.from_snapshot {
+            "snapshot"
+        } else {
+            "database"
+        },
     }))
 }
 

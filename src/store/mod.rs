@@ -169,6 +169,16 @@ pub struct StoreCounts {
     pub data_version: i64,
 }
 
+/// Which database this is and how far its data goes: what a snapshot of the index is
+/// checked against.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreIdentity {
+    /// Random, drawn when the database was created.
+    pub instance_id: String,
+    pub max_change_seq: i64,
+    pub max_id: AddressId,
+}
+
 /// A connected store of either backend.
 #[derive(Debug, Clone)]
 pub enum Store {
@@ -203,6 +213,22 @@ impl Store {
         dispatch!(self, store => store.max_id().await)
     }
 
+    /// Where a snapshot of the index goes by default: next to a SQLite database file.
+    pub fn default_snapshot_path(&self) -> Option<std::path::PathBuf> {
+        match self {
+            Store::Sqlite(store) => store.path().map(|path| {
+                let mut name = path.as_os_str().to_owned();
+                name.push(".snapshot");
+                std::path::PathBuf::from(name)
+            }),
+            Store::Postgres(_) => None,
+        }
+    }
+
+    pub async fn identity(&self) -> Result<StoreIdentity, StoreError> {
+        dispatch!(self, store => store.identity().await)
+    }
+
     pub async fn counts(&self) -> Result<StoreCounts, StoreError> {
         dispatch!(self, store => store.counts().await)
     }
@@ -228,11 +254,12 @@ impl Store {
         dispatch!(self, store => store.update_address(code, change).await)
     }
 
-    /// Calls `each` for every address, in id order, streaming (never all rows at once).
+    /// Calls `each` for every address, in no particular order, streaming (never all rows
+    /// at once); returns the change number up to which the rows are complete.
     pub async fn for_each_index_row(
         &self,
         each: impl FnMut(IndexRow) -> Result<(), StoreError>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<i64, StoreError> {
         dispatch!(self, store => store.for_each_index_row(each).await)
     }
 

@@ -10,7 +10,7 @@ use sqlx::{ConnectOptions, PgPool, Row};
 
 use super::{
     AddressParts, AddressRow, AddressStatus, ChangeRow, IndexRow, Inserted, NewAddress,
-    StoreCounts, StoreError, ewkb, now_ms, parse_stored_code,
+    StoreCounts, StoreError, StoreIdentity, ewkb, now_ms, parse_stored_code,
 };
 use crate::code::VmapCode;
 
@@ -53,6 +53,25 @@ impl PostgresStore {
             .fetch_one(&self.pool)
             .await?;
         Ok(max_id)
+    }
+
+    pub async fn identity(&self) -> Result<StoreIdentity, StoreError> {
+        let (instance_id,): (String,) =
+            sqlx::query_as("SELECT value FROM vmap_meta WHERE key = 'instance_id'")
+                .fetch_one(&self.pool)
+                .await?;
+        let (max_change_seq, max_id): (i64, i64) = sqlx::query_as(
+            // Two subqueries: SQLite answers a lone MAX from an index, not two in one query.
+            "SELECT COALESCE((SELECT MAX(change_seq) FROM addresses), 0), \
+             COALESCE((SELECT MAX(id) FROM addresses), 0)",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(StoreIdentity {
+            instance_id,
+            max_change_seq,
+            max_id,
+        })
     }
 
     pub async fn counts(&self) -> Result<StoreCounts, StoreError> {
@@ -194,16 +213,21 @@ impl PostgresStore {
     pub async fn for_each_index_row(
         &self,
         mut each: impl FnMut(IndexRow) -> Result<(), StoreError>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<i64, StoreError> {
+        // One query, one snapshot: writers commit in change order (serialised by the
+        // trigger's lock), so the highest change number seen covers every change before it.
+        let mut complete_to = 0;
         let mut rows = sqlx::query(
             "SELECT id, code, ST_AsEWKB(geom, 'NDR'), status, house_number, unit, change_seq \
              FROM addresses ORDER BY id",
         )
         .fetch(&self.pool);
         while let Some(row) = rows.try_next().await? {
-            each(index_row(&row)?)?;
+            let row = index_row(&row)?;
+            complete_to = complete_to.max(row.change_seq);
+            each(row)?;
         }
-        Ok(())
+        Ok(complete_to)
     }
 
     pub async fn changes_since(

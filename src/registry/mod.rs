@@ -6,10 +6,11 @@
 //! does not.
 
 use std::collections::HashMap;
+use std::path::Path;
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::code::{CodeError, Postcode, VmapCode, olc::CodeArea};
 use crate::index::{IndexEntry, Neighbor, PointId, PointIndex};
@@ -20,6 +21,10 @@ use crate::store::{
 };
 use crate::synth;
 use crate::zones::{ZoneId, ZoneMethod, ZoneTable};
+
+mod snapshot;
+
+pub use snapshot::SnapshotError;
 
 /// Most addresses one reverse query may ask for.
 pub const MAX_LIMIT: usize = 100;
@@ -72,7 +77,7 @@ struct MemRecord {
 }
 
 /// Normalised house numbers and units, stored once each; records keep a `u32` key.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Serialize, Deserialize)]
 struct Interner {
     keys: HashMap<Box<str>, u32>,
 }
@@ -228,6 +233,8 @@ impl Memory {
 
 /// Changes fetched per round trip while catching up.
 const CATCH_UP_BATCH: i64 = 10_000;
+/// A snapshot that needed this many changes applied at start-up is written again.
+const SNAPSHOT_REWRITE_AFTER_CHANGES: usize = 100_000;
 /// Attempts at committing a batch whose codes another writer took first.
 const MAX_COMMIT_ATTEMPTS: usize = 5;
 
@@ -285,6 +292,8 @@ pub struct RegistryStatus {
     pub n_zones: u64,
     pub data_version: i64,
     pub build_duration: Duration,
+    /// The index was read from a snapshot file rather than built from every row.
+    pub from_snapshot: bool,
 }
 
 #[derive(Debug)]
@@ -295,11 +304,110 @@ pub struct Registry {
     /// Serialises this process's writers: deciding codes and committing them is one step.
     write_lock: tokio::sync::Mutex<()>,
     build_duration: Duration,
+    from_snapshot: bool,
 }
 
 impl Registry {
     /// Reads every address from the store and builds the index.
     pub async fn load(store: Store, zones: Arc<ZoneTable>) -> Result<Registry, RegistryError> {
+        Registry::load_with_snapshot(store, zones, None).await
+    }
+
+    /// Builds memory from the snapshot at `snapshot` when it matches the database (then
+    /// catches up with the changes made since), else from the database, writing a fresh
+    /// snapshot there.
+    pub async fn load_with_snapshot(
+        store: Store,
+        zones: Arc<ZoneTable>,
+        snapshot: Option<&Path>,
+    ) -> Result<Registry, RegistryError> {
+        let started = Instant::now();
+        let identity = store.identity().await?;
+        let from_snapshot = match snapshot {
+            Some(path) => {
+                let (path, identity, zones) = (path.to_path_buf(), identity.clone(), zones.clone());
+                let read =
+                    tokio::task::spawn_blocking(move || snapshot::read(&path, &identity, &zones))
+                        .await
+                        .map_err(|err| {
+                            RegistryError::Invalid(format!("snapshot reader failed: {err}"))
+                        })?;
+                match read {
+                    Ok(memory) => Some(memory),
+                    Err(err) => {
+                        tracing::info!(reason = %err, "snapshot not used; building from the database");
+                        None
+                    }
+                }
+            }
+            None => None,
+        };
+        let (memory, built_from_database) = match from_snapshot {
+            Some(memory) => (memory, false),
+            None => (Registry::build_memory(&store, &zones).await?, true),
+        };
+        let mut registry = Registry {
+            zones,
+            store,
+            memory: RwLock::new(memory),
+            write_lock: tokio::sync::Mutex::new(()),
+            build_duration: Duration::ZERO,
+            from_snapshot: !built_from_database,
+        };
+        let caught_up = if built_from_database {
+            0
+        } else {
+            registry.catch_up().await?
+        };
+        if let Some(path) = snapshot
+            && (built_from_database || caught_up >= SNAPSHOT_REWRITE_AFTER_CHANGES)
+        {
+            registry.write_snapshot(path).await;
+        }
+        registry.build_duration = started.elapsed();
+        tracing::info!(
+            addresses = registry.read_memory().index.len(),
+            from = if built_from_database {
+                "database"
+            } else {
+                "snapshot"
+            },
+            changes_applied = caught_up,
+            seconds = registry.build_duration.as_secs_f64(),
+            "index ready"
+        );
+        Ok(registry)
+    }
+
+    /// Writes memory to a snapshot file; a failure is logged, not fatal (the next start
+    /// reads the database instead).
+    async fn write_snapshot(&mut self, path: &Path) {
+        let started = Instant::now();
+        let identity = match self.store.identity().await {
+            Ok(identity) => identity,
+            Err(err) => {
+                tracing::warn!(error = %err, "snapshot not written");
+                return;
+            }
+        };
+        let memory = self
+            .memory
+            .get_mut()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        memory.index.fold_live();
+        match snapshot::write(path, memory, &identity, &self.zones) {
+            Ok(bytes) => tracing::info!(
+                path = %path.display(),
+                bytes,
+                seconds = started.elapsed().as_secs_f64(),
+                "snapshot written"
+            ),
+            Err(err) => tracing::warn!(error = %err, "snapshot not written"),
+        }
+    }
+
+    /// Reads every address from the store and builds memory.
+    async fn build_memory(store: &Store, zones: &ZoneTable) -> Result<Memory, RegistryError> {
         let started = Instant::now();
         // The highest id sizes the progress bar and the buffers without counting 25 M rows
         // (ids have gaps at most where inserts were rolled back).
@@ -308,7 +416,7 @@ impl Registry {
         let mut memory = Memory::default();
         let mut entries = Vec::with_capacity(expected as usize);
         let mut since_tick = 0u64;
-        store
+        let complete_to = store
             .for_each_index_row(|row: IndexRow| {
                 let id = PointId::try_from(row.id).map_err(|_| {
                     StoreError::Corrupt(format!("address id {} out of range", row.id))
@@ -322,8 +430,7 @@ impl Registry {
                     row.unit.as_deref(),
                     active,
                 ));
-                note_if_displaced(&mut memory.displaced, &zones, row.code, row.location);
-                memory.followed_seq = memory.followed_seq.max(row.change_seq);
+                note_if_displaced(&mut memory.displaced, zones, row.code, row.location);
                 since_tick += 1;
                 if since_tick == 65_536 {
                     progress.inc(since_tick);
@@ -332,25 +439,19 @@ impl Registry {
                 Ok(())
             })
             .await?;
+        memory.followed_seq = complete_to;
         progress.inc(since_tick);
         progress.finish();
         memory.index = tokio::task::spawn_blocking(move || PointIndex::bulk_load(entries))
             .await
             .map_err(|err| StoreError::Corrupt(format!("index build failed: {err}")))?;
         memory.data_version = memory.followed_seq;
-        let build_duration = started.elapsed();
         tracing::info!(
             addresses = memory.index.len(),
-            seconds = build_duration.as_secs_f64(),
-            "index built"
+            seconds = started.elapsed().as_secs_f64(),
+            "index built from the database"
         );
-        Ok(Registry {
-            zones,
-            store,
-            memory: RwLock::new(memory),
-            write_lock: tokio::sync::Mutex::new(()),
-            build_duration,
-        })
+        Ok(memory)
     }
 
     pub fn zones(&self) -> &ZoneTable {
@@ -384,6 +485,7 @@ impl Registry {
             n_zones: self.zones.len() as u64,
             data_version: memory.data_version,
             build_duration: self.build_duration,
+            from_snapshot: self.from_snapshot,
         }
     }
 
@@ -436,7 +538,7 @@ impl Registry {
         radius_m: f64,
     ) -> Vec<NearbyAddress> {
         let memory = self.read_memory();
-        let entries: Vec<IndexEntry> = memory.index.iter().copied().collect();
+        let entries: Vec<IndexEntry> = memory.index.iter().collect();
         crate::index::brute_force_nearest(&entries, point, limit, radius_m, |id| {
             memory.is_active(id)
         })
