@@ -339,3 +339,44 @@ fn stacked_points_and_rejections_widen_the_search_and_stay_exact() {
         brute_force_nearest(&entries, spot, 10, 100.0, |_| true)
     );
 }
+
+/// `for_each_within` hands out every point within the radius (and at most a hair more),
+/// from the main tree and the live tree alike, and none that was removed.
+#[test]
+fn for_each_within_covers_the_radius() {
+    let mut rng = ChaCha8Rng::seed_from_u64(17);
+    let mut entries = points();
+    let mut index = PointIndex::bulk_load(entries.clone());
+    for id in 0..2_000u32 {
+        let base = entries[(id as usize * 31) % entries.len()].location;
+        let entry = IndexEntry::new(
+            LatLon {
+                lat: base.lat + rng.random_range(-0.00003..0.00003),
+                lon: base.lon + rng.random_range(-0.00003..0.00003),
+            },
+            1_000_000 + id,
+        );
+        index.insert(entry);
+        entries.push(entry);
+    }
+    let removed = entries.swap_remove(10);
+    assert!(index.remove(removed.location, removed.id));
+    for probe in entries.iter().step_by(97).take(300) {
+        let mut got: Vec<u32> = Vec::new();
+        index.for_each_within(probe.location, 5.0, |id| got.push(id));
+        got.sort_unstable();
+        let mut want: Vec<u32> =
+            brute_force_nearest(&entries, probe.location, usize::MAX, 5.0, |_| true)
+                .iter()
+                .map(|neighbor| neighbor.id)
+                .collect();
+        want.sort_unstable();
+        assert!(
+            want.iter().all(|id| got.binary_search(id).is_ok()),
+            "missed a point"
+        );
+        assert!(!got.contains(&removed.id));
+        let beyond = brute_force_nearest(&entries, probe.location, usize::MAX, 5.001, |_| true);
+        assert!(got.len() <= beyond.len(), "far points handed out");
+    }
+}

@@ -236,6 +236,32 @@ impl PointIndex {
         found
     }
 
+    /// Calls `each` with the id of every point within `radius_m` of `center`, and perhaps a
+    /// few a hair beyond (the chord bound's slack), in no order: for callers that filter
+    /// the points themselves and need neither distances nor order.
+    pub fn for_each_within(&self, center: LatLon, radius_m: f64, mut each: impl FnMut(PointId)) {
+        let center_xyz = center.unit_xyz();
+        let bound = chord_bound(radius_m);
+        if let Some(main) = &self.main {
+            for found in main
+                .query(&center_xyz)
+                .within::<SquaredEuclidean<f64>>(bound * bound)
+                .unsorted()
+                .execute()
+            {
+                let slot = found.item as usize;
+                if self.n_main_removed == 0 || !self.main_removed[slot] {
+                    each(self.main_points[slot].id);
+                }
+            }
+        }
+        if self.live.size() > 0 {
+            for live in self.live.locate_within_distance(center_xyz, bound * bound) {
+                each(live.entry.id);
+            }
+        }
+    }
+
     /// The main tree's part of [`PointIndex::nearest`]. The tree hands out candidates in
     /// chord order; the answer is complete once a candidate lies beyond the chord of the
     /// worst answer kept (nothing further can displace it), or when the tree had no more
@@ -278,7 +304,8 @@ impl PointIndex {
                     break;
                 }
                 let slot = candidate.item as usize;
-                if self.main_removed[slot] {
+                // Skipping the look-up when nothing was removed saves a cache miss.
+                if self.n_main_removed > 0 && self.main_removed[slot] {
                     continue;
                 }
                 let entry = self.main_points[slot];

@@ -569,14 +569,28 @@ impl Registry {
         limit: usize,
         radius_m: f64,
     ) -> ReverseAnswer {
-        let neighbors = memory
-            .index
-            .nearest(point, limit, radius_m, |id| memory.is_active(id));
+        // One search serves both the answer and the zone's voters: the nearest
+        // max(limit, voters) within the larger radius, nearest first, hold the nearest
+        // `limit` within `radius_m` and the nearest voters within the vote radius as prefixes.
+        let neighbors = memory.index.nearest(
+            point,
+            limit.max(ZONE_VOTERS),
+            radius_m.max(ZONE_VOTE_RADIUS_M),
+            |id| memory.is_active(id),
+        );
         let addresses = neighbors
             .iter()
+            .filter(|neighbor| neighbor.distance_m <= radius_m)
+            .take(limit)
             .filter_map(|neighbor| self.nearby(memory, neighbor))
             .collect();
-        let zone = self.resolve_zone_in(memory, point);
+        let voters: Vec<Neighbor> = neighbors
+            .iter()
+            .filter(|neighbor| neighbor.distance_m <= ZONE_VOTE_RADIUS_M)
+            .take(ZONE_VOTERS)
+            .copied()
+            .collect();
+        let zone = self.zone_by_voters(&voters, memory, point);
         let grid_code = zone.and_then(|zone| self.next_code_in(memory, zone.zone_id, point).ok());
         ReverseAnswer {
             addresses,
@@ -609,6 +623,16 @@ impl Registry {
             .nearest(point, ZONE_VOTERS, ZONE_VOTE_RADIUS_M, |id| {
                 memory.is_active(id)
             });
+        self.zone_by_voters(&voters, memory, point)
+    }
+
+    /// [`Registry::resolve_zone`] given the nearest active addresses within the vote radius.
+    fn zone_by_voters(
+        &self,
+        voters: &[Neighbor],
+        memory: &Memory,
+        point: LatLon,
+    ) -> Option<ResolvedZone> {
         // Votes per zone; ties go to the zone of the nearer voter (voters come nearest first).
         let mut tally: Vec<(ZoneId, usize, usize)> = Vec::new();
         for (rank, voter) in voters.iter().enumerate() {
@@ -687,21 +711,21 @@ fn highest_suffix_in_cell(memory: &Memory, base: VmapCode, reference: LatLon) ->
     let base_key = base.pack();
     let center = base.cell(reference).center();
     let mut highest = memory.displaced.get(&base_key).copied();
-    for neighbor in memory
+    // Points a hair beyond the radius do no harm: only codes of this very cell count.
+    memory
         .index
-        .nearest(center, usize::MAX, CELL_SEARCH_RADIUS_M, |_| true)
-    {
-        let Some(code) = memory
-            .record(neighbor.id)
-            .and_then(|record| VmapCode::unpack(record.code_key))
-        else {
-            continue;
-        };
-        if code.base().pack() == base_key {
-            let n = code.suffix().unwrap_or(1);
-            highest = Some(highest.map_or(n, |h| h.max(n)));
-        }
-    }
+        .for_each_within(center, CELL_SEARCH_RADIUS_M, |id| {
+            let Some(code) = memory
+                .record(id)
+                .and_then(|record| VmapCode::unpack(record.code_key))
+            else {
+                return;
+            };
+            if code.base().pack() == base_key {
+                let n = code.suffix().unwrap_or(1);
+                highest = Some(highest.map_or(n, |h| h.max(n)));
+            }
+        });
     highest
 }
 
