@@ -185,7 +185,7 @@ pub struct BatchReverseResponse {
 pub(super) async fn reverse_many(
     State(state): State<AppState>,
     ApiJson(request): ApiJson<BatchReverseRequest>,
-) -> Result<Json<BatchReverseResponse>, AppError> {
+) -> Result<impl axum::response::IntoResponse, AppError> {
     let registry = state.registry()?.clone();
     let max = state.limits.max_batch_items;
     if request.points.len() > max {
@@ -213,17 +213,41 @@ pub(super) async fn reverse_many(
     if !errors.is_empty() {
         return Err(AppError::invalid_fields(errors));
     }
-    let results = tokio::task::spawn_blocking(move || {
+    // The answers are found and written out as JSON on every core: for 10 000 points the
+    // JSON is several megabytes, and writing it on one thread took longer than the
+    // queries. The bytes are those `Json(BatchReverseResponse)` would give.
+    let body = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, serde_json::Error> {
+        use rayon::prelude::*;
         let answers = registry.reverse_many(&points, limit, radius_m);
-        request
+        let items: Vec<Vec<u8>> = request
             .points
-            .into_iter()
+            .into_par_iter()
             .zip(points)
             .zip(answers)
-            .map(|((input, point), answer)| ReverseBody::new(&registry, input.id, point, answer))
-            .collect()
+            .map(|((input, point), answer)| {
+                serde_json::to_vec(&ReverseBody::new(&registry, input.id, point, answer))
+            })
+            .collect::<Result<_, _>>()?;
+        let mut body =
+            Vec::with_capacity(items.iter().map(Vec::len).sum::<usize>() + items.len() + 16);
+        body.extend_from_slice(b"{\"results\":[");
+        for (index, item) in items.iter().enumerate() {
+            if index > 0 {
+                body.push(b',');
+            }
+            body.extend_from_slice(item);
+        }
+        body.extend_from_slice(b"]}");
+        Ok(body)
     })
     .await
-    .map_err(|error| AppError::Internal(format!("batch reverse failed: {error}")))?;
-    Ok(Json(BatchReverseResponse { results }))
+    .map_err(|error| AppError::Internal(format!("batch reverse failed: {error}")))?
+    .map_err(|error| AppError::Internal(format!("batch reverse answer: {error}")))?;
+    Ok((
+        [(
+            axum::http::header::CONTENT_TYPE,
+            axum::http::HeaderValue::from_static("application/json"),
+        )],
+        body,
+    ))
 }
