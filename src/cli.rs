@@ -655,6 +655,18 @@ impl<R: std::io::Read> std::io::Read for ProgressReader<R> {
     }
 }
 
+/// A load report of `vmap bench`, as a table or as JSON.
+fn print_load_report(report: &crate::bench::LoadReport, json: bool) {
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(report).unwrap_or_default()
+        );
+    } else {
+        print!("{}", crate::bench::render_load_table(report));
+    }
+}
+
 async fn bench(args: BenchArgs) -> Result<(), CliError> {
     use crate::bench::{self, BenchError, LoadContext, QuerySet};
     let usage = |error: BenchError| CliError::Usage(error.to_string());
@@ -758,11 +770,7 @@ async fn bench(args: BenchArgs) -> Result<(), CliError> {
             let report = bench::http::run(&settings, points, registry)
                 .await
                 .map_err(usage)?;
-            if args.json {
-                print_json(&report);
-            } else {
-                print!("{}", bench::render_load_table(&report));
-            }
+            print_load_report(&report, args.json);
             report.verdict()
         }
         (BenchMode::Postgis, registry) => {
@@ -780,11 +788,7 @@ async fn bench(args: BenchArgs) -> Result<(), CliError> {
             let report = bench::postgis::run(&settings, points, registry)
                 .await
                 .map_err(usage)?;
-            if args.json {
-                print_json(&report);
-            } else {
-                print!("{}", bench::render_load_table(&report));
-            }
+            print_load_report(&report, args.json);
             report.verdict()
         }
     };
