@@ -529,9 +529,12 @@ async fn reverse(args: ReverseArgs) -> Result<(), CliError> {
             registry::MAX_RADIUS_M
         )));
     }
-    let zones = load_zones(args.data.zones_file.as_ref())?;
-    let store = Store::connect(&args.data.database_url).await?;
-    let registry = load_registry(&args.data.snapshot, store, zones).await?;
+    let registry = open_registry(
+        &args.data.database_url,
+        args.data.zones_file.as_ref(),
+        &args.data.snapshot,
+    )
+    .await?;
     let answer = registry.reverse(point, args.limit, args.radius_m);
     match answer.zone {
         Some(resolved) => {
@@ -584,9 +587,14 @@ async fn assign(args: AssignArgs) -> Result<(), CliError> {
             crate::registry::MAX_MATCH_RADIUS_M
         )));
     }
-    let zones = load_zones(args.data.zones_file.as_ref())?;
-    let store = Store::connect(&args.data.database_url).await?;
-    let registry = Arc::new(load_registry(&args.data.snapshot, store, zones).await?);
+    let registry = Arc::new(
+        open_registry(
+            &args.data.database_url,
+            args.data.zones_file.as_ref(),
+            &args.data.snapshot,
+        )
+        .await?,
+    );
 
     let reading_stdin = args.input.as_os_str() == "-";
     let (input, total_bytes): (Box<dyn std::io::Read + Send>, u64) = if reading_stdin {
@@ -703,11 +711,9 @@ async fn bench(args: BenchArgs) -> Result<(), CliError> {
     let needs_registry =
         args.mode == BenchMode::Index || args.queries == QuerySet::Near || args.check > 0;
     let registry = match (&database_url, needs_registry) {
-        (Some(url), true) => {
-            let zones = load_zones(args.zones_file.as_ref())?;
-            let store = Store::connect(url).await?;
-            Some(Arc::new(load_registry(&args.snapshot, store, zones).await?))
-        }
+        (Some(url), true) => Some(Arc::new(
+            open_registry(url, args.zones_file.as_ref(), &args.snapshot).await?,
+        )),
         _ => None,
     };
     let points = bench::query_points_from(
@@ -853,6 +859,18 @@ fn decode(args: DecodeArgs) -> Result<(), CliError> {
         cell.south, cell.west, cell.north, cell.east
     );
     Ok(())
+}
+
+/// Connects to the database and builds the registry, through the snapshot file when
+/// there is one.
+async fn open_registry(
+    database_url: &str,
+    zones_file: Option<&PathBuf>,
+    snapshot: &SnapshotArgs,
+) -> Result<Registry, CliError> {
+    let zones = load_zones(zones_file)?;
+    let store = Store::connect(database_url).await?;
+    Ok(load_registry(snapshot, store, zones).await?)
 }
 
 /// Builds the registry, through the snapshot file when there is one.

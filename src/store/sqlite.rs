@@ -244,25 +244,22 @@ impl SqliteStore {
             .clamp(1, 4) as i64;
         let span = max_id / threads + 1;
         let (sender, mut receiver) =
-            tokio::sync::mpsc::channel::<Result<Vec<IndexRow>, StoreError>>(threads as usize * 2);
+            tokio::sync::mpsc::channel::<Vec<IndexRow>>(threads as usize * 2);
         let mut readers = Vec::new();
         for part in 0..threads {
             let (first, last) = (part * span, (part + 1) * span - 1);
             let path = path.clone();
             let sender = sender.clone();
+            // A reader that fails stops sending; its error comes out when it is joined.
             readers.push(tokio::task::spawn_blocking(move || {
-                let result = read_id_range(&path, first, last, |batch| {
-                    sender.blocking_send(Ok(batch)).is_ok()
-                });
-                if let Err(err) = &result {
-                    let _ = sender.blocking_send(Err(StoreError::Corrupt(err.to_string())));
-                }
-                result
+                read_id_range(&path, first, last, |batch| {
+                    sender.blocking_send(batch).is_ok()
+                })
             }));
         }
         drop(sender);
         while let Some(batch) = receiver.recv().await {
-            for row in batch? {
+            for row in batch {
                 each(row)?;
             }
         }
@@ -416,54 +413,36 @@ fn read_id_range(
     mut deliver: impl FnMut(Vec<IndexRow>) -> bool,
 ) -> Result<i64, StoreError> {
     use rusqlite::{OpenFlags, params};
-    let sqlite_err =
-        |err: rusqlite::Error| StoreError::Corrupt(format!("reading the database: {err}"));
     let mut connection = rusqlite::Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .map_err(sqlite_err)?;
-    connection
-        .busy_timeout(Duration::from_secs(30))
-        .map_err(sqlite_err)?;
+    )?;
+    connection.busy_timeout(Duration::from_secs(30))?;
     // One snapshot for the highest change number and the rows.
-    let transaction = connection.transaction().map_err(sqlite_err)?;
-    let complete_to: i64 = transaction
-        .query_row(
-            "SELECT COALESCE(MAX(change_seq), 0) FROM addresses",
-            [],
-            |row| row.get(0),
-        )
-        .map_err(sqlite_err)?;
-    let mut statement = transaction
-        .prepare(
-            "SELECT id, code, geom, status, house_number, unit, change_seq FROM addresses \
-             WHERE id BETWEEN ?1 AND ?2 ORDER BY id",
-        )
-        .map_err(sqlite_err)?;
-    let mut rows = statement.query(params![first, last]).map_err(sqlite_err)?;
+    let transaction = connection.transaction()?;
+    let complete_to: i64 = transaction.query_row(
+        "SELECT COALESCE(MAX(change_seq), 0) FROM addresses",
+        [],
+        |row| row.get(0),
+    )?;
+    let mut statement = transaction.prepare(
+        "SELECT id, code, geom, status, house_number, unit, change_seq FROM addresses \
+         WHERE id BETWEEN ?1 AND ?2 ORDER BY id",
+    )?;
+    let mut rows = statement.query(params![first, last])?;
     let mut batch = Vec::with_capacity(LOAD_BATCH_ROWS);
-    while let Some(row) = rows.next().map_err(sqlite_err)? {
-        let code: &str = row
-            .get_ref(1)
-            .and_then(|v| Ok(v.as_str()?))
-            .map_err(sqlite_err)?;
-        let geom: &[u8] = row
-            .get_ref(2)
-            .and_then(|v| Ok(v.as_blob()?))
-            .map_err(sqlite_err)?;
-        let status: &str = row
-            .get_ref(3)
-            .and_then(|v| Ok(v.as_str()?))
-            .map_err(sqlite_err)?;
+    while let Some(row) = rows.next()? {
+        let code = row.get_ref(1)?.as_str().map_err(rusqlite::Error::from)?;
+        let geom = row.get_ref(2)?.as_blob().map_err(rusqlite::Error::from)?;
+        let status = row.get_ref(3)?.as_str().map_err(rusqlite::Error::from)?;
         batch.push(IndexRow {
-            id: row.get(0).map_err(sqlite_err)?,
+            id: row.get(0)?,
             code: parse_stored_code(code)?,
             location: super::decode_geom(geom)?,
             status: AddressStatus::parse(status)?,
-            house_number: row.get(4).map_err(sqlite_err)?,
-            unit: row.get(5).map_err(sqlite_err)?,
-            change_seq: row.get(6).map_err(sqlite_err)?,
+            house_number: row.get(4)?,
+            unit: row.get(5)?,
+            change_seq: row.get(6)?,
         });
         if batch.len() == LOAD_BATCH_ROWS
             && !deliver(std::mem::replace(
