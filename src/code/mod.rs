@@ -959,7 +959,7 @@ mod tests {
     /// The integer columns of the reference encoding vectors.
     #[test]
     fn location_to_integers_matches_the_vectors() {
-        let vectors = include_str!("../tests/data/olc/encoding.csv");
+        let vectors = include_str!("../../tests/data/olc/encoding.csv");
         let mut n_checked = 0;
         for line in vectors
             .lines()
