@@ -204,8 +204,6 @@ impl Line {
     }
 }
 
-/// How the ward's streets are named.
-
 /// The streets of a ward, sized for its count.
 #[derive(Debug, Clone)]
 pub(super) struct Layout {

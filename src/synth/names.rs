@@ -6,6 +6,7 @@ use rand_chacha::ChaCha8Rng;
 use super::StreetKind;
 use super::town::ZoneGenerator;
 
+/// How the ward's streets are named.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Naming {
     /// Inner Hà Nội: old-quarter "Phố Hàng …" names and mostly "Phố".

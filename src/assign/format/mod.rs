@@ -1,0 +1,462 @@
+//! Streaming readers and writers for the three list formats of bulk assignment: CSV, a JSON
+//! array of objects, and NDJSON (one object per line).
+//!
+//! Rows are read one at a time from any [`Read`] and written one at a time to any [`Write`], so
+//! a list of a million rows never sits in memory; only the current row does (a single giant row
+//! is held whole, the caller's body limit bounds it). The writer answers in the format it was
+//! given, row for row: the input row untouched plus the [`OUTPUT_COLUMNS`].
+//!
+//! Decisions:
+//! - Column names and JSON keys match the known fields after trimming, ignoring ASCII case and
+//!   treating `' '` and `'-'` as `'_'` (so `House Number` is `house_number`). Aliases: `latitude`
+//!   for `lat`; `lng`, `long`, `longitude` for `lon`. When two columns or keys name the same
+//!   field, the first one wins; the later one is carried through like any unknown column.
+//! - Field values are trimmed; empty text and JSON `null` mean absent. In JSON, strings and
+//!   numbers are accepted (a number keeps its value: `12` → `"12"`); a boolean, array or object
+//!   for a known field makes the row an `invalid_field` error row.
+//! - Output columns that already exist in the input are overwritten in place and not appended
+//!   again. CSV: a column whose name matches an output column by the rule above. JSON: a key
+//!   spelled exactly like the output key (JSON clients read keys exactly; a `Code` key stays and
+//!   `code` is appended). Missing output columns are appended in [`OUTPUT_COLUMNS`] order.
+//! - CSV input: UTF-8 with or without a BOM; blank lines before the header and between rows are
+//!   skipped; the separator is `;` when the header line has more `;` than `,` outside double
+//!   quotes, else `,`. CSV output: the input's separator, no BOM, `\n` line ends, quotes only
+//!   where needed; header = input columns as written + the appended output columns.
+//! - Empty CSV input (no header at all) reads as no rows; the writer, given no header, writes
+//!   just the output header line (separated by `,`). A header-only input answers with the
+//!   header only.
+//! - A CSV row with the wrong field count is a `column_count` error row; it is written padded
+//!   with empty fields or cut to the header's width, so every output row lines up with the
+//!   header. A row with invalid UTF-8 is an `invalid_utf8` error row; the output, declared
+//!   UTF-8, carries it with each invalid sequence replaced by U+FFFD (so does an invalid header).
+//! - JSON input may start with a BOM. An element that does not parse is an `invalid_json` row,
+//!   a non-object element a `not_an_object` row; reading goes on with the next element. A fault
+//!   in the array itself (no leading `[`, an empty input, a missing or doubled `,`, a trailing
+//!   `,`, truncation, data after the closing `]`) yields one last `invalid_json` row naming the
+//!   byte offset, and the list ends there.
+//! - JSON output re-serializes the input object: same keys, same order, same values (numbers
+//!   by value, so `1.50` comes back as `1.5`). Rows that could not be parsed get an object with
+//!   just the output keys. `distance_m` is a plain decimal with at most two decimals (`0`,
+//!   `1.37`), a number in JSON; absent values are empty CSV fields or JSON `null`.
+
+mod read_csv;
+mod read_json;
+mod write;
+
+use std::fmt;
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::Path;
+
+use csv::ByteRecord;
+use serde_json::{Map, Value};
+
+use read_csv::CsvRows;
+use read_json::{JsonRows, NdjsonRows};
+pub use write::RowWriter;
+
+/// The columns the writer adds to each row, in this order.
+pub const OUTPUT_COLUMNS: [&str; 6] = [
+    "code",
+    "status",
+    "postcode",
+    "distance_m",
+    "error_code",
+    "error_message",
+];
+
+/// Index of `distance_m` in [`OUTPUT_COLUMNS`]: the one output written as a JSON number.
+const DISTANCE_COLUMN: usize = 3;
+
+const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// How far the CSV header line is scanned for the separator. The header is normally tiny; the
+/// bound only keeps an input with an unbalanced quote in its first line from being buffered
+/// whole before the CSV reader even starts.
+const MAX_HEADER_SCAN_BYTES: usize = 1 << 20;
+
+/// One of the three list formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Csv,
+    Json,
+    Ndjson,
+}
+
+impl Format {
+    /// From an HTTP Content-Type: text/csv (and application/csv) → Csv, application/json → Json,
+    /// application/x-ndjson / application/ndjson / application/jsonl → Ndjson; parameters like
+    /// `;charset=utf-8` ignored.
+    pub fn from_content_type(content_type: &str) -> Option<Format> {
+        let media_type = content_type
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase();
+        match media_type.as_str() {
+            "text/csv" | "application/csv" => Some(Format::Csv),
+            "application/json" => Some(Format::Json),
+            "application/x-ndjson" | "application/ndjson" | "application/jsonl" => {
+                Some(Format::Ndjson)
+            }
+            _ => None,
+        }
+    }
+
+    /// From a file extension: .csv, .json, .ndjson / .jsonl (case-insensitive).
+    pub fn from_path(path: &Path) -> Option<Format> {
+        Format::parse_name(path.extension()?.to_str()?)
+    }
+
+    /// The Content-Type vmap answers with.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Csv => "text/csv; charset=utf-8",
+            Format::Json => "application/json",
+            Format::Ndjson => "application/x-ndjson",
+        }
+    }
+
+    /// For --format on the CLI: "csv" | "json" | "ndjson" (also "jsonl"), case-insensitive.
+    pub fn parse_name(name: &str) -> Option<Format> {
+        match name.trim().to_ascii_lowercase().as_str() {
+            "csv" => Some(Format::Csv),
+            "json" => Some(Format::Json),
+            "ndjson" | "jsonl" => Some(Format::Ndjson),
+            _ => None,
+        }
+    }
+
+    /// The canonical name, as accepted by [`Format::parse_name`].
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Csv => "csv",
+            Format::Json => "json",
+            Format::Ndjson => "ndjson",
+        }
+    }
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(self.name())
+    }
+}
+
+/// The known fields of a row, as text (trimmed; empty → None).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RowFields {
+    pub id: Option<String>,
+    pub lat: Option<String>,
+    pub lon: Option<String>,
+    pub house_number: Option<String>,
+    pub alley: Option<String>,
+    pub street: Option<String>,
+    pub unit: Option<String>,
+    pub ward: Option<String>,
+    pub district: Option<String>,
+    pub province: Option<String>,
+    pub address: Option<String>,
+}
+
+/// A row that could not be read at all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadError {
+    /// "invalid_json", "not_an_object", "invalid_field", "column_count", "invalid_utf8" or
+    /// "invalid_csv".
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl fmt::Display for ReadError {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(formatter, "{}: {}", self.code, self.message)
+    }
+}
+
+/// One row as read: its position, its fields, and what is needed to write it back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InputRow {
+    /// 1-based data row number (CSV: the header is not counted; JSON: element index + 1;
+    /// NDJSON: non-blank line index + 1).
+    pub row_number: u64,
+    /// `Err` when the row could not be read; the writer still writes a row for it.
+    pub fields: Result<RowFields, ReadError>,
+    /// The original record, for pass-through.
+    original: Original,
+}
+
+impl InputRow {
+    /// A row with no original record, e.g. for tests of code that consumes rows. The writer
+    /// gives it empty input columns (CSV) or just the output keys (JSON).
+    pub fn new(row_number: u64, fields: Result<RowFields, ReadError>) -> InputRow {
+        InputRow {
+            row_number,
+            fields,
+            original: Original::Absent,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Original {
+    /// The row could not be parsed (or was built by [`InputRow::new`]).
+    Absent,
+    Csv(ByteRecord),
+    Json(Map<String, Value>),
+}
+
+/// What the engine decided for a row: exactly what the writer appends.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RowOutcome {
+    pub code: Option<String>,
+    /// "created", "existing" or "error".
+    pub status: &'static str,
+    pub postcode: Option<String>,
+    pub distance_m: Option<f64>,
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
+}
+
+impl RowOutcome {
+    /// The outcome of a row the reader could not read.
+    pub fn from_read_error(error: &ReadError) -> RowOutcome {
+        RowOutcome {
+            status: "error",
+            error_code: Some(error.code.to_owned()),
+            error_message: Some(error.message.clone()),
+            ..RowOutcome::default()
+        }
+    }
+}
+
+/// A failure that ends the whole list. Bad rows are rows, not errors.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FormatError {
+    #[error("reading or writing the list failed: {0}")]
+    Io(#[from] io::Error),
+    #[error("CSV failure: {0}")]
+    Csv(csv::Error),
+}
+
+impl From<csv::Error> for FormatError {
+    fn from(error: csv::Error) -> FormatError {
+        if !error.is_io_error() {
+            return FormatError::Csv(error);
+        }
+        match error.into_kind() {
+            csv::ErrorKind::Io(io_error) => FormatError::Io(io_error),
+            // is_io_error() said this is I/O; keep the text should csv ever disagree.
+            other => FormatError::Io(io::Error::other(format!("{other:?}"))),
+        }
+    }
+}
+
+/// The CSV header as the reader found it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CsvHeader {
+    columns: Vec<String>,
+    separator: u8,
+}
+
+impl CsvHeader {
+    pub fn new(columns: Vec<String>, separator: u8) -> CsvHeader {
+        CsvHeader { columns, separator }
+    }
+
+    /// The column names as written (BOM stripped, invalid UTF-8 replaced by U+FFFD).
+    pub fn columns(&self) -> &[String] {
+        &self.columns
+    }
+
+    /// `b','` or `b';'`.
+    pub fn separator(&self) -> u8 {
+        self.separator
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Known fields
+
+const FIELD_COUNT: usize = 11;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Field {
+    Id,
+    Lat,
+    Lon,
+    HouseNumber,
+    Alley,
+    Street,
+    Unit,
+    Ward,
+    District,
+    Province,
+    Address,
+}
+
+impl Field {
+    fn from_name(name: &str) -> Option<Field> {
+        match normalized_name(name).as_str() {
+            "id" => Some(Field::Id),
+            "lat" | "latitude" => Some(Field::Lat),
+            "lon" | "lng" | "long" | "longitude" => Some(Field::Lon),
+            "house_number" => Some(Field::HouseNumber),
+            "alley" => Some(Field::Alley),
+            "street" => Some(Field::Street),
+            "unit" => Some(Field::Unit),
+            "ward" => Some(Field::Ward),
+            "district" => Some(Field::District),
+            "province" => Some(Field::Province),
+            "address" => Some(Field::Address),
+            _ => None,
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+impl RowFields {
+    fn slot(&mut self, field: Field) -> &mut Option<String> {
+        match field {
+            Field::Id => &mut self.id,
+            Field::Lat => &mut self.lat,
+            Field::Lon => &mut self.lon,
+            Field::HouseNumber => &mut self.house_number,
+            Field::Alley => &mut self.alley,
+            Field::Street => &mut self.street,
+            Field::Unit => &mut self.unit,
+            Field::Ward => &mut self.ward,
+            Field::District => &mut self.district,
+            Field::Province => &mut self.province,
+            Field::Address => &mut self.address,
+        }
+    }
+}
+
+fn normalized_name(name: &str) -> String {
+    name.trim()
+        .chars()
+        .map(|character| match character {
+            ' ' | '-' => '_',
+            other => other.to_ascii_lowercase(),
+        })
+        .collect()
+}
+
+fn clean_text(text: &str) -> Option<String> {
+    let trimmed = text.trim();
+    (!trimmed.is_empty()).then(|| trimmed.to_owned())
+}
+
+fn describe_byte(byte: u8) -> String {
+    if byte.is_ascii_graphic() {
+        format!("'{}'", char::from(byte))
+    } else {
+        format!("byte 0x{byte:02X}")
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading
+
+type BoxedInput<'a> = BufReader<Box<dyn Read + Send + 'a>>;
+
+/// Streams rows out of `input`. The iterator yields `Err` only for I/O failures of the reader
+/// (then stops). For CSV the header is read here, so the writer can be set up before any row.
+pub fn read_rows<'a>(
+    format: Format,
+    input: impl Read + Send + 'a,
+) -> Result<RowReader<'a>, FormatError> {
+    let boxed: Box<dyn Read + Send + 'a> = Box::new(input);
+    let input = BufReader::new(boxed);
+    let rows = match format {
+        Format::Csv => Rows::Csv(Box::new(CsvRows::new(input)?)),
+        Format::Json => Rows::Json(JsonRows::new(input)),
+        Format::Ndjson => Rows::Ndjson(NdjsonRows::new(input)),
+    };
+    Ok(RowReader { rows, done: false })
+}
+
+/// The rows of one list; see [`read_rows`].
+pub struct RowReader<'a> {
+    rows: Rows<'a>,
+    done: bool,
+}
+
+enum Rows<'a> {
+    Csv(Box<CsvRows<'a>>),
+    Json(JsonRows<'a>),
+    Ndjson(NdjsonRows<'a>),
+}
+
+impl RowReader<'_> {
+    /// The CSV header (None for JSON formats and for an empty CSV input), needed by the writer.
+    pub fn csv_header(&self) -> Option<&CsvHeader> {
+        match &self.rows {
+            Rows::Csv(rows) => rows.header.as_ref(),
+            Rows::Json(_) | Rows::Ndjson(_) => None,
+        }
+    }
+
+    pub fn format(&self) -> Format {
+        match &self.rows {
+            Rows::Csv(_) => Format::Csv,
+            Rows::Json(_) => Format::Json,
+            Rows::Ndjson(_) => Format::Ndjson,
+        }
+    }
+}
+
+impl fmt::Debug for RowReader<'_> {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter
+            .debug_struct("RowReader")
+            .field("format", &self.format())
+            .field("csv_header", &self.csv_header())
+            .field("done", &self.done)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Iterator for RowReader<'_> {
+    type Item = Result<InputRow, FormatError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let next = match &mut self.rows {
+            Rows::Csv(rows) => rows.next_row(),
+            Rows::Json(rows) => rows.next_row().map_err(FormatError::from),
+            Rows::Ndjson(rows) => rows.next_row().map_err(FormatError::from),
+        };
+        match next {
+            Ok(Some(row)) => Some(Ok(row)),
+            Ok(None) => {
+                self.done = true;
+                None
+            }
+            Err(error) => {
+                self.done = true;
+                Some(Err(error))
+            }
+        }
+    }
+}
+
+fn fill_buffer(input: &mut impl BufRead) -> io::Result<()> {
+    loop {
+        match input.fill_buf() {
+            Ok(_) => return Ok(()),
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+            Err(error) => return Err(error),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,279 @@
+//! Writing the answered list: the input row untouched plus the output columns, in the input's
+//! format.
+
+use serde_json::{Map, Value};
+use std::borrow::Cow;
+use std::fmt;
+use std::io;
+use std::io::Write;
+
+use super::{
+    CsvHeader, DISTANCE_COLUMN, Format, FormatError, InputRow, OUTPUT_COLUMNS, Original,
+    RowOutcome, normalized_name,
+};
+
+/// Writes rows in the format they were read in.
+pub struct RowWriter<W: Write> {
+    pub(super) target: Target<W>,
+}
+
+pub(super) enum Target<W: Write> {
+    Csv(Box<CsvTarget<W>>),
+    Json {
+        output: io::BufWriter<W>,
+        rows_written: u64,
+    },
+    Ndjson {
+        output: io::BufWriter<W>,
+    },
+}
+
+pub(super) struct CsvTarget<W: Write> {
+    writer: csv::Writer<W>,
+    /// For each input column, the output column (index into OUTPUT_COLUMNS) that replaces it.
+    overwritten_by: Vec<Option<usize>>,
+    /// The output columns appended after the input columns.
+    appended: Vec<usize>,
+}
+
+impl<W: Write> RowWriter<W> {
+    /// `csv_header` is what the reader found (required for Csv; for an empty CSV input pass None
+    /// and only the output header is written). Ignored for the JSON formats.
+    pub fn new(
+        format: Format,
+        csv_header: Option<&CsvHeader>,
+        output: W,
+    ) -> Result<RowWriter<W>, FormatError> {
+        let target = match format {
+            Format::Csv => Target::Csv(Box::new(CsvTarget::new(csv_header, output)?)),
+            Format::Json => {
+                let mut output = io::BufWriter::new(output);
+                output.write_all(b"[")?;
+                Target::Json {
+                    output,
+                    rows_written: 0,
+                }
+            }
+            Format::Ndjson => Target::Ndjson {
+                output: io::BufWriter::new(output),
+            },
+        };
+        Ok(RowWriter { target })
+    }
+
+    pub fn format(&self) -> Format {
+        match &self.target {
+            Target::Csv(_) => Format::Csv,
+            Target::Json { .. } => Format::Json,
+            Target::Ndjson { .. } => Format::Ndjson,
+        }
+    }
+
+    pub fn write_row(&mut self, row: &InputRow, outcome: &RowOutcome) -> Result<(), FormatError> {
+        let texts = output_texts(outcome);
+        let json_original = match &row.original {
+            Original::Json(object) => Some(object),
+            Original::Absent | Original::Csv(_) => None,
+        };
+        match &mut self.target {
+            Target::Csv(target) => target.write_row(row, &texts)?,
+            Target::Json {
+                output,
+                rows_written,
+            } => {
+                if *rows_written > 0 {
+                    output.write_all(b",\n")?;
+                }
+                write_json_object(output, json_original, &texts)?;
+                *rows_written += 1;
+            }
+            Target::Ndjson { output } => {
+                write_json_object(output, json_original, &texts)?;
+                output.write_all(b"\n")?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Pushes what has been written so far to the output.
+    pub fn flush(&mut self) -> Result<(), FormatError> {
+        match &mut self.target {
+            Target::Csv(target) => target.writer.flush()?,
+            Target::Json { output, .. } | Target::Ndjson { output } => output.flush()?,
+        }
+        Ok(())
+    }
+
+    /// Closes the JSON array, flushes; returns the inner writer.
+    pub fn finish(self) -> Result<W, FormatError> {
+        let output = match self.target {
+            Target::Csv(target) => target
+                .writer
+                .into_inner()
+                .map_err(|error| error.into_error())?,
+            Target::Json { mut output, .. } => {
+                output.write_all(b"]\n")?;
+                output.into_inner().map_err(|error| error.into_error())?
+            }
+            Target::Ndjson { output } => output.into_inner().map_err(|error| error.into_error())?,
+        };
+        Ok(output)
+    }
+}
+
+impl<W: Write> fmt::Debug for RowWriter<W> {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter
+            .debug_struct("RowWriter")
+            .field("format", &self.format())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<W: Write> CsvTarget<W> {
+    fn new(csv_header: Option<&CsvHeader>, output: W) -> Result<CsvTarget<W>, FormatError> {
+        let (columns, separator) = match csv_header {
+            Some(header) => (header.columns.as_slice(), header.separator),
+            None => (&[][..], b','),
+        };
+        let mut overwritten_by = vec![None; columns.len()];
+        let mut appended = Vec::new();
+        for (output_index, output_column) in OUTPUT_COLUMNS.iter().enumerate() {
+            let existing = columns
+                .iter()
+                .position(|column| normalized_name(column) == *output_column);
+            match existing.and_then(|index| overwritten_by.get_mut(index)) {
+                Some(slot) => *slot = Some(output_index),
+                None => appended.push(output_index),
+            }
+        }
+        let mut writer = csv::WriterBuilder::new()
+            .delimiter(separator)
+            .from_writer(output);
+        for column in columns {
+            writer.write_field(column)?;
+        }
+        for &output_index in &appended {
+            writer.write_field(OUTPUT_COLUMNS[output_index])?;
+        }
+        writer.write_record(std::iter::empty::<&[u8]>())?;
+        Ok(CsvTarget {
+            writer,
+            overwritten_by,
+            appended,
+        })
+    }
+
+    fn write_row(&mut self, row: &InputRow, texts: &OutputTexts<'_>) -> Result<(), FormatError> {
+        let original = match &row.original {
+            Original::Csv(record) => Some(record),
+            Original::Absent | Original::Json(_) => None,
+        };
+        for (index, overwritten_by) in self.overwritten_by.iter().enumerate() {
+            match overwritten_by {
+                Some(output_index) => self.writer.write_field(output_text(texts, *output_index))?,
+                None => {
+                    let bytes = original.and_then(|record| record.get(index)).unwrap_or(b"");
+                    self.writer
+                        .write_field(String::from_utf8_lossy(bytes).as_bytes())?;
+                }
+            }
+        }
+        for &output_index in &self.appended {
+            self.writer.write_field(output_text(texts, output_index))?;
+        }
+        self.writer.write_record(std::iter::empty::<&[u8]>())?;
+        Ok(())
+    }
+}
+
+/// The output values as text, in OUTPUT_COLUMNS order; None = absent.
+pub(super) type OutputTexts<'o> = [Option<Cow<'o, str>>; OUTPUT_COLUMNS.len()];
+
+pub(super) fn output_texts(outcome: &RowOutcome) -> OutputTexts<'_> {
+    [
+        outcome.code.as_deref().map(Cow::Borrowed),
+        Some(Cow::Borrowed(outcome.status)),
+        outcome.postcode.as_deref().map(Cow::Borrowed),
+        outcome.distance_m.and_then(distance_text).map(Cow::Owned),
+        outcome.error_code.as_deref().map(Cow::Borrowed),
+        outcome.error_message.as_deref().map(Cow::Borrowed),
+    ]
+}
+
+pub(super) fn output_text<'t>(texts: &'t OutputTexts<'_>, output_index: usize) -> &'t str {
+    texts
+        .get(output_index)
+        .and_then(|text| text.as_deref())
+        .unwrap_or("")
+}
+
+/// A plain decimal with at most two decimals, valid as CSV text and as a JSON number.
+pub(super) fn distance_text(distance_m: f64) -> Option<String> {
+    if !distance_m.is_finite() {
+        return None;
+    }
+    let mut text = format!("{distance_m:.2}");
+    while text.ends_with('0') {
+        text.pop();
+    }
+    if text.ends_with('.') {
+        text.pop();
+    }
+    if text == "-0" {
+        text = "0".to_owned();
+    }
+    Some(text)
+}
+
+pub(super) fn write_json_object(
+    output: &mut impl Write,
+    original: Option<&Map<String, Value>>,
+    texts: &OutputTexts<'_>,
+) -> io::Result<()> {
+    let mut written = [false; OUTPUT_COLUMNS.len()];
+    let mut first = true;
+    output.write_all(b"{")?;
+    for (key, value) in original.into_iter().flatten() {
+        write_json_key(output, key, &mut first)?;
+        match OUTPUT_COLUMNS.iter().position(|column| column == key) {
+            Some(output_index) => {
+                written[output_index] = true;
+                write_json_output_value(output, texts, output_index)?;
+            }
+            None => serde_json::to_writer(&mut *output, value)?,
+        }
+    }
+    for (output_index, column) in OUTPUT_COLUMNS.iter().enumerate() {
+        if !written[output_index] {
+            write_json_key(output, column, &mut first)?;
+            write_json_output_value(output, texts, output_index)?;
+        }
+    }
+    output.write_all(b"}")
+}
+
+pub(super) fn write_json_key(
+    output: &mut impl Write,
+    key: &str,
+    first: &mut bool,
+) -> io::Result<()> {
+    if !std::mem::take(first) {
+        output.write_all(b",")?;
+    }
+    serde_json::to_writer(&mut *output, key)?;
+    output.write_all(b":")
+}
+
+pub(super) fn write_json_output_value(
+    output: &mut impl Write,
+    texts: &OutputTexts<'_>,
+    output_index: usize,
+) -> io::Result<()> {
+    match texts.get(output_index).and_then(|text| text.as_deref()) {
+        None => output.write_all(b"null"),
+        // distance_text already is a valid JSON number.
+        Some(text) if output_index == DISTANCE_COLUMN => output.write_all(text.as_bytes()),
+        Some(text) => Ok(serde_json::to_writer(&mut *output, text)?),
+    }
+}
