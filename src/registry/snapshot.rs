@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::{Interner, MemRecord, Memory};
+use super::memory::{Interner, MemRecord, Memory};
 use crate::index::{IndexEntry, PointIndex};
 use crate::point::LatLon;
 use crate::store::StoreIdentity;

@@ -1,0 +1,230 @@
+//! Reads answered from memory: reverse, nearest addresses, zone resolution, code lookup.
+
+use super::memory::Memory;
+use super::mint::highest_suffix_in_cell;
+use super::{
+    CodeLookup, NearbyAddress, Registry, RegistryError, ResolvedZone, ReverseAnswer,
+    ZONE_VOTE_RADIUS_M, ZONE_VOTERS,
+};
+use crate::code::{CodeError, VmapCode};
+use crate::index::{IndexEntry, Neighbor};
+use crate::point::LatLon;
+use crate::zones::{ZoneId, ZoneMethod};
+
+impl Registry {
+    /// Nearest active addresses, the zone of the point and its would-be code.
+    pub fn reverse(&self, point: LatLon, limit: usize, radius_m: f64) -> ReverseAnswer {
+        let memory = self.read_memory();
+        self.reverse_in(&memory, point, limit, radius_m)
+    }
+
+    /// Only the nearest active addresses: the index part of [`Registry::reverse`].
+    pub fn nearest_addresses(
+        &self,
+        point: LatLon,
+        limit: usize,
+        radius_m: f64,
+    ) -> Vec<NearbyAddress> {
+        let memory = self.read_memory();
+        memory
+            .index
+            .nearest(point, limit, radius_m, |id| memory.is_active(id))
+            .iter()
+            .filter_map(|neighbor| self.nearby(&memory, neighbor))
+            .collect()
+    }
+
+    /// Up to `n` locations of active addresses, drawn reproducibly from `seed`.
+    pub fn sample_locations(&self, n: usize, seed: u64) -> Vec<LatLon> {
+        use rand::{Rng, SeedableRng};
+        let memory = self.read_memory();
+        let locations: Vec<LatLon> = memory
+            .index
+            .iter()
+            .filter(|entry| memory.is_active(entry.id))
+            .map(|entry| entry.location)
+            .collect();
+        if locations.is_empty() {
+            return Vec::new();
+        }
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        (0..n)
+            .map(|_| locations[rng.random_range(0..locations.len())])
+            .collect()
+    }
+
+    /// The oracle for [`Registry::nearest_addresses`]: a scan of every indexed point.
+    pub fn nearest_addresses_brute_force(
+        &self,
+        point: LatLon,
+        limit: usize,
+        radius_m: f64,
+    ) -> Vec<NearbyAddress> {
+        let memory = self.read_memory();
+        let entries: Vec<IndexEntry> = memory.index.iter().collect();
+        crate::index::brute_force_nearest(&entries, point, limit, radius_m, |id| {
+            memory.is_active(id)
+        })
+        .iter()
+        .filter_map(|neighbor| self.nearby(&memory, neighbor))
+        .collect()
+    }
+
+    /// Many reverse queries under one read lock, in input order.
+    pub fn reverse_many(
+        &self,
+        points: &[LatLon],
+        limit: usize,
+        radius_m: f64,
+    ) -> Vec<ReverseAnswer> {
+        use rayon::prelude::*;
+        let memory = self.read_memory();
+        points
+            .par_iter()
+            .map(|&point| self.reverse_in(&memory, point, limit, radius_m))
+            .collect()
+    }
+
+    fn reverse_in(
+        &self,
+        memory: &Memory,
+        point: LatLon,
+        limit: usize,
+        radius_m: f64,
+    ) -> ReverseAnswer {
+        // One search serves both the answer and the zone's voters: the nearest
+        // max(limit, voters) within the larger radius, nearest first, hold the nearest
+        // `limit` within `radius_m` and the nearest voters within the vote radius as prefixes.
+        let neighbors = memory.index.nearest(
+            point,
+            limit.max(ZONE_VOTERS),
+            radius_m.max(ZONE_VOTE_RADIUS_M),
+            |id| memory.is_active(id),
+        );
+        let addresses = neighbors
+            .iter()
+            .filter(|neighbor| neighbor.distance_m <= radius_m)
+            .take(limit)
+            .filter_map(|neighbor| self.nearby(memory, neighbor))
+            .collect();
+        let voters: Vec<Neighbor> = neighbors
+            .iter()
+            .filter(|neighbor| neighbor.distance_m <= ZONE_VOTE_RADIUS_M)
+            .take(ZONE_VOTERS)
+            .copied()
+            .collect();
+        let zone = self.zone_by_voters(&voters, memory, point);
+        let grid_code = zone.and_then(|zone| self.next_code_in(memory, zone.zone_id, point).ok());
+        ReverseAnswer {
+            addresses,
+            zone,
+            grid_code,
+        }
+    }
+
+    fn nearby(&self, memory: &Memory, neighbor: &Neighbor) -> Option<NearbyAddress> {
+        let code = VmapCode::unpack(memory.record(neighbor.id)?.code_key)?;
+        Some(NearbyAddress {
+            code,
+            postcode: code.postcode(),
+            lat: neighbor.location.lat,
+            lon: neighbor.location.lon,
+            distance_m: neighbor.distance_m,
+        })
+    }
+
+    /// The zone of a point (DESIGN §3): majority of the nearest registered addresses, else
+    /// by bounding box, else nearest reference point within 50 km; `None` outside coverage.
+    pub fn resolve_zone(&self, point: LatLon) -> Option<ResolvedZone> {
+        let memory = self.read_memory();
+        self.resolve_zone_in(&memory, point)
+    }
+
+    pub(super) fn resolve_zone_in(&self, memory: &Memory, point: LatLon) -> Option<ResolvedZone> {
+        let voters = memory
+            .index
+            .nearest(point, ZONE_VOTERS, ZONE_VOTE_RADIUS_M, |id| {
+                memory.is_active(id)
+            });
+        self.zone_by_voters(&voters, memory, point)
+    }
+
+    /// [`Registry::resolve_zone`] given the nearest active addresses within the vote radius.
+    fn zone_by_voters(
+        &self,
+        voters: &[Neighbor],
+        memory: &Memory,
+        point: LatLon,
+    ) -> Option<ResolvedZone> {
+        // Votes per zone; ties go to the zone of the nearer voter (voters come nearest first).
+        let mut tally: Vec<(ZoneId, usize, usize)> = Vec::new();
+        for (rank, voter) in voters.iter().enumerate() {
+            let Some(code) = memory
+                .record(voter.id)
+                .and_then(|record| VmapCode::unpack(record.code_key))
+            else {
+                continue;
+            };
+            let Some(zone_id) = self.zones.by_postcode(code.postcode()) else {
+                continue;
+            };
+            match tally.iter_mut().find(|(id, _, _)| *id == zone_id) {
+                Some(entry) => entry.1 += 1,
+                None => tally.push((zone_id, 1, rank)),
+            }
+        }
+        let winner = tally
+            .iter()
+            .max_by(|a, b| a.1.cmp(&b.1).then(b.2.cmp(&a.2)))
+            .map(|&(zone_id, _, _)| zone_id)
+            .filter(|&zone_id| self.zones.can_own(zone_id, point));
+        if let Some(zone_id) = winner {
+            return Some(ResolvedZone {
+                zone_id,
+                method: ZoneMethod::Addresses,
+            });
+        }
+        self.zones
+            .resolve_by_geometry(point)
+            .map(|(zone_id, method)| ResolvedZone { zone_id, method })
+    }
+
+    /// The code a new address at `point` in `zone_id` gets: the cell's base code, with the
+    /// next free suffix when an address (active or retired) already holds it.
+    fn next_code_in(
+        &self,
+        memory: &Memory,
+        zone_id: ZoneId,
+        point: LatLon,
+    ) -> Result<VmapCode, CodeError> {
+        let postcode = self.zones.get(zone_id).postcode;
+        let reference = self.zones.reference_of(zone_id);
+        let base = VmapCode::encode(postcode, reference, point)?;
+        let highest = highest_suffix_in_cell(memory, base, reference);
+        match highest {
+            None => Ok(base),
+            Some(n) => base.with_suffix(n + 1),
+        }
+    }
+
+    /// Code lookup (DESIGN §3).
+    pub async fn lookup(&self, code: VmapCode) -> Result<CodeLookup, RegistryError> {
+        let zone_id = self
+            .zones
+            .by_postcode(code.postcode())
+            .ok_or(RegistryError::UnknownPostcode(code.postcode()))?;
+        let cell = code.cell(self.zones.reference_of(zone_id));
+        match self.store.get_by_code(&code).await? {
+            Some(address) => Ok(CodeLookup::Registered {
+                address: Box::new(address),
+                zone_id,
+                cell,
+            }),
+            None => Ok(CodeLookup::Unregistered {
+                code,
+                zone_id,
+                cell,
+            }),
+        }
+    }
+}

@@ -1,0 +1,185 @@
+//! Writes: committing a batch, following other writers, editing and retiring.
+
+use super::mint::{AssignOptions, AssignOutcome, AssignRow};
+use super::{CATCH_UP_BATCH, MAX_COMMIT_ATTEMPTS, Registry, RegistryError};
+use crate::code::VmapCode;
+use crate::store::{AddressChange, AddressRow, AddressStatus, IndexRow, StoreError};
+
+impl Registry {
+    /// Assigns codes to a batch of rows: each row an existing same place, a new code, or an
+    /// error. New addresses are committed in one transaction before memory sees them, so a
+    /// crash leaves either the whole batch or none of it. Batches are serialised in this
+    /// process; when another process took one of the codes first, this one catches up with
+    /// the database and decides the batch again.
+    pub async fn assign_batch(
+        &self,
+        rows: &[AssignRow],
+        options: AssignOptions,
+    ) -> Result<Vec<AssignOutcome>, RegistryError> {
+        let _writer = self.write_lock.lock().await;
+        let mut attempt = 1;
+        loop {
+            let (outcomes, new_rows) = self.decide_batch(rows, options);
+            if options.dry_run || new_rows.is_empty() {
+                return Ok(outcomes);
+            }
+            match self.store.insert_addresses(&new_rows).await {
+                Ok(inserted) => {
+                    let mut memory = self.write_memory();
+                    for (row, &id) in new_rows.iter().zip(&inserted.ids) {
+                        memory.apply(
+                            &self.zones,
+                            &IndexRow {
+                                id,
+                                code: row.code,
+                                location: row.location,
+                                status: AddressStatus::Active,
+                                house_number: row.parts.house_number.clone(),
+                                unit: row.parts.unit.clone(),
+                                change_seq: inserted.last_change_seq,
+                            },
+                        )?;
+                    }
+                    memory.advance_followed(inserted.first_change_seq, inserted.last_change_seq);
+                    return Ok(outcomes);
+                }
+                Err(StoreError::CodeTaken(detail)) if attempt < MAX_COMMIT_ATTEMPTS => {
+                    tracing::info!(%detail, attempt, "another writer took a code first; catching up");
+                    self.catch_up_locked().await?;
+                    attempt += 1;
+                }
+                Err(error) => return Err(error.into()),
+            }
+        }
+    }
+
+    /// Applies every change other writers (other processes, other replicas) committed since
+    /// memory last looked; returns how many rows changed.
+    pub async fn catch_up(&self) -> Result<usize, RegistryError> {
+        let _writer = self.write_lock.lock().await;
+        self.catch_up_locked().await
+    }
+
+    async fn catch_up_locked(&self) -> Result<usize, RegistryError> {
+        let mut n_applied = 0;
+        loop {
+            let since = self.read_memory().followed_seq;
+            let changes = self.store.changes_since(since, CATCH_UP_BATCH).await?;
+            let Some(last) = changes.last().map(|row| row.change_seq) else {
+                return Ok(n_applied);
+            };
+            {
+                let mut memory = self.write_memory();
+                for row in &changes {
+                    memory.apply(&self.zones, row)?;
+                }
+                memory.followed_seq = memory.followed_seq.max(last);
+            }
+            n_applied += changes.len();
+            if (changes.len() as i64) < CATCH_UP_BATCH {
+                return Ok(n_applied);
+            }
+        }
+    }
+
+    /// The change number up to which memory holds every change.
+    pub fn followed_seq(&self) -> i64 {
+        self.read_memory().followed_seq
+    }
+
+    /// Moves or edits an address; its code stays. Refused for a retired address.
+    pub async fn update(
+        &self,
+        code: VmapCode,
+        change: AddressChange,
+    ) -> Result<AddressRow, RegistryError> {
+        if change.status.is_some() || change.successor.is_some() {
+            return Err(RegistryError::Invalid(
+                "status and successor change only by retiring".to_owned(),
+            ));
+        }
+        let _writer = self.write_lock.lock().await;
+        let current = self
+            .store
+            .get_by_code(&code)
+            .await?
+            .ok_or(RegistryError::NotRegistered(code))?;
+        if current.status == AddressStatus::Retired {
+            return Err(RegistryError::Retired(code));
+        }
+        self.commit_change(code, &change).await
+    }
+
+    /// Retires an address: it leaves reverse answers, its code stays reserved for ever and
+    /// resolves to the retired record (and its successor). Retiring twice is harmless.
+    pub async fn retire(
+        &self,
+        code: VmapCode,
+        successor: Option<VmapCode>,
+    ) -> Result<AddressRow, RegistryError> {
+        let _writer = self.write_lock.lock().await;
+        let current = self
+            .store
+            .get_by_code(&code)
+            .await?
+            .ok_or(RegistryError::NotRegistered(code))?;
+        if current.status == AddressStatus::Retired && successor.is_none() {
+            return Ok(current);
+        }
+        if let Some(successor) = successor {
+            if successor == code {
+                return Err(RegistryError::Invalid(
+                    "an address cannot succeed itself".to_owned(),
+                ));
+            }
+            match self.store.get_by_code(&successor).await? {
+                Some(row) if row.status == AddressStatus::Active => {}
+                Some(_) => {
+                    return Err(RegistryError::Invalid(format!(
+                        "successor {successor} is retired"
+                    )));
+                }
+                None => {
+                    return Err(RegistryError::Invalid(format!(
+                        "successor {successor} is not registered"
+                    )));
+                }
+            }
+        }
+        let change = AddressChange {
+            status: Some(AddressStatus::Retired),
+            successor: successor.map(Some),
+            ..AddressChange::default()
+        };
+        self.commit_change(code, &change).await
+    }
+
+    /// Writes `change` to the store, then to memory; the caller holds the write lock.
+    async fn commit_change(
+        &self,
+        code: VmapCode,
+        change: &AddressChange,
+    ) -> Result<AddressRow, RegistryError> {
+        let (_, after) = self
+            .store
+            .update_address(&code, change)
+            .await?
+            .ok_or(RegistryError::NotRegistered(code))?;
+        let mut memory = self.write_memory();
+        memory.apply(&self.zones, &index_row_of(&after))?;
+        memory.advance_followed(after.change_seq, after.change_seq);
+        Ok(after)
+    }
+}
+
+fn index_row_of(row: &AddressRow) -> IndexRow {
+    IndexRow {
+        id: row.id,
+        code: row.code,
+        location: row.location,
+        status: row.status,
+        house_number: row.parts.house_number.clone(),
+        unit: row.parts.unit.clone(),
+        change_seq: row.change_seq,
+    }
+}
