@@ -1,0 +1,83 @@
+//! One-off lookups from the command line: `reverse`, `decode`.
+
+use super::args::{DecodeArgs, ReverseArgs};
+use super::{CliError, load_zones, open_registry};
+use crate::code::VmapCode;
+use crate::point::LatLon;
+use crate::registry::{self, RegistryError};
+
+pub(super) async fn reverse(args: ReverseArgs) -> Result<(), CliError> {
+    let point =
+        LatLon::new(args.lat, args.lon).map_err(|error| CliError::Usage(error.to_string()))?;
+    if !(1..=registry::MAX_LIMIT).contains(&args.limit) {
+        return Err(CliError::Usage(format!(
+            "--limit must be between 1 and {}",
+            registry::MAX_LIMIT
+        )));
+    }
+    if !(0.0..=registry::MAX_RADIUS_M).contains(&args.radius_m) {
+        return Err(CliError::Usage(format!(
+            "--radius-m must be between 0 and {}",
+            registry::MAX_RADIUS_M
+        )));
+    }
+    let registry = open_registry(
+        &args.data.database_url,
+        args.data.zones_file.as_ref(),
+        &args.data.snapshot,
+    )
+    .await?;
+    let answer = registry.reverse(point, args.limit, args.radius_m);
+    match answer.zone {
+        Some(resolved) => {
+            let zone = registry.zones().get(resolved.zone_id);
+            println!(
+                "zone:      {} {}, {}, {} ({:?})",
+                zone.postcode, zone.ward, zone.district, zone.province, resolved.method
+            );
+        }
+        None => println!("zone:      outside coverage"),
+    }
+    if let Some(code) = answer.grid_code {
+        println!("grid code: {} ({})", code, code.pretty());
+    }
+    if answer.addresses.is_empty() {
+        println!("no active address within {} m", args.radius_m);
+    }
+    for address in &answer.addresses {
+        println!(
+            "{:>10.1} m  {:<16} {:.7}, {:.7}",
+            address.distance_m,
+            address.code.pretty(),
+            address.lat,
+            address.lon
+        );
+    }
+    registry.store().close().await;
+    Ok(())
+}
+
+pub(super) fn decode(args: DecodeArgs) -> Result<(), CliError> {
+    let code = VmapCode::parse(&args.code)
+        .map_err(|error| CliError::Usage(format!("malformed code: {error}")))?;
+    let zones = load_zones(args.zones_file.as_ref())?;
+    let zone_id = zones
+        .by_postcode(code.postcode())
+        .ok_or(RegistryError::UnknownPostcode(code.postcode()))?;
+    let zone = zones.get(zone_id);
+    let reference = zones.reference_of(zone_id);
+    let cell = code.cell(reference);
+    let center = cell.center();
+    println!("code:      {} ({})", code, code.pretty());
+    println!(
+        "zone:      {} {}, {}, {}",
+        zone.postcode, zone.ward, zone.district, zone.province
+    );
+    println!("plus code: {}", code.full_olc(reference));
+    println!("centre:    {:.7}, {:.7}", center.lat, center.lon);
+    println!(
+        "cell:      south {:.7} west {:.7} north {:.7} east {:.7}",
+        cell.south, cell.west, cell.north, cell.east
+    );
+    Ok(())
+}
