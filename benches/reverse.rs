@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput};
 use vmap::progress::Progress;
-use vmap::registry::{self, DEFAULT_LIMIT, DEFAULT_RADIUS_M, Registry};
+use vmap::registry::{Registry, ReverseQuery};
 use vmap::store::Store;
 
 mod common;
@@ -35,7 +35,7 @@ fn main() {
             .await
             .expect("a new SQLite database opens");
         let progress = Progress::quiet("seeding", n);
-        registry::seed(&store, zones.clone(), n, common::DATA_SEED, &progress)
+        vmap::synth::seed(&store, zones.clone(), n, common::DATA_SEED, &progress)
             .await
             .expect("the empty database is seeded");
         Registry::load(store, zones)
@@ -56,8 +56,7 @@ fn main() {
     group.sampling_mode(SamplingMode::Flat);
     group.throughput(Throughput::Elements(BATCH as u64));
     group.bench_function(BenchmarkId::new(format!("batch{BATCH}"), n), |bencher| {
-        bencher
-            .iter(|| registry.reverse_many(black_box(&queries), DEFAULT_LIMIT, DEFAULT_RADIUS_M));
+        bencher.iter(|| registry.reverse_many(black_box(&queries), ReverseQuery::default()));
     });
 
     group.sample_size(100);
@@ -70,7 +69,7 @@ fn main() {
             for _ in 0..iters {
                 let query = queries[next];
                 next = (next + 1) % queries.len();
-                black_box(registry.reverse(black_box(query), DEFAULT_LIMIT, DEFAULT_RADIUS_M));
+                black_box(registry.reverse(black_box(query), ReverseQuery::default()));
             }
             started.elapsed()
         });

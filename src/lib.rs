@@ -2,6 +2,7 @@
 //!
 //! See `ARCHITECTURE.md` for the map of this crate.
 
+pub mod address;
 pub mod api;
 pub mod assign;
 pub mod bench;

@@ -1,6 +1,5 @@
 //! The `vmap` binary: parse the command line, start tracing, run the command.
 
-use clap::Parser;
 use mimalloc::MiMalloc;
 use tracing_subscriber::EnvFilter;
 
@@ -11,7 +10,7 @@ static GLOBAL: MiMalloc = MiMalloc;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let cli = vmap::cli::Cli::parse();
+    let cli = vmap::cli::Cli::parse_args(std::env::args_os());
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=error")),

@@ -2,6 +2,7 @@
 
 use std::io::IsTerminal;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
@@ -11,7 +12,7 @@ const LOG_EVERY: Duration = Duration::from_secs(5);
 #[derive(Debug)]
 pub struct Progress {
     label: &'static str,
-    total: u64,
+    total: AtomicU64,
     started: Instant,
     bar: Option<ProgressBar>,
     /// (done, last time logged), for the log-only mode.
@@ -59,10 +60,18 @@ impl Progress {
         let now = Instant::now();
         Progress {
             label,
-            total,
+            total: AtomicU64::new(total),
             started: now,
             bar,
             logged: Mutex::new((0, now)),
+        }
+    }
+
+    /// Sets how much work there is, once it is known (after the bar was made).
+    pub fn set_total(&self, total: u64) {
+        self.total.store(total, Ordering::Relaxed);
+        if let Some(bar) = &self.bar {
+            bar.set_length(total);
         }
     }
 
@@ -81,7 +90,7 @@ impl Progress {
             tracing::info!(
                 task = self.label,
                 done = logged.0,
-                total = self.total,
+                total = self.total.load(Ordering::Relaxed),
                 rate_per_s = rate as u64,
                 "progress"
             );

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use rstar::{RTree, primitives::GeomWithData};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use crate::code::Postcode;
 use crate::point::{LatLon, haversine_m};
@@ -17,7 +17,7 @@ use crate::point::{LatLon, haversine_m};
 /// The zone table shipped with vmap (63-province structure, until 30 June 2025).
 pub const DEFAULT_ZONES_CSV: &str = include_str!("../data/vn_wards_63.csv");
 
-/// Beyond this distance from every reference point a point is outside coverage (DESIGN §3).
+/// Beyond this distance from every reference point a point is outside coverage.
 pub const MAX_REFERENCE_DISTANCE_M: f64 = 50_000.0;
 
 /// A code is decoded through its zone's reference point, so a zone may only own points this
@@ -31,8 +31,7 @@ const DUPLICATE_POSTCODE_MAX_OFFSET_DEG: f64 = 0.2;
 /// Index of a zone in its [`ZoneTable`].
 pub type ZoneId = u32;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WardType {
     /// Phường: an urban ward.
     Urban,
@@ -52,7 +51,7 @@ impl WardType {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct BoundingBox {
     pub south: f64,
     pub west: f64,
@@ -107,9 +106,8 @@ pub enum ZonesError {
     Empty,
 }
 
-/// How a point's zone was found (DESIGN §3, in order of preference).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
+/// How a point's zone was found, in order of preference.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ZoneMethod {
     /// The majority zone of the nearest registered addresses.
     Addresses,

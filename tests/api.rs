@@ -8,6 +8,7 @@ use axum::http::Request;
 use common::{Backend, assert_problem, get, post_json, send, test_app_on};
 use vmap::api::{self, AppState, Limits};
 use vmap::point::{LatLon, haversine_m};
+use vmap::registry::ReverseQuery;
 
 const N: u64 = 3_000;
 
@@ -42,8 +43,7 @@ fn some_address(registry: &vmap::registry::Registry) -> vmap::registry::NearbyAd
             lat: 21.0285,
             lon: 105.8542,
         },
-        1,
-        50_000.0,
+        ReverseQuery::new(1, 50_000.0).expect("valid query"),
     );
     answer
         .addresses

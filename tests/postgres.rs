@@ -13,10 +13,11 @@ use std::time::{Duration, Instant};
 
 use sqlx::{Connection, Row};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use vmap::address::{AddressChange, AddressParts, AddressStatus};
 use vmap::code::VmapCode;
 use vmap::point::LatLon;
-use vmap::registry::{AssignOptions, AssignOutcome, AssignRow, CodeLookup, Registry};
-use vmap::store::{AddressChange, AddressParts, AddressStatus, Store, ewkb};
+use vmap::registry::{AssignOptions, AssignOutcome, AssignRow, CodeLookup, Registry, ReverseQuery};
+use vmap::store::{Store, ewkb};
 use vmap::zones::ZoneTable;
 
 use common::{Backend, TestDb};
@@ -61,7 +62,7 @@ fn created_code(outcome: &AssignOutcome) -> VmapCode {
 /// Codes of the addresses `registry` answers within `radius_m` of `at`.
 fn reverse_codes(registry: &Registry, at: LatLon, radius_m: f64) -> Vec<VmapCode> {
     registry
-        .reverse(at, 10, radius_m)
+        .reverse(at, ReverseQuery::new(10, radius_m).expect("valid query"))
         .addresses
         .iter()
         .map(|address| address.code)

@@ -6,11 +6,12 @@ mod common;
 use std::collections::HashSet;
 
 use common::{Backend, TestDb, seeded_registry_on, zones};
+use vmap::address::AddressStatus;
 use vmap::code::VmapCode;
 use vmap::point::LatLon;
 use vmap::progress::Progress;
-use vmap::registry::{self, CodeLookup, Registry, RegistryError};
-use vmap::store::{AddressStatus, Store};
+use vmap::registry::{CodeLookup, Registry, RegistryError, ReverseQuery};
+use vmap::store::Store;
 use vmap::zones::ZoneMethod;
 
 backend_tests!(
@@ -42,7 +43,7 @@ async fn seeding_is_deterministic_and_codes_are_unique(backend: &Backend) {
     let mut results = Vec::new();
     for db in [&first, &second] {
         let store = Store::connect(&db.url).await.expect("connect");
-        let report = registry::seed(
+        let report = vmap::synth::seed(
             &store,
             zones(),
             5_000,
@@ -62,9 +63,9 @@ async fn seeding_is_deterministic_and_codes_are_unique(backend: &Backend) {
 async fn seeding_refuses_a_non_empty_database(backend: &Backend) {
     let (db, _registry) = seeded_registry_on(backend, 100).await;
     let store = Store::connect(&db.url).await.expect("connect");
-    let error = registry::seed(&store, zones(), 10, 1, &Progress::quiet("seeding", 10)).await;
+    let error = vmap::synth::seed(&store, zones(), 10, 1, &Progress::quiet("seeding", 10)).await;
     assert!(
-        matches!(error, Err(RegistryError::NotEmpty(100))),
+        matches!(error, Err(vmap::synth::SeedError::NotEmpty(100))),
         "{error:?}"
     );
 }
@@ -96,8 +97,7 @@ async fn lookup_finds_registered_and_decodes_unregistered(backend: &Backend) {
             lat: 16.0544,
             lon: 108.2022,
         },
-        1,
-        50_000.0,
+        ReverseQuery::new(1, 50_000.0).expect("valid query"),
     );
     let address = near.addresses.first().expect("an address near Da Nang");
     match registry.lookup(address.code).await.expect("lookup") {
@@ -133,8 +133,7 @@ async fn zone_resolution_prefers_nearby_addresses_then_geometry(backend: &Backen
             lat: 21.0285,
             lon: 105.8542,
         },
-        1,
-        50_000.0,
+        ReverseQuery::new(1, 50_000.0).expect("valid query"),
     );
     let address = near.addresses.first().expect("an address near Hanoi");
     let resolved = registry
@@ -169,9 +168,12 @@ async fn reload_gives_the_same_answers(backend: &Backend) {
         lat: 10.78,
         lon: 106.70,
     };
-    let before = registry.reverse(query, 10, 50_000.0);
+    let before = registry.reverse(query, ReverseQuery::new(10, 50_000.0).expect("valid query"));
     let store = Store::connect(&db.url).await.expect("connect");
     let reloaded = Registry::load(store, zones()).await.expect("reload");
-    assert_eq!(reloaded.reverse(query, 10, 50_000.0), before);
+    assert_eq!(
+        reloaded.reverse(query, ReverseQuery::new(10, 50_000.0).expect("valid query")),
+        before
+    );
     assert_eq!(reloaded.status().n_active, 2_000);
 }

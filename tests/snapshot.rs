@@ -7,10 +7,11 @@ mod common;
 use std::path::Path;
 
 use common::{Backend, TestDb, zones};
+use vmap::address::AddressParts;
 use vmap::point::LatLon;
 use vmap::progress::Progress;
-use vmap::registry::{self, AssignOptions, AssignOutcome, AssignRow, Registry};
-use vmap::store::{AddressParts, Store};
+use vmap::registry::{AssignOptions, AssignOutcome, AssignRow, Registry, ReverseQuery};
+use vmap::store::Store;
 
 backend_tests!(
     a_snapshot_is_written_then_read_and_answers_the_same,
@@ -39,8 +40,8 @@ fn assert_same_answers(a: &Registry, b: &Registry) {
     assert_eq!(a.status().n_indexed, b.status().n_indexed);
     for point in probe_points() {
         assert_eq!(
-            a.reverse(point, 5, 50_000.0),
-            b.reverse(point, 5, 50_000.0),
+            a.reverse(point, ReverseQuery::new(5, 50_000.0).expect("valid query")),
+            b.reverse(point, ReverseQuery::new(5, 50_000.0).expect("valid query")),
             "at {point:?}"
         );
     }
@@ -49,7 +50,7 @@ fn assert_same_answers(a: &Registry, b: &Registry) {
 async fn seeded(backend: &Backend, n: u64) -> TestDb {
     let db = TestDb::create(backend).await;
     let store = Store::connect(&db.url).await.expect("connect");
-    registry::seed(&store, zones(), n, 42, &Progress::quiet("seeding", n))
+    vmap::synth::seed(&store, zones(), n, 42, &Progress::quiet("seeding", n))
         .await
         .expect("seed");
     db

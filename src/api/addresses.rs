@@ -6,14 +6,13 @@ use axum::routing::{patch, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Deserializer, Serialize};
 
-use super::codes::AddressBody;
-use super::zones::LatLonBody;
+use super::bodies::{AddressBody, AddressStatusBody, LatLonBody};
 use super::{ApiJson, AppError, AppState, FieldError};
-use crate::assign::format::RowFields;
+use crate::address::{self, Address, AddressChange, AddressParts, InputError};
+use crate::assign::RowErrorCode;
 use crate::code::VmapCode;
 use crate::point::LatLon;
-use crate::registry::{AssignOptions, AssignOutcome, RegistryError};
-use crate::store::{AddressChange, AddressRow, AddressStatus};
+use crate::registry::{AssignOptions, AssignOutcome, AssignRow};
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
@@ -50,7 +49,7 @@ pub struct AddressResponse {
     /// `created` or `existing` for a registration; the address's state otherwise.
     #[schema(example = "created")]
     pub outcome: String,
-    pub status: AddressStatus,
+    pub status: AddressStatusBody,
     pub location: LatLonBody,
     /// Distance to the registered address that is the same place (`existing` only).
     pub distance_m: Option<f64>,
@@ -59,12 +58,12 @@ pub struct AddressResponse {
 }
 
 impl AddressResponse {
-    fn from_row(row: AddressRow, outcome: &str) -> AddressResponse {
+    fn from_row(row: Address, outcome: &str) -> AddressResponse {
         AddressResponse {
             code: row.code.canonical(),
             pretty: row.code.pretty(),
             outcome: outcome.to_owned(),
-            status: row.status,
+            status: row.status.into(),
             location: row.location.into(),
             distance_m: None,
             address: Some(AddressBody::from(row.parts)),
@@ -97,37 +96,40 @@ pub(super) async fn register(
     ApiJson(request): ApiJson<RegisterRequest>,
 ) -> Result<(StatusCode, Json<AddressResponse>), AppError> {
     let registry = state.registry()?;
-    let fields = RowFields {
-        id: request.client_ref.clone(),
-        lat: Some(request.lat.to_string()),
-        lon: Some(request.lon.to_string()),
-        house_number: request.house_number.clone(),
-        alley: request.alley.clone(),
-        street: request.street.clone(),
-        unit: request.unit.clone(),
-        address: request.address.clone(),
-        ..RowFields::default()
+    let parts = AddressParts {
+        house_number: request.house_number,
+        alley: request.alley,
+        street: request.street,
+        unit: request.unit,
+        address: request.address,
+        client_ref: request.client_ref,
     };
-    let row = crate::assign::validate(&fields, state.limits.max_field_chars).map_err(|error| {
-        let field = match error.code {
-            "field_too_long" => error.message.split(' ').next().unwrap_or("body").to_owned(),
-            _ if error.message.starts_with("lon") => "lon".to_owned(),
-            _ => "lat".to_owned(),
-        };
-        AppError::invalid_fields(vec![FieldError::new(field, error.code, error.message)])
-    })?;
+    let row = LatLon::new(request.lat, request.lon)
+        .map_err(InputError::OutOfRange)
+        .and_then(|location| {
+            address::check_lengths(parts.named(), state.limits.max_field_chars)?;
+            Ok(AssignRow { location, parts })
+        })
+        .map_err(|error| {
+            let code = RowErrorCode::from(&error);
+            AppError::invalid_fields(vec![FieldError::new(
+                error.field(),
+                code.as_str(),
+                error.to_string(),
+            )])
+        })?;
     let outcomes = registry
         .assign_batch(std::slice::from_ref(&row), AssignOptions::default())
         .await?;
     let (code, outcome, distance_m) = match outcomes.into_iter().next() {
         Some(AssignOutcome::Created { code }) => (code, "created", None),
         Some(AssignOutcome::Existing { code, distance_m }) => (code, "existing", Some(distance_m)),
-        Some(AssignOutcome::Failed {
-            error_code,
-            message,
-        }) => {
+        Some(AssignOutcome::Failed(failure)) => {
+            let code = RowErrorCode::from(&failure);
             return Err(AppError::invalid_fields(vec![FieldError::new(
-                "lat", error_code, message,
+                "lat",
+                code.as_str(),
+                failure.to_string(),
             )]));
         }
         None => {
@@ -137,8 +139,7 @@ pub(super) async fn register(
         }
     };
     let stored = registry
-        .store()
-        .get_by_code(&code)
+        .address(code)
         .await?
         .ok_or_else(|| AppError::Internal(format!("registered code {code} not found")))?;
     let mut response = AddressResponse::from_row(stored, outcome);
@@ -183,23 +184,6 @@ pub struct EditRequest {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>)]
     pub client_ref: Option<Option<String>>,
-}
-
-fn check_text(
-    name: &str,
-    value: &Option<Option<String>>,
-    max: usize,
-    errors: &mut Vec<FieldError>,
-) {
-    if let Some(Some(text)) = value
-        && text.chars().count() > max
-    {
-        errors.push(FieldError::new(
-            name,
-            "field_too_long",
-            format!("{name} is longer than {max} characters"),
-        ));
-    }
 }
 
 /// Move (a corrected coordinate) or edit an address; its code stays.
@@ -257,16 +241,22 @@ pub(super) async fn edit(
             None
         }
     };
-    let max = state.limits.max_field_chars;
-    for (name, value) in [
-        ("house_number", &request.house_number),
-        ("alley", &request.alley),
-        ("street", &request.street),
-        ("unit", &request.unit),
-        ("address", &request.address),
-        ("client_ref", &request.client_ref),
-    ] {
-        check_text(name, value, max, &mut errors);
+    let change = AddressChange {
+        location,
+        house_number: request.house_number,
+        alley: request.alley,
+        street: request.street,
+        unit: request.unit,
+        address: request.address,
+        client_ref: request.client_ref,
+        ..AddressChange::default()
+    };
+    for error in address::too_long(change.named_texts(), state.limits.max_field_chars) {
+        errors.push(FieldError::new(
+            error.field(),
+            RowErrorCode::from(&error).as_str(),
+            error.to_string(),
+        ));
     }
     if !errors.is_empty() {
         return Err(AppError::invalid_fields(errors));
@@ -280,16 +270,6 @@ pub(super) async fn edit(
             "the new coordinate is outside coverage",
         ));
     }
-    let change = AddressChange {
-        location,
-        house_number: request.house_number,
-        alley: request.alley,
-        street: request.street,
-        unit: request.unit,
-        address: request.address,
-        client_ref: request.client_ref,
-        ..AddressChange::default()
-    };
     let row = registry.update(code, change).await?;
     Ok(Json(AddressResponse::from_row(row, "updated")))
 }
@@ -334,14 +314,6 @@ pub(super) async fn retire(
             Some(VmapCode::parse(text).map_err(|error| AppError::bad_code("successor", &error))?)
         }
     };
-    let row = registry
-        .retire(code, successor)
-        .await
-        .map_err(|error| match error {
-            RegistryError::Invalid(message) => {
-                AppError::invalid_field("successor", "invalid_successor", message)
-            }
-            other => other.into(),
-        })?;
+    let row = registry.retire(code, successor).await?;
     Ok(Json(AddressResponse::from_row(row, "retired")))
 }

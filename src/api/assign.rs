@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use super::{AppError, AppState};
 use crate::assign::{self, AssignSettings, format::Format};
-use crate::registry::{AssignOptions, MAX_MATCH_RADIUS_M};
+use crate::registry::{AssignOptions, MAX_MATCH_RADIUS_M, MatchRadius};
 
 pub(super) fn router() -> Router<AppState> {
     Router::new().route("/v1/assign", post(assign_list))
@@ -114,11 +114,15 @@ pub(super) async fn assign_list(
         ))
     })?;
     let dry_run = parse_flag("dry_run", query.dry_run.as_deref())?;
-    let match_radius_m = match query.match_radius_m.as_deref().map(str::trim) {
-        None | Some("") => crate::registry::DEFAULT_MATCH_RADIUS_M,
-        Some(text) => match text.parse::<f64>() {
-            Ok(value) if (0.0..=MAX_MATCH_RADIUS_M).contains(&value) => value,
-            _ => {
+    let match_radius = match query.match_radius_m.as_deref().map(str::trim) {
+        None | Some("") => MatchRadius::default(),
+        Some(text) => match text
+            .parse::<f64>()
+            .ok()
+            .and_then(|value| MatchRadius::new(value).ok())
+        {
+            Some(radius) => radius,
+            None => {
                 return Err(AppError::invalid_field(
                     "match_radius_m",
                     "out_of_range",
@@ -176,7 +180,7 @@ pub(super) async fn assign_list(
     let error_sender = sender.clone();
     let settings = AssignSettings {
         options: AssignOptions {
-            match_radius_m,
+            match_radius,
             dry_run,
         },
         max_rows: Some(limits.max_assign_rows),

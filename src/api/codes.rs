@@ -5,65 +5,15 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
-use super::zones::{LatLonBody, ZoneBody};
+use super::bodies::{AddressBody, AddressStatusBody, CellBody, LatLonBody, ZoneBody};
 use super::{ApiJson, AppError, AppState};
-use crate::code::{VmapCode, olc::CodeArea};
+use crate::code::VmapCode;
 use crate::registry::{CodeLookup, Registry, RegistryError};
-use crate::store::{AddressParts, AddressStatus};
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
         .route("/v1/codes/{code}", get(lookup_one))
         .route("/v1/codes", post(lookup_many))
-}
-
-/// A grid cell of about 3 m × 3 m.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct CellBody {
-    pub south: f64,
-    pub west: f64,
-    pub north: f64,
-    pub east: f64,
-    pub center: LatLonBody,
-}
-
-impl From<CodeArea> for CellBody {
-    fn from(area: CodeArea) -> CellBody {
-        CellBody {
-            south: area.south,
-            west: area.west,
-            north: area.north,
-            east: area.east,
-            center: area.center().into(),
-        }
-    }
-}
-
-/// The descriptive parts of a registered address.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct AddressBody {
-    #[schema(example = "12")]
-    pub house_number: Option<String>,
-    #[schema(example = "Ngõ 5")]
-    pub alley: Option<String>,
-    #[schema(example = "Phố Phúc Xá")]
-    pub street: Option<String>,
-    pub unit: Option<String>,
-    pub address: Option<String>,
-    pub client_ref: Option<String>,
-}
-
-impl From<AddressParts> for AddressBody {
-    fn from(parts: AddressParts) -> AddressBody {
-        AddressBody {
-            house_number: parts.house_number,
-            alley: parts.alley,
-            street: parts.street,
-            unit: parts.unit,
-            address: parts.address,
-            client_ref: parts.client_ref,
-        }
-    }
 }
 
 /// What a code names.
@@ -76,7 +26,7 @@ pub struct CodeBody {
     /// Whether an address holds this code.
     pub registered: bool,
     /// `active` or `retired` when registered.
-    pub status: Option<AddressStatus>,
+    pub status: Option<AddressStatusBody>,
     /// The address's coordinate when registered, else the cell centre.
     pub location: LatLonBody,
     /// The full plus code of the cell, recovered through the zone.
@@ -107,7 +57,7 @@ fn code_body(registry: &Registry, lookup: CodeLookup) -> CodeBody {
             code: address.code.canonical(),
             pretty: address.code.pretty(),
             registered: true,
-            status: Some(address.status),
+            status: Some(address.status.into()),
             location: address.location.into(),
             plus_code: address
                 .code

@@ -10,7 +10,6 @@ use serde::Serialize;
 
 use crate::code::CodeError;
 use crate::registry::RegistryError;
-use crate::store::StoreError;
 
 /// A problem with one field of a request.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
@@ -201,12 +200,6 @@ impl IntoResponse for AppError {
     }
 }
 
-impl From<StoreError> for AppError {
-    fn from(error: StoreError) -> AppError {
-        AppError::Internal(error.to_string())
-    }
-}
-
 impl From<RegistryError> for AppError {
     fn from(error: RegistryError) -> AppError {
         match error {
@@ -220,7 +213,14 @@ impl From<RegistryError> for AppError {
             RegistryError::Retired(code) => {
                 AppError::Conflict(format!("address {code} is retired and cannot be changed"))
             }
-            RegistryError::Invalid(message) => AppError::invalid_field("body", "invalid", message),
+            RegistryError::StatusChangeNotAllowed => {
+                AppError::invalid_field("body", "invalid", error.to_string())
+            }
+            RegistryError::SelfSuccessor
+            | RegistryError::SuccessorRetired(_)
+            | RegistryError::SuccessorNotRegistered(_) => {
+                AppError::invalid_field("successor", "invalid_successor", error.to_string())
+            }
             other => AppError::Internal(other.to_string()),
         }
     }

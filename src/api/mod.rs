@@ -1,10 +1,11 @@
-//! The HTTP API (DESIGN §4): axum routes, one file per resource, merged here.
+//! The HTTP API (version 1): axum routes, one file per resource, merged here.
 //!
 //! [`app`] builds the router from an [`AppState`] and does no I/O of its own, so tests drive
 //! it with `tower::ServiceExt::oneshot`; [`serve`] binds and runs it.
 
 mod addresses;
 mod assign;
+mod bodies;
 mod codes;
 pub mod error;
 mod ops;
@@ -47,17 +48,23 @@ pub struct Limits {
     pub max_field_chars: usize,
 }
 
+impl Limits {
+    /// The defaults, defined once: `Limits::default()` and the command line's defaults
+    /// both read them.
+    pub const DEFAULT: Limits = Limits {
+        max_batch_items: 10_000,
+        max_body_bytes: 16 * 1024 * 1024,
+        request_timeout: Duration::from_secs(30),
+        max_assign_rows: 1_000_000,
+        max_assign_bytes: 512 * 1024 * 1024,
+        max_concurrent_assign: 4,
+        max_field_chars: crate::assign::DEFAULT_MAX_FIELD_CHARS,
+    };
+}
+
 impl Default for Limits {
     fn default() -> Limits {
-        Limits {
-            max_batch_items: 10_000,
-            max_body_bytes: 16 * 1024 * 1024,
-            request_timeout: Duration::from_secs(30),
-            max_assign_rows: 1_000_000,
-            max_assign_bytes: 512 * 1024 * 1024,
-            max_concurrent_assign: 4,
-            max_field_chars: crate::assign::DEFAULT_MAX_FIELD_CHARS,
-        }
+        Limits::DEFAULT
     }
 }
 

@@ -5,11 +5,11 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
-use super::zones::{LatLonBody, ZoneBody};
+use super::bodies::{LatLonBody, NearbyAddressBody, ZoneBody, optional_display_string};
 use super::{ApiJson, AppError, AppState, FieldError, Params};
 use crate::code::VmapCode;
 use crate::point::LatLon;
-use crate::registry::{self, NearbyAddress, Registry, ReverseAnswer};
+use crate::registry::{self, Registry, ReverseAnswer, ReverseQuery};
 
 pub(super) fn router() -> Router<AppState> {
     Router::new().route("/v1/reverse", get(reverse_one).post(reverse_many))
@@ -23,10 +23,11 @@ pub struct ReverseBody {
     pub id: Option<serde_json::Value>,
     pub query: LatLonBody,
     /// Nearest active addresses, nearest first.
-    pub addresses: Vec<NearbyAddress>,
+    pub addresses: Vec<NearbyAddressBody>,
     /// The zone of the point; null outside coverage.
     pub zone: Option<ZoneBody>,
     /// The code a new address at exactly this point would get; null outside coverage.
+    #[serde(serialize_with = "optional_display_string")]
     #[schema(value_type = Option<String>, example = "111162RWXP69")]
     pub grid_code: Option<VmapCode>,
 }
@@ -41,7 +42,7 @@ impl ReverseBody {
         ReverseBody {
             id,
             query: point.into(),
-            addresses: answer.addresses,
+            addresses: answer.addresses.into_iter().map(Into::into).collect(),
             zone: answer
                 .zone
                 .map(|zone| ZoneBody::resolved(registry.zones(), zone)),
@@ -77,30 +78,17 @@ pub(super) fn point_from_params(
     }
 }
 
-fn check_limit(limit: usize, field: &str, errors: &mut Vec<FieldError>) {
-    if !(1..=registry::MAX_LIMIT).contains(&limit) {
-        errors.push(FieldError::new(
-            field,
-            "out_of_range",
-            format!(
-                "{field} must be between 1 and {}, got {limit}",
-                registry::MAX_LIMIT
-            ),
-        ));
-    }
-}
-
-fn check_radius(radius_m: f64, field: &str, errors: &mut Vec<FieldError>) {
-    if !(radius_m.is_finite() && (0.0..=registry::MAX_RADIUS_M).contains(&radius_m)) {
-        errors.push(FieldError::new(
-            field,
-            "out_of_range",
-            format!(
-                "{field} must be between 0 and {} metres, got {radius_m}",
-                registry::MAX_RADIUS_M
-            ),
-        ));
-    }
+/// The validated limit and radius; each one out of range is reported in `errors` (and the
+/// defaults stand in, so that every other problem is reported too).
+fn reverse_query(limit: usize, radius_m: f64, errors: &mut Vec<FieldError>) -> ReverseQuery {
+    ReverseQuery::new(limit, radius_m).unwrap_or_else(|problems| {
+        errors.extend(
+            problems.iter().map(|problem| {
+                FieldError::new(problem.field(), "out_of_range", problem.to_string())
+            }),
+        );
+        ReverseQuery::default()
+    })
 }
 
 /// Nearest registered addresses to a point.
@@ -131,10 +119,9 @@ pub(super) async fn reverse_one(
     let radius_m = params
         .optional_f64("radius_m", &mut errors)
         .unwrap_or(registry::DEFAULT_RADIUS_M);
-    check_limit(limit, "limit", &mut errors);
-    check_radius(radius_m, "radius_m", &mut errors);
+    let query = reverse_query(limit, radius_m, &mut errors);
     let point = point_from_params(&params, &mut errors)?;
-    let answer = registry.reverse(point, limit, radius_m);
+    let answer = registry.reverse(point, query);
     Ok(Json(ReverseBody::new(registry, None, point, answer)))
 }
 
@@ -197,8 +184,7 @@ pub(super) async fn reverse_many(
     let mut errors = Vec::new();
     let limit = request.limit.unwrap_or(registry::DEFAULT_LIMIT);
     let radius_m = request.radius_m.unwrap_or(registry::DEFAULT_RADIUS_M);
-    check_limit(limit, "limit", &mut errors);
-    check_radius(radius_m, "radius_m", &mut errors);
+    let query = reverse_query(limit, radius_m, &mut errors);
     let mut points = Vec::with_capacity(request.points.len());
     for (idx, point) in request.points.iter().enumerate() {
         match LatLon::new(point.lat, point.lon) {
@@ -218,7 +204,7 @@ pub(super) async fn reverse_many(
     // queries. The bytes are those `Json(BatchReverseResponse)` would give.
     let body = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, serde_json::Error> {
         use rayon::prelude::*;
-        let answers = registry.reverse_many(&points, limit, radius_m);
+        let answers = registry.reverse_many(&points, query);
         let items: Vec<Vec<u8>> = request
             .points
             .into_par_iter()

@@ -3,79 +3,15 @@
 use axum::extract::{Path, State};
 use axum::routing::get;
 use axum::{Json, Router};
-use serde::Serialize;
 
+use super::bodies::ZoneBody;
 use super::{AppError, AppState, Params};
 use crate::code::Postcode;
-use crate::point::LatLon;
-use crate::registry::ResolvedZone;
-use crate::zones::{BoundingBox, WardType, ZoneId, ZoneMethod, ZoneTable};
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
         .route("/v1/zones/{postcode}", get(zone_by_postcode))
         .route("/v1/zones", get(zone_of_point))
-}
-
-/// A coordinate.
-#[derive(Debug, Clone, Copy, Serialize, utoipa::ToSchema)]
-pub struct LatLonBody {
-    #[schema(example = 21.046798)]
-    pub lat: f64,
-    #[schema(example = 105.848112)]
-    pub lon: f64,
-}
-
-impl From<LatLon> for LatLonBody {
-    fn from(point: LatLon) -> LatLonBody {
-        LatLonBody {
-            lat: point.lat,
-            lon: point.lon,
-        }
-    }
-}
-
-/// A postal zone.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct ZoneBody {
-    #[schema(value_type = String, example = "11116")]
-    pub postcode: Postcode,
-    #[schema(example = "00001")]
-    pub ward_code: String,
-    #[schema(example = "Phường Phúc Xá")]
-    pub ward: String,
-    pub ward_type: WardType,
-    #[schema(example = "Quận Ba Đình")]
-    pub district: String,
-    #[schema(example = "Thành phố Hà Nội")]
-    pub province: String,
-    /// The reference point codes of this postal code are recovered through.
-    pub reference: LatLonBody,
-    pub bbox: BoundingBox,
-    /// How the zone of a point was found (absent when looked up by postal code).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub method: Option<ZoneMethod>,
-}
-
-impl ZoneBody {
-    pub fn new(zones: &ZoneTable, zone_id: ZoneId, method: Option<ZoneMethod>) -> ZoneBody {
-        let zone = zones.get(zone_id);
-        ZoneBody {
-            postcode: zone.postcode,
-            ward_code: zone.ward_code.clone(),
-            ward: zone.ward.clone(),
-            ward_type: zone.ward_type,
-            district: zone.district.clone(),
-            province: zone.province.clone(),
-            reference: zones.reference_of(zone_id).into(),
-            bbox: zone.bbox,
-            method,
-        }
-    }
-
-    pub fn resolved(zones: &ZoneTable, resolved: ResolvedZone) -> ZoneBody {
-        ZoneBody::new(zones, resolved.zone_id, Some(resolved.method))
-    }
 }
 
 /// A zone by its postal code.
@@ -110,7 +46,8 @@ pub(super) async fn zone_by_postcode(
     Ok(Json(ZoneBody::new(registry.zones(), zone_id, None)))
 }
 
-/// The zone a point lies in (DESIGN §3 zone resolution).
+/// The zone a point lies in: the majority zone of the nearest registered addresses, else by
+/// bounding box, else the nearest reference point within 50 km.
 #[utoipa::path(
     get,
     path = "/v1/zones",

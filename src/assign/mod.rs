@@ -8,16 +8,20 @@
 //! the list, so a list run again after a crash is cut the same way and gets the same codes.
 
 pub mod format;
+mod outcome;
 
 use std::io::{Read, Write};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::point::LatLon;
+use crate::address::{self, AddressParts, InputError};
+use crate::code::CodeError;
 use crate::progress::Progress;
-use crate::registry::{AssignOptions, AssignOutcome, AssignRow, Registry, RegistryError};
-use crate::store::AddressParts;
-use format::{Format, FormatError, InputRow, RowFields, RowOutcome, RowWriter};
+use crate::registry::{
+    AssignFailure, AssignOptions, AssignOutcome, AssignRow, Registry, RegistryError,
+};
+use format::{Format, FormatError, InputRow, RowFields, RowWriter};
+pub use outcome::{RowErrorCode, RowOutcome, RowStatus};
 
 /// Rows decided and committed together: one database transaction each.
 pub const DEFAULT_BATCH_ROWS: usize = 4_096;
@@ -71,75 +75,23 @@ pub enum AssignError {
     Stopped(String),
 }
 
-/// A row's problem before it reaches the registry.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RowError {
-    pub code: &'static str,
-    pub message: String,
-}
-
-impl RowError {
-    fn new(code: &'static str, message: impl Into<String>) -> RowError {
-        RowError {
-            code,
-            message: message.into(),
-        }
-    }
-}
-
-fn parse_coordinate(name: &str, text: Option<&str>) -> Result<f64, RowError> {
-    let Some(text) = text else {
-        return Err(RowError::new(
-            "missing_coordinate",
-            format!("{name} is required"),
-        ));
-    };
-    // Spreadsheets set to Vietnamese write a decimal comma (`10,7626` in a `;` file).
-    let text = text.trim();
-    let decimal = if text.contains(',') && !text.contains('.') {
-        text.replacen(',', ".", 1)
-    } else {
-        text.to_owned()
-    };
-    match decimal.parse::<f64>() {
-        Ok(value) if value.is_finite() => Ok(value),
-        _ => Err(RowError::new(
-            "invalid_coordinate",
-            format!("{name} must be a decimal number of degrees, got {text:?}"),
-        )),
-    }
-}
-
 /// Checks one row and turns it into what the registry takes.
-pub fn validate(fields: &RowFields, max_field_chars: usize) -> Result<AssignRow, RowError> {
-    let lat = parse_coordinate("lat", fields.lat.as_deref())?;
-    let lon = parse_coordinate("lon", fields.lon.as_deref())?;
-    let location = LatLon::new(lat, lon)
-        .map_err(|error| RowError::new("coordinate_out_of_range", error.to_string()))?;
-    let texts = [
-        ("id", &fields.id),
-        ("house_number", &fields.house_number),
-        ("alley", &fields.alley),
-        ("street", &fields.street),
-        ("unit", &fields.unit),
-        ("ward", &fields.ward),
-        ("district", &fields.district),
-        ("province", &fields.province),
-        ("address", &fields.address),
-    ];
-    for (name, value) in texts {
-        if let Some(value) = value
-            && value.chars().count() > max_field_chars
-        {
-            return Err(RowError::new(
-                "field_too_long",
-                format!(
-                    "{name} is {} characters long, at most {max_field_chars} are allowed",
-                    value.chars().count()
-                ),
-            ));
-        }
-    }
+pub fn validate(fields: &RowFields, max_field_chars: usize) -> Result<AssignRow, InputError> {
+    let location = address::parse_location(fields.lat.as_deref(), fields.lon.as_deref())?;
+    address::check_lengths(
+        [
+            ("id", fields.id.as_deref()),
+            ("house_number", fields.house_number.as_deref()),
+            ("alley", fields.alley.as_deref()),
+            ("street", fields.street.as_deref()),
+            ("unit", fields.unit.as_deref()),
+            ("ward", fields.ward.as_deref()),
+            ("district", fields.district.as_deref()),
+            ("province", fields.province.as_deref()),
+            ("address", fields.address.as_deref()),
+        ],
+        max_field_chars,
+    )?;
     Ok(AssignRow {
         location,
         parts: AddressParts {
@@ -153,12 +105,27 @@ pub fn validate(fields: &RowFields, max_field_chars: usize) -> Result<AssignRow,
     })
 }
 
-fn failed(code: &str, message: String) -> RowOutcome {
-    RowOutcome {
-        status: "error",
-        error_code: Some(code.to_owned()),
-        error_message: Some(message),
-        ..RowOutcome::default()
+impl From<&InputError> for RowErrorCode {
+    fn from(error: &InputError) -> RowErrorCode {
+        match error {
+            InputError::Missing { .. } => RowErrorCode::MissingCoordinate,
+            InputError::NotANumber { .. } => RowErrorCode::InvalidCoordinate,
+            InputError::OutOfRange(_) => RowErrorCode::CoordinateOutOfRange,
+            InputError::TooLong { .. } => RowErrorCode::FieldTooLong,
+        }
+    }
+}
+
+impl From<&AssignFailure> for RowErrorCode {
+    fn from(failure: &AssignFailure) -> RowErrorCode {
+        match failure {
+            AssignFailure::OutsideCoverage(_) => RowErrorCode::OutsideCoverage,
+            AssignFailure::Code(CodeError::TooFarFromReference) => {
+                RowErrorCode::TooFarFromReference
+            }
+            AssignFailure::Code(CodeError::SuffixOutOfRange { .. }) => RowErrorCode::InvalidSuffix,
+            _ => RowErrorCode::Internal,
+        }
     }
 }
 
@@ -166,21 +133,20 @@ fn row_outcome(outcome: AssignOutcome) -> RowOutcome {
     match outcome {
         AssignOutcome::Created { code } => RowOutcome {
             code: Some(code.canonical()),
-            status: "created",
+            status: RowStatus::Created,
             postcode: Some(code.postcode().to_string()),
             ..RowOutcome::default()
         },
         AssignOutcome::Existing { code, distance_m } => RowOutcome {
             code: Some(code.canonical()),
-            status: "existing",
+            status: RowStatus::Existing,
             postcode: Some(code.postcode().to_string()),
             distance_m: Some(distance_m),
             ..RowOutcome::default()
         },
-        AssignOutcome::Failed {
-            error_code,
-            message,
-        } => failed(error_code, message),
+        AssignOutcome::Failed(failure) => {
+            RowOutcome::failed(RowErrorCode::from(&failure), failure.to_string())
+        }
     }
 }
 
@@ -199,8 +165,8 @@ async fn decide_batch(
         let row_index = rows_before + position as u64;
         if settings.max_rows.is_some_and(|max| row_index >= max) {
             let max = settings.max_rows.unwrap_or_default();
-            outcomes[position] = Some(failed(
-                "row_limit",
+            outcomes[position] = Some(RowOutcome::failed(
+                RowErrorCode::RowLimit,
                 format!(
                     "only the first {max} rows of a list are processed; send the rest in another request"
                 ),
@@ -208,15 +174,19 @@ async fn decide_batch(
             continue;
         }
         let checked = match &row.fields {
-            Ok(fields) => validate(fields, settings.max_field_chars),
-            Err(read_error) => Err(RowError::new(read_error.code, read_error.message.clone())),
+            Ok(fields) => validate(fields, settings.max_field_chars)
+                .map_err(|error| RowOutcome::failed(RowErrorCode::from(&error), error.to_string())),
+            Err(read_error) => Err(RowOutcome::failed(
+                read_error.code,
+                read_error.message.clone(),
+            )),
         };
         match checked {
             Ok(assign_row) => {
                 valid.push(assign_row);
                 valid_positions.push(position);
             }
-            Err(error) => outcomes[position] = Some(failed(error.code, error.message)),
+            Err(failed) => outcomes[position] = Some(failed),
         }
     }
     let decided = registry.assign_batch(&valid, settings.options).await?;
@@ -226,7 +196,9 @@ async fn decide_batch(
     Ok(outcomes
         .into_iter()
         .map(|outcome| {
-            outcome.unwrap_or_else(|| failed("internal", "row was not decided".to_owned()))
+            outcome.unwrap_or_else(|| {
+                RowOutcome::failed(RowErrorCode::Internal, "row was not decided")
+            })
         })
         .collect())
 }
@@ -301,9 +273,9 @@ where
         };
         for outcome in &outcomes {
             match outcome.status {
-                "created" => summary.created += 1,
-                "existing" => summary.existing += 1,
-                _ => summary.errors += 1,
+                RowStatus::Created => summary.created += 1,
+                RowStatus::Existing => summary.existing += 1,
+                RowStatus::Error => summary.errors += 1,
             }
         }
         summary.rows += rows.len() as u64;

@@ -1,4 +1,4 @@
-//! `--mode http`: a load generator against a running `vmap serve`.
+//! `vmap bench http`: a load generator against a running `vmap serve`.
 //!
 //! Two loads, one after the other, each for `--duration` after a `--warmup` that is not
 //! measured: `GET /v1/reverse?lat=..&lon=..` (one point per request) and `POST /v1/reverse`
@@ -29,12 +29,12 @@ use super::{
 };
 use crate::code::VmapCode;
 use crate::point::LatLon;
-use crate::registry::Registry;
+use crate::registry::{Registry, ReverseQuery};
 
 /// Most mismatching answers quoted in a report.
 const MISMATCH_EXAMPLES: usize = 5;
 
-/// What `--mode http` was asked to do.
+/// What `vmap bench http` was asked to do.
 #[derive(Debug, Clone)]
 pub struct HttpSettings {
     /// `http://host:port`, optionally with a path prefix before `/v1/...`.
@@ -376,9 +376,9 @@ async fn check_answers(
     registry: Arc<Registry>,
     points: &[LatLon],
     n: usize,
-    limit: usize,
-    radius_m: f64,
+    query: ReverseQuery,
 ) -> Result<(usize, usize, Vec<String>), BenchError> {
+    let (limit, radius_m) = (query.limit(), query.radius_m());
     let points: Vec<LatLon> = points.iter().take(n).copied().collect();
     let mut connection = Connection::new(target.clone());
     let mut remote = Vec::with_capacity(points.len());
@@ -414,7 +414,7 @@ async fn check_answers(
             .iter()
             .zip(&remote)
             .filter_map(|(&point, answer)| {
-                let reference = registry.nearest_addresses_brute_force(point, limit, radius_m);
+                let reference = registry.nearest_addresses_brute_force(point, query);
                 compare_answers(point, answer, &reference)
             })
             .collect::<Vec<String>>()
@@ -456,15 +456,15 @@ pub async fn run(
     let bodies = batch_bodies(
         &points,
         settings.batch_size,
-        context.limit,
-        context.radius_m,
+        context.query.limit(),
+        context.query.radius_m(),
     )?;
     let points = Arc::new(points);
 
     let single = Load::Single {
         points: points.clone(),
-        limit: context.limit,
-        radius_m: context.radius_m,
+        limit: context.query.limit(),
+        radius_m: context.query.radius_m(),
     };
     report.runs.push(
         http_load(
@@ -497,15 +497,8 @@ pub async fn run(
     if let Some(registry) = registry
         && settings.check > 0
     {
-        let outcome = check_answers(
-            &target,
-            registry,
-            &points,
-            settings.check,
-            context.limit,
-            context.radius_m,
-        )
-        .await;
+        let outcome =
+            check_answers(&target, registry, &points, settings.check, context.query).await;
         report.record_check(settings.check.min(points.len()), outcome);
     }
     Ok(report)

@@ -1,4 +1,4 @@
-//! `--mode index`: queries in process against the registry built from the database, on one
+//! `vmap bench index`: queries in process against the registry built from the database, on one
 //! thread and then on every core.
 
 use std::sync::Arc;
@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::{RunFigures, figures, new_histogram, record_latency};
 use crate::point::LatLon;
-use crate::registry::Registry;
+use crate::registry::{Registry, ReverseQuery};
 
 /// All figures of an index bench.
 #[derive(Debug, Clone, Serialize)]
@@ -61,8 +61,7 @@ fn timed_run(
 pub fn bench_index(
     registry: Arc<Registry>,
     points: Vec<LatLon>,
-    limit: usize,
-    radius_m: f64,
+    query: ReverseQuery,
     threads: usize,
     check: usize,
 ) -> IndexReport {
@@ -72,16 +71,11 @@ pub fn bench_index(
         if n_threads > 1 || runs.is_empty() {
             let nearest_registry = registry.clone();
             runs.push(timed_run("nearest", n_threads, &points, move |point| {
-                nearest_registry
-                    .nearest_addresses(point, limit, radius_m)
-                    .len()
+                nearest_registry.nearest_addresses(point, query).len()
             }));
             let reverse_registry = registry.clone();
             runs.push(timed_run("reverse", n_threads, &points, move |point| {
-                reverse_registry
-                    .reverse(point, limit, radius_m)
-                    .addresses
-                    .len()
+                reverse_registry.reverse(point, query).addresses.len()
             }));
         }
     }
@@ -90,14 +84,14 @@ pub fn bench_index(
         .iter()
         .take(checked)
         .filter(|&&point| {
-            registry.nearest_addresses(point, limit, radius_m)
-                != registry.nearest_addresses_brute_force(point, limit, radius_m)
+            registry.nearest_addresses(point, query)
+                != registry.nearest_addresses_brute_force(point, query)
         })
         .count();
     IndexReport {
         addresses: registry.status().n_active,
-        limit,
-        radius_m,
+        limit: query.limit(),
+        radius_m: query.radius_m(),
         runs,
         checked,
         mismatches,

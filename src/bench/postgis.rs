@@ -1,4 +1,4 @@
-//! `--mode postgis`: the same queries as KNN SQL against the `addresses` table in PostGIS,
+//! `vmap bench postgis`: the same queries as KNN SQL against the `addresses` table in PostGIS,
 //! as a yardstick for the in-memory index.
 //!
 //! The table holds `geom geometry(Point, 4326)` with a GiST index, so the index-assisted
@@ -85,7 +85,7 @@ CROSS JOIN LATERAL ( \
     LIMIT $5 \
 ) AS c";
 
-/// What `--mode postgis` was asked to do.
+/// What `vmap bench postgis` was asked to do.
 #[derive(Debug, Clone)]
 pub struct PostgisSettings {
     /// `postgres://…`: the database holding vmap's `addresses` table.
@@ -113,7 +113,7 @@ struct KnnParams {
 
 impl KnnParams {
     fn new(settings: &PostgisSettings) -> Result<KnnParams, BenchError> {
-        let limit = settings.context.limit;
+        let limit = settings.context.query.limit();
         let too_big = || BenchError::Invalid("--limit × --candidates is too large".to_owned());
         let candidates = settings
             .candidates
@@ -122,7 +122,7 @@ impl KnnParams {
             .ok_or_else(too_big)?;
         Ok(KnnParams {
             candidates: i64::try_from(candidates).map_err(|_| too_big())?,
-            radius_m: settings.context.radius_m,
+            radius_m: settings.context.query.radius_m(),
             limit: i64::try_from(limit).map_err(|_| too_big())?,
         })
     }
@@ -282,7 +282,7 @@ impl Requester for PgRequester {
 fn connect_options(url: &str, keep_jit: bool) -> Result<PgConnectOptions, BenchError> {
     if !(url.starts_with("postgres:") || url.starts_with("postgresql:")) {
         return Err(BenchError::Invalid(format!(
-            "--mode postgis needs a postgres:// --database-url, not {}",
+            "vmap bench postgis needs a postgres:// --database-url, not {}",
             redact_url(url)
         )));
     }
@@ -333,7 +333,7 @@ async fn check_answers(
     };
     let mut differences = Vec::new();
     for ((&point, single), batched) in points.iter().zip(&single).zip(&batched) {
-        let reference = registry.nearest_addresses(point, context.limit, context.radius_m);
+        let reference = registry.nearest_addresses(point, context.query);
         if let Some(difference) = compare_answers(point, &as_answered(single), &reference) {
             differences.push(format!("single: {difference}"));
         } else if let Some(difference) = compare_answers(point, &as_answered(batched), &reference) {

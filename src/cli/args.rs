@@ -2,23 +2,60 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
-use clap::Args;
+use clap::{Args, Subcommand, ValueEnum};
 
-use crate::registry;
-use crate::store::Store;
+use crate::api::Limits;
+use crate::assign::format::Format;
+use crate::registry::{self, MatchRadius, QueryError, ReverseQuery};
+use crate::store::{Store, StoreOptions};
 
 /// Where the data lives.
 #[derive(Debug, Clone, Args)]
 pub struct DataArgs {
-    /// Database URL: `sqlite://FILE` (created if missing).
+    /// Database URL: `sqlite://FILE` (created if missing) or `postgres://…`.
     #[arg(long, env = "DATABASE_URL", default_value = "sqlite://vmap.db")]
     pub database_url: String,
+    #[command(flatten)]
+    pub zones: ZonesArgs,
+    #[command(flatten)]
+    pub snapshot: SnapshotArgs,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+/// The zone table.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ZonesArgs {
     /// Zone table CSV in the layout of data/vn_wards_63.csv; the built-in table when absent.
     #[arg(long, env = "VMAP_ZONES_FILE")]
     pub zones_file: Option<PathBuf>,
-    #[command(flatten)]
-    pub snapshot: SnapshotArgs,
+}
+
+/// Connections and threads of the database.
+#[derive(Debug, Clone, Args)]
+pub struct StoreArgs {
+    /// Most connections of the PostgreSQL pool.
+    #[arg(long, env = "VMAP_PG_MAX_CONNECTIONS", default_value_t = StoreOptions::DEFAULT_PG_MAX_CONNECTIONS)]
+    pub pg_max_connections: u32,
+    /// Connections of the SQLite read pool (writes always use one connection).
+    #[arg(long, env = "VMAP_SQLITE_READERS", default_value_t = StoreOptions::DEFAULT_SQLITE_READERS)]
+    pub sqlite_readers: u32,
+    /// Threads that read a SQLite database at start-up, each over its own range of rows;
+    /// by default one per core, at most 4.
+    #[arg(long, env = "VMAP_LOAD_THREADS", default_value_t = StoreOptions::default_load_threads())]
+    pub load_threads: usize,
+}
+
+impl StoreArgs {
+    pub fn options(&self) -> StoreOptions {
+        StoreOptions {
+            pg_max_connections: self.pg_max_connections,
+            sqlite_readers: self.sqlite_readers,
+            load_threads: self.load_threads,
+        }
+    }
 }
 
 /// The snapshot file of the in-memory index.
@@ -59,15 +96,8 @@ pub struct ServeArgs {
     /// How many addresses `--demo` seeds.
     #[arg(long, env = "VMAP_DEMO_ADDRESSES", default_value_t = 1_000_000)]
     pub demo_addresses: u64,
-    /// Most points (or codes) in one batch request.
-    #[arg(long, env = "VMAP_MAX_BATCH_ITEMS", default_value_t = 10_000)]
-    pub max_batch_items: usize,
-    /// Largest request body in bytes.
-    #[arg(long, env = "VMAP_MAX_BODY_BYTES", default_value_t = 16 * 1024 * 1024)]
-    pub max_body_bytes: usize,
-    /// Longest a request may run, in seconds, before it is answered 503.
-    #[arg(long, env = "VMAP_REQUEST_TIMEOUT_S", default_value_t = 30)]
-    pub request_timeout_s: u64,
+    #[command(flatten)]
+    pub limits: LimitsArgs,
     /// Bearer tokens allowed to write (register, edit, retire, assign); repeat the flag or
     /// separate with commas. Without tokens, writes are open, which vmap allows only on a
     /// loopback address.
@@ -81,22 +111,50 @@ pub struct ServeArgs {
     /// Serve reads only: the write endpoints are not mounted.
     #[arg(long, env = "VMAP_READ_ONLY")]
     pub read_only: bool,
-    /// Most rows of one POST /v1/assign; later rows answer `row_limit`.
-    #[arg(long, env = "VMAP_MAX_ASSIGN_ROWS", default_value_t = 1_000_000)]
-    pub max_assign_rows: u64,
-    /// Largest POST /v1/assign body, bytes.
-    #[arg(long, env = "VMAP_MAX_ASSIGN_BYTES", default_value_t = 512 * 1024 * 1024)]
-    pub max_assign_bytes: u64,
-    /// Assignments running at once; more answer 429.
-    #[arg(long, env = "VMAP_MAX_CONCURRENT_ASSIGN", default_value_t = 4)]
-    pub max_concurrent_assign: usize,
-    /// Longest text of one address field, characters.
-    #[arg(long, env = "VMAP_MAX_FIELD_CHARS", default_value_t = crate::assign::DEFAULT_MAX_FIELD_CHARS)]
-    pub max_field_chars: usize,
     /// How often to pick up writes made by other processes or replicas on the same
     /// database, in milliseconds; 0 turns following off.
     #[arg(long, env = "VMAP_FOLLOW_INTERVAL_MS", default_value_t = 200)]
     pub follow_interval_ms: u64,
+}
+
+/// The limits of the API; their defaults are [`Limits::DEFAULT`].
+#[derive(Debug, Clone, Args)]
+pub struct LimitsArgs {
+    /// Most points (or codes) in one batch request.
+    #[arg(long, env = "VMAP_MAX_BATCH_ITEMS", default_value_t = Limits::DEFAULT.max_batch_items)]
+    pub max_batch_items: usize,
+    /// Largest request body in bytes.
+    #[arg(long, env = "VMAP_MAX_BODY_BYTES", default_value_t = Limits::DEFAULT.max_body_bytes)]
+    pub max_body_bytes: usize,
+    /// Longest a request may run, in seconds, before it is answered 503.
+    #[arg(long, env = "VMAP_REQUEST_TIMEOUT_S", default_value_t = Limits::DEFAULT.request_timeout.as_secs())]
+    pub request_timeout_s: u64,
+    /// Most rows of one POST /v1/assign; later rows answer `row_limit`.
+    #[arg(long, env = "VMAP_MAX_ASSIGN_ROWS", default_value_t = Limits::DEFAULT.max_assign_rows)]
+    pub max_assign_rows: u64,
+    /// Largest POST /v1/assign body, bytes.
+    #[arg(long, env = "VMAP_MAX_ASSIGN_BYTES", default_value_t = Limits::DEFAULT.max_assign_bytes)]
+    pub max_assign_bytes: u64,
+    /// Assignments running at once; more answer 429.
+    #[arg(long, env = "VMAP_MAX_CONCURRENT_ASSIGN", default_value_t = Limits::DEFAULT.max_concurrent_assign)]
+    pub max_concurrent_assign: usize,
+    /// Longest text of one address field, characters.
+    #[arg(long, env = "VMAP_MAX_FIELD_CHARS", default_value_t = Limits::DEFAULT.max_field_chars)]
+    pub max_field_chars: usize,
+}
+
+impl LimitsArgs {
+    pub fn limits(&self) -> Limits {
+        Limits {
+            max_batch_items: self.max_batch_items,
+            max_body_bytes: self.max_body_bytes,
+            request_timeout: Duration::from_secs(self.request_timeout_s),
+            max_assign_rows: self.max_assign_rows,
+            max_assign_bytes: self.max_assign_bytes,
+            max_concurrent_assign: self.max_concurrent_assign.max(1),
+            max_field_chars: self.max_field_chars,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Args)]
@@ -110,31 +168,26 @@ pub struct CopyArgs {
 }
 
 /// What `vmap bench` measures.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum BenchMode {
+#[derive(Debug, Clone, Subcommand)]
+pub enum BenchCommand {
     /// Queries in process against the index built from the database.
-    Index,
+    ///
+    /// Example: `vmap bench index --queries near --n-queries 200000 --check 1000`
+    Index(BenchIndexArgs),
     /// Load on a running `vmap serve`: GET and batch POST /v1/reverse over keep-alive
     /// connections.
-    Http,
-    /// The same queries as KNN SQL against the addresses table in PostGIS.
-    Postgis,
+    ///
+    /// Example: `vmap bench http --url http://127.0.0.1:8080 --concurrency 64 --duration 20s`
+    Http(BenchHttpArgs),
+    /// The same queries as KNN SQL against the addresses table in PostGIS: the yardstick.
+    ///
+    /// Example: `vmap bench postgis --database-url postgres://vmap@localhost/vmap`
+    Postgis(BenchPostgisArgs),
 }
 
+/// The query points and what each query asks, common to every mode.
 #[derive(Debug, Clone, Args)]
-pub struct BenchArgs {
-    /// Database URL. index: the registry to query (`sqlite://vmap.db` when absent).
-    /// postgis: the PostGIS database to query (required). http: optional, the database the
-    /// server serves, needed for `--queries near` and `--check`.
-    #[arg(long, env = "DATABASE_URL")]
-    pub database_url: Option<String>,
-    /// Zone table CSV in the layout of data/vn_wards_63.csv; the built-in table when absent.
-    #[arg(long, env = "VMAP_ZONES_FILE")]
-    pub zones_file: Option<PathBuf>,
-    #[command(flatten)]
-    pub snapshot: SnapshotArgs,
-    #[arg(long, value_enum, default_value_t = BenchMode::Index)]
-    pub mode: BenchMode,
+pub struct BenchQueryArgs {
     /// Query points: `near` (within 50 m of registered addresses; needs the database),
     /// `uniform` (over Vietnam), or `file:PATH` (lat,lon per line).
     #[arg(long, default_value = "near")]
@@ -145,49 +198,110 @@ pub struct BenchArgs {
     /// Seed for drawing query points.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    #[arg(long, default_value_t = 1)]
+    /// How many addresses each query asks for (1–100).
+    #[arg(long, default_value_t = registry::DEFAULT_LIMIT)]
     pub limit: usize,
+    /// Search radius of each query, metres (0–50 000).
     #[arg(long, default_value_t = registry::DEFAULT_RADIUS_M)]
     pub radius_m: f64,
-    /// Threads for index mode's all-cores run; every core by default.
-    #[arg(long)]
-    pub threads: Option<usize>,
-    /// index: compare this many answers with a brute-force scan (slow: a full scan each).
-    /// http: compare this many GET answers with an in-process brute-force scan (needs
-    /// --database-url). postgis: compare this many answers, single and batched, with the
-    /// registry loaded from the same database. Any difference fails the command.
+    /// Compare this many answers with a brute-force scan (see each mode); any difference
+    /// fails the command.
     #[arg(long, default_value_t = 0)]
     pub check: usize,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
-    /// http: the server, e.g. `http://127.0.0.1:8080`.
-    #[arg(long, required_if_eq("mode", "http"))]
-    pub url: Option<String>,
-    /// Concurrent connections, one worker each. http: 64 by default. postgis: every core by
-    /// default; each load runs on 1 connection and then on this many.
-    #[arg(long)]
-    pub concurrency: Option<usize>,
-    /// http: connections of the batch load; by default the smaller of `--concurrency` and
-    /// this machine's cores (the server already spreads each batch over its cores, so a few
-    /// at a time saturate it and more only queue).
-    #[arg(long)]
-    pub batch_concurrency: Option<usize>,
-    /// http, postgis: how long each load is measured, e.g. `30s`, `2m`.
+}
+
+impl BenchQueryArgs {
+    pub fn reverse_query(&self) -> Result<ReverseQuery, Vec<QueryError>> {
+        ReverseQuery::new(self.limit, self.radius_m)
+    }
+}
+
+/// How long a load runs.
+#[derive(Debug, Clone, Args)]
+pub struct BenchLoadArgs {
+    /// How long each load is measured, e.g. `30s`, `2m`.
     #[arg(long, default_value = "30s")]
     pub duration: humantime::Duration,
-    /// http, postgis: load before measuring, not counted in the figures.
+    /// Load before measuring, not counted in the figures.
     #[arg(long, default_value = "1s")]
     pub warmup: humantime::Duration,
-    /// Points per batch request: http 10 000 (the server's default maximum), postgis 1 000
-    /// (one LATERAL KNN statement); 0 skips the batch load.
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BenchIndexArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    #[command(flatten)]
+    pub query: BenchQueryArgs,
+    /// Threads of the all-cores run; every core by default. `--check` compares answers
+    /// with a brute-force scan (slow: a full scan each).
     #[arg(long)]
-    pub batch_size: Option<usize>,
-    /// postgis: KNN candidates per requested address, taken by planar distance and re-ranked
-    /// by spherical distance.
+    pub threads: Option<usize>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BenchHttpArgs {
+    /// The server, e.g. `http://127.0.0.1:8080`.
+    #[arg(long)]
+    pub url: String,
+    /// The database the server serves: needed for `--queries near` and for `--check`, which
+    /// compares GET answers with an in-process brute-force scan.
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: Option<String>,
+    #[command(flatten)]
+    pub zones: ZonesArgs,
+    #[command(flatten)]
+    pub snapshot: SnapshotArgs,
+    #[command(flatten)]
+    pub store: StoreArgs,
+    #[command(flatten)]
+    pub query: BenchQueryArgs,
+    #[command(flatten)]
+    pub load: BenchLoadArgs,
+    /// Concurrent connections of the GET load, one worker each.
+    #[arg(long, default_value_t = 64)]
+    pub concurrency: usize,
+    /// Connections of the batch load; by default the smaller of `--concurrency` and this
+    /// machine's cores (the server already spreads each batch over its cores, so a few at a
+    /// time saturate it and more only queue).
+    #[arg(long)]
+    pub batch_concurrency: Option<usize>,
+    /// Points per batch request (the server's default maximum); 0 skips the batch load.
+    #[arg(long, default_value_t = Limits::DEFAULT.max_batch_items)]
+    pub batch_size: usize,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BenchPostgisArgs {
+    /// The PostgreSQL + PostGIS database (vmap's) to query.
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: String,
+    #[command(flatten)]
+    pub zones: ZonesArgs,
+    #[command(flatten)]
+    pub snapshot: SnapshotArgs,
+    #[command(flatten)]
+    pub store: StoreArgs,
+    #[command(flatten)]
+    pub query: BenchQueryArgs,
+    #[command(flatten)]
+    pub load: BenchLoadArgs,
+    /// Connections of the second run of each load (the first uses 1); every core by default.
+    /// `--check` compares answers, single and batched, with the registry loaded from the
+    /// same database.
+    #[arg(long)]
+    pub concurrency: Option<usize>,
+    /// Points per batch statement (one LATERAL KNN statement); 0 skips the batch load.
+    #[arg(long, default_value_t = crate::bench::postgis::DEFAULT_BATCH_SIZE)]
+    pub batch_size: usize,
+    /// KNN candidates per requested address, taken by planar distance and re-ranked by
+    /// spherical distance.
     #[arg(long, default_value_t = crate::bench::postgis::DEFAULT_CANDIDATES)]
     pub candidates: usize,
-    /// postgis: keep the server's JIT setting; by default the bench's sessions turn JIT off
+    /// Keep the server's JIT setting; by default the bench's sessions turn JIT off
     /// (compiling a batch statement costs more than running it).
     #[arg(long)]
     pub pg_jit: bool,
@@ -204,9 +318,8 @@ pub struct SynthArgs {
     /// The CSV file to write; standard output when absent.
     #[arg(short, long)]
     pub output: Option<PathBuf>,
-    /// Zone table CSV; the built-in table when absent.
-    #[arg(long, env = "VMAP_ZONES_FILE")]
-    pub zones_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub zones: ZonesArgs,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -218,16 +331,16 @@ pub struct AssignArgs {
     /// Where to write the answered list; standard output when absent.
     #[arg(short, long)]
     pub output: Option<PathBuf>,
-    /// csv, json or ndjson; by default from the input's extension.
-    #[arg(long)]
-    pub format: Option<String>,
+    /// The list's format; by default from the input's extension.
+    #[arg(long, value_enum)]
+    pub format: Option<FormatArg>,
     /// Decide codes but register nothing.
     #[arg(long)]
     pub dry_run: bool,
     /// An address this close (metres), with the same house number/unit when given, is the
     /// same place.
-    #[arg(long, default_value_t = crate::registry::DEFAULT_MATCH_RADIUS_M)]
-    pub match_radius_m: f64,
+    #[arg(long, default_value_t = MatchRadiusArg(MatchRadius::default()), value_parser = parse_match_radius)]
+    pub match_radius_m: MatchRadiusArg,
     /// Rows decided and committed together (one transaction each).
     #[arg(long, default_value_t = crate::assign::DEFAULT_BATCH_ROWS)]
     pub batch_rows: usize,
@@ -263,11 +376,56 @@ pub struct ReverseArgs {
     pub radius_m: f64,
 }
 
+impl ReverseArgs {
+    pub fn reverse_query(&self) -> Result<ReverseQuery, Vec<QueryError>> {
+        ReverseQuery::new(self.limit, self.radius_m)
+    }
+}
+
 #[derive(Debug, Clone, Args)]
 pub struct DecodeArgs {
     /// The code; any case, spaces, hyphens and '+' are accepted.
     pub code: String,
-    /// Zone table CSV; the built-in table when absent.
-    #[arg(long, env = "VMAP_ZONES_FILE")]
-    pub zones_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub zones: ZonesArgs,
+}
+
+/// A list format on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FormatArg {
+    Csv,
+    Json,
+    /// One JSON object per line (also `jsonl`).
+    #[value(alias = "jsonl")]
+    Ndjson,
+}
+
+impl From<FormatArg> for Format {
+    fn from(format: FormatArg) -> Format {
+        match format {
+            FormatArg::Csv => Format::Csv,
+            FormatArg::Json => Format::Json,
+            FormatArg::Ndjson => Format::Ndjson,
+        }
+    }
+}
+
+/// `--match-radius-m`, checked while parsing.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MatchRadiusArg(pub MatchRadius);
+
+impl std::fmt::Display for MatchRadiusArg {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(formatter, "{}", self.0.metres())
+    }
+}
+
+fn parse_match_radius(text: &str) -> Result<MatchRadiusArg, String> {
+    let metres: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("not a number of metres: {text:?}"))?;
+    MatchRadius::new(metres)
+        .map(MatchRadiusArg)
+        .map_err(|error| error.to_string())
 }

@@ -9,12 +9,8 @@ use crate::progress::Progress;
 pub(super) async fn assign(args: AssignArgs) -> Result<(), CliError> {
     use crate::assign::{self, AssignSettings, format::Format};
     use std::io::Write as _;
-    let format = match &args.format {
-        Some(name) => Format::parse_name(name).ok_or_else(|| {
-            CliError::Usage(format!(
-                "--format must be csv, json or ndjson, not {name:?}"
-            ))
-        })?,
+    let format = match args.format {
+        Some(format) => Format::from(format),
         None => Format::from_path(&args.input).ok_or_else(|| {
             CliError::Usage(format!(
                 "cannot tell the format of {} from its extension: pass --format csv|json|ndjson",
@@ -22,28 +18,14 @@ pub(super) async fn assign(args: AssignArgs) -> Result<(), CliError> {
             ))
         })?,
     };
-    if !(0.0..=crate::registry::MAX_MATCH_RADIUS_M).contains(&args.match_radius_m) {
-        return Err(CliError::Usage(format!(
-            "--match-radius-m must be between 0 and {}",
-            crate::registry::MAX_MATCH_RADIUS_M
-        )));
-    }
-    let registry = Arc::new(
-        open_registry(
-            &args.data.database_url,
-            args.data.zones_file.as_ref(),
-            &args.data.snapshot,
-        )
-        .await?,
-    );
+    let registry = Arc::new(open_registry(&args.data).await?);
 
     let reading_stdin = args.input.as_os_str() == "-";
     let (input, total_bytes): (Box<dyn std::io::Read + Send>, u64) = if reading_stdin {
         (Box::new(std::io::stdin()), 0)
     } else {
-        let file = std::fs::File::open(&args.input).map_err(|error| {
-            CliError::Usage(format!("cannot open {}: {error}", args.input.display()))
-        })?;
+        let file =
+            std::fs::File::open(&args.input).map_err(|error| CliError::file(&args.input, error))?;
         let size = file.metadata().map(|meta| meta.len()).unwrap_or(0);
         (Box::new(file), size)
     };
@@ -53,26 +35,31 @@ pub(super) async fn assign(args: AssignArgs) -> Result<(), CliError> {
         progress: progress.clone(),
     };
     let output: Box<dyn std::io::Write + Send> = match &args.output {
-        Some(path) => Box::new(std::fs::File::create(path).map_err(|error| {
-            CliError::Usage(format!("cannot create {}: {error}", path.display()))
-        })?),
+        Some(path) => {
+            Box::new(std::fs::File::create(path).map_err(|error| CliError::file(path, error))?)
+        }
         None => Box::new(std::io::stdout()),
     };
     let settings = AssignSettings {
         options: crate::registry::AssignOptions {
-            match_radius_m: args.match_radius_m,
+            match_radius: args.match_radius_m.0,
             dry_run: args.dry_run,
         },
         batch_rows: args.batch_rows.max(1),
         ..AssignSettings::default()
     };
     let (summary, mut output) =
-        assign::run(registry.clone(), format, input, output, settings, None)
-            .await
-            .map_err(|error| CliError::Usage(error.to_string()))?;
-    output.flush().map_err(CliError::Serve)?;
+        assign::run(registry.clone(), format, input, output, settings, None).await?;
+    let output_name = args.output.as_ref().map_or_else(
+        || "standard output".into(),
+        |path| path.display().to_string(),
+    );
+    output.flush().map_err(|source| CliError::File {
+        path: output_name,
+        source,
+    })?;
     progress.finish();
-    registry.store().close().await;
+    registry.close().await;
     eprintln!(
         "{} rows: {} created, {} existing, {} errors in {:.1} s ({:.0} rows/s){}",
         summary.rows,

@@ -1,148 +1,164 @@
-//! `vmap bench`: resolves the arguments of each mode and prints its report.
+//! `vmap bench index|http|postgis`: resolves each mode's arguments and prints its report.
 
 use std::sync::Arc;
 
-use super::args::{BenchArgs, BenchMode};
+use super::args::{
+    BenchCommand, BenchHttpArgs, BenchIndexArgs, BenchLoadArgs, BenchPostgisArgs, BenchQueryArgs,
+    DataArgs, SnapshotArgs, StoreArgs, ZonesArgs,
+};
 use super::{CliError, open_registry};
-use crate::registry;
+use crate::bench::{self, BenchError, LoadContext, LoadReport, QuerySet};
+use crate::point::LatLon;
+use crate::registry::{Registry, ReverseQuery};
 
-/// A load report of `vmap bench`, as a table or as JSON.
-pub(super) fn print_load_report(report: &crate::bench::LoadReport, json: bool) {
-    if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(report).unwrap_or_default()
-        );
-    } else {
-        print!("{}", crate::bench::render_load_table(report));
+pub(super) async fn bench(command: BenchCommand) -> Result<(), CliError> {
+    match command {
+        BenchCommand::Index(args) => bench_index(args).await,
+        BenchCommand::Http(args) => bench_http(args).await,
+        BenchCommand::Postgis(args) => bench_postgis(args).await,
     }
 }
 
-pub(super) async fn bench(args: BenchArgs) -> Result<(), CliError> {
-    use crate::bench::{self, BenchError, LoadContext, QuerySet};
-    let usage = |error: BenchError| CliError::Usage(error.to_string());
-    let cores = std::thread::available_parallelism().map_or(1, usize::from);
-    let given_url = args
-        .database_url
-        .clone()
-        .filter(|url| !url.trim().is_empty());
-    let database_url = match (args.mode, given_url) {
-        (BenchMode::Index, None) => Some("sqlite://vmap.db".to_owned()),
-        (BenchMode::Postgis, None) => {
-            return Err(CliError::Usage(
-                "--mode postgis needs --database-url postgres://… (vmap's database)".to_owned(),
-            ));
-        }
-        (_, url) => url,
-    };
-    if args.mode != BenchMode::Index {
-        if !(1..=registry::MAX_LIMIT).contains(&args.limit) {
-            return Err(CliError::Usage(format!(
-                "--limit must be between 1 and {}",
-                registry::MAX_LIMIT
-            )));
-        }
-        if !(0.0..=registry::MAX_RADIUS_M).contains(&args.radius_m) {
-            return Err(CliError::Usage(format!(
-                "--radius-m must be between 0 and {}",
-                registry::MAX_RADIUS_M
-            )));
-        }
-    }
-    // The registry: what index mode queries; elsewhere the source of `near` points and the
-    // reference of `--check`, loaded only for those.
-    let needs_registry =
-        args.mode == BenchMode::Index || args.queries == QuerySet::Near || args.check > 0;
-    let registry = match (&database_url, needs_registry) {
-        (Some(url), true) => Some(Arc::new(
-            open_registry(url, args.zones_file.as_ref(), &args.snapshot).await?,
-        )),
-        _ => None,
-    };
-    let points = bench::query_points_from(
-        registry.as_deref(),
-        &args.queries,
-        args.n_queries,
-        args.seed,
-    )
-    .map_err(usage)?;
-    let context = LoadContext {
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
+}
+
+/// The validated query and the query points (drawn near `registry`'s addresses when asked).
+fn query_and_points(
+    args: &BenchQueryArgs,
+    registry: Option<&Registry>,
+) -> Result<(ReverseQuery, Vec<LatLon>), CliError> {
+    let query = args.reverse_query().map_err(CliError::query)?;
+    let points = bench::query_points_from(registry, &args.queries, args.n_queries, args.seed)?;
+    Ok((query, points))
+}
+
+fn load_context(args: &BenchQueryArgs, load: &BenchLoadArgs, query: ReverseQuery) -> LoadContext {
+    LoadContext {
         query_set: args.queries.clone(),
         seed: args.seed,
-        limit: args.limit,
-        radius_m: args.radius_m,
-        warmup: args.warmup.into(),
-        duration: args.duration.into(),
-    };
-    fn print_json(report: &impl serde::Serialize) {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(report).unwrap_or_default()
-        );
+        query,
+        warmup: load.warmup.into(),
+        duration: load.duration.into(),
     }
-    let outcome = match (args.mode, registry.clone()) {
-        (BenchMode::Index, Some(registry)) => {
-            let threads = args.threads.unwrap_or(cores);
-            let (limit, radius_m, check) = (args.limit, args.radius_m, args.check);
-            let report = tokio::task::spawn_blocking(move || {
-                bench::bench_index(registry, points, limit, radius_m, threads, check)
-            })
-            .await
-            .map_err(|error| CliError::Usage(format!("bench failed: {error}")))?;
-            if args.json {
-                print_json(&report);
-            } else {
-                print!("{}", bench::render_table(&report));
-            }
-            if report.mismatches > 0 {
-                Err(BenchError::CheckFailed(report.mismatches, report.checked))
-            } else {
-                Ok(())
-            }
-        }
-        (BenchMode::Index, None) => Err(BenchError::NeedsDatabase),
-        (BenchMode::Http, registry) => {
-            let url = args.url.clone().ok_or_else(|| {
-                CliError::Usage("--mode http needs --url http://HOST:PORT".to_owned())
-            })?;
-            let concurrency = args.concurrency.unwrap_or(64);
-            let settings = bench::http::HttpSettings {
-                url,
-                concurrency,
-                batch_concurrency: args
-                    .batch_concurrency
-                    .unwrap_or_else(|| concurrency.min(cores)),
-                batch_size: args.batch_size.unwrap_or(10_000),
-                check: args.check,
-                context,
+}
+
+/// The registry of `database_url`, loaded only when the query points or `--check` need it.
+async fn optional_registry(
+    args: &BenchQueryArgs,
+    database_url: Option<&str>,
+    zones: &ZonesArgs,
+    snapshot: &SnapshotArgs,
+    store: &StoreArgs,
+) -> Result<Option<Arc<Registry>>, CliError> {
+    let needed = args.queries == QuerySet::Near || args.check > 0;
+    match (database_url.filter(|url| !url.trim().is_empty()), needed) {
+        (Some(url), true) => {
+            let data = DataArgs {
+                database_url: url.to_owned(),
+                zones: zones.clone(),
+                snapshot: snapshot.clone(),
+                store: store.clone(),
             };
-            let report = bench::http::run(&settings, points, registry)
-                .await
-                .map_err(usage)?;
-            print_load_report(&report, args.json);
-            report.verdict()
+            Ok(Some(Arc::new(open_registry(&data).await?)))
         }
-        (BenchMode::Postgis, registry) => {
-            let settings = bench::postgis::PostgisSettings {
-                database_url: database_url.unwrap_or_default(),
-                concurrency: vec![1, args.concurrency.or(args.threads).unwrap_or(cores)],
-                batch_size: args
-                    .batch_size
-                    .unwrap_or(bench::postgis::DEFAULT_BATCH_SIZE),
-                candidates: args.candidates,
-                check: args.check,
-                keep_jit: args.pg_jit,
-                context,
-            };
-            let report = bench::postgis::run(&settings, points, registry)
-                .await
-                .map_err(usage)?;
-            print_load_report(&report, args.json);
-            report.verdict()
-        }
+        _ => Ok(None),
+    }
+}
+
+fn print_json(report: &impl serde::Serialize) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(report).unwrap_or_default()
+    );
+}
+
+/// A load report of `vmap bench`, as a table or as JSON.
+fn print_load_report(report: &LoadReport, json: bool) {
+    if json {
+        print_json(report);
+    } else {
+        print!("{}", bench::render_load_table(report));
+    }
+}
+
+async fn bench_index(args: BenchIndexArgs) -> Result<(), CliError> {
+    let registry = Arc::new(open_registry(&args.data).await?);
+    let (query, points) = query_and_points(&args.query, Some(&registry))?;
+    let threads = args.threads.unwrap_or_else(cores);
+    let check = args.query.check;
+    let index_registry = registry.clone();
+    let report = tokio::task::spawn_blocking(move || {
+        bench::bench_index(index_registry, points, query, threads, check)
+    })
+    .await
+    .map_err(|source| CliError::Task {
+        task: "the index bench",
+        source,
+    })?;
+    if args.query.json {
+        print_json(&report);
+    } else {
+        print!("{}", bench::render_table(&report));
+    }
+    registry.close().await;
+    if report.mismatches > 0 {
+        return Err(BenchError::CheckFailed(report.mismatches, report.checked).into());
+    }
+    Ok(())
+}
+
+async fn bench_http(args: BenchHttpArgs) -> Result<(), CliError> {
+    let registry = optional_registry(
+        &args.query,
+        args.database_url.as_deref(),
+        &args.zones,
+        &args.snapshot,
+        &args.store,
+    )
+    .await?;
+    let (query, points) = query_and_points(&args.query, registry.as_deref())?;
+    let settings = bench::http::HttpSettings {
+        url: args.url.clone(),
+        concurrency: args.concurrency,
+        batch_concurrency: args
+            .batch_concurrency
+            .unwrap_or_else(|| args.concurrency.min(cores())),
+        batch_size: args.batch_size,
+        check: args.query.check,
+        context: load_context(&args.query, &args.load, query),
     };
+    let report = bench::http::run(&settings, points, registry.clone()).await?;
+    print_load_report(&report, args.query.json);
     if let Some(registry) = registry {
-        registry.store().close().await;
+        registry.close().await;
     }
-    outcome.map_err(usage)
+    Ok(report.verdict()?)
+}
+
+async fn bench_postgis(args: BenchPostgisArgs) -> Result<(), CliError> {
+    let registry = optional_registry(
+        &args.query,
+        Some(&args.database_url),
+        &args.zones,
+        &args.snapshot,
+        &args.store,
+    )
+    .await?;
+    let (query, points) = query_and_points(&args.query, registry.as_deref())?;
+    let settings = bench::postgis::PostgisSettings {
+        database_url: args.database_url.clone(),
+        concurrency: vec![1, args.concurrency.unwrap_or_else(cores)],
+        batch_size: args.batch_size,
+        candidates: args.candidates,
+        check: args.query.check,
+        keep_jit: args.pg_jit,
+        context: load_context(&args.query, &args.load, query),
+    };
+    let report = bench::postgis::run(&settings, points, registry.clone()).await?;
+    print_load_report(&report, args.query.json);
+    if let Some(registry) = registry {
+        registry.close().await;
+    }
+    Ok(report.verdict()?)
 }

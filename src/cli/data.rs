@@ -1,16 +1,15 @@
 //! Commands that make or move data: `seed`, `synth`, `copy`.
 
 use super::args::{CopyArgs, SeedArgs, SynthArgs};
-use super::{CliError, load_zones};
+use super::{CliError, connect, load_zones};
 use crate::progress::Progress;
-use crate::registry;
 use crate::store::Store;
 
 pub(super) async fn seed(args: SeedArgs) -> Result<(), CliError> {
-    let zones = load_zones(args.data.zones_file.as_ref())?;
-    let store = Store::connect(&args.data.database_url).await?;
+    let zones = load_zones(&args.data.zones)?;
+    let store = connect(&args.data).await?;
     let progress = Progress::new("seeding", args.addresses);
-    let report = registry::seed(&store, zones, args.addresses, args.seed, &progress).await?;
+    let report = crate::synth::seed(&store, zones, args.addresses, args.seed, &progress).await?;
     store.close().await;
     let seconds = report.duration.as_secs_f64();
     println!(
@@ -24,7 +23,8 @@ pub(super) async fn seed(args: SeedArgs) -> Result<(), CliError> {
 pub(super) async fn copy(args: CopyArgs) -> Result<(), CliError> {
     let source = Store::connect(&args.from).await?;
     let target = Store::connect(&args.to).await?;
-    let report = crate::store::copy_registry(&source, &target, true).await?;
+    let report =
+        crate::store::copy_registry(&source, &target, &Progress::new("copying", 0)).await?;
     source.close().await;
     target.close().await;
     eprintln!(
@@ -38,17 +38,23 @@ pub(super) async fn copy(args: CopyArgs) -> Result<(), CliError> {
 }
 
 pub(super) fn synth_csv(args: SynthArgs) -> Result<(), CliError> {
-    let zones = load_zones(args.zones_file.as_ref())?;
+    let zones = load_zones(&args.zones)?;
     let output: Box<dyn std::io::Write> = match &args.output {
         Some(path) => Box::new(std::io::BufWriter::new(
-            std::fs::File::create(path).map_err(|error| {
-                CliError::Usage(format!("cannot create {}: {error}", path.display()))
-            })?,
+            std::fs::File::create(path).map_err(|error| CliError::file(path, error))?,
         )),
         None => Box::new(std::io::BufWriter::new(std::io::stdout())),
     };
-    let n_rows = crate::synth::write_csv(&zones, args.addresses, args.seed, output)
-        .map_err(|error| CliError::Usage(format!("writing the list failed: {error}")))?;
+    let n_rows =
+        crate::synth::write_csv(&zones, args.addresses, args.seed, output).map_err(|error| {
+            CliError::File {
+                path: args.output.as_ref().map_or_else(
+                    || "standard output".to_owned(),
+                    |path| path.display().to_string(),
+                ),
+                source: std::io::Error::other(error),
+            }
+        })?;
     eprintln!("wrote {n_rows} synthetic addresses");
     Ok(())
 }

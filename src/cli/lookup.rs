@@ -4,30 +4,14 @@ use super::args::{DecodeArgs, ReverseArgs};
 use super::{CliError, load_zones, open_registry};
 use crate::code::VmapCode;
 use crate::point::LatLon;
-use crate::registry::{self, RegistryError};
+use crate::registry::RegistryError;
 
 pub(super) async fn reverse(args: ReverseArgs) -> Result<(), CliError> {
     let point =
         LatLon::new(args.lat, args.lon).map_err(|error| CliError::Usage(error.to_string()))?;
-    if !(1..=registry::MAX_LIMIT).contains(&args.limit) {
-        return Err(CliError::Usage(format!(
-            "--limit must be between 1 and {}",
-            registry::MAX_LIMIT
-        )));
-    }
-    if !(0.0..=registry::MAX_RADIUS_M).contains(&args.radius_m) {
-        return Err(CliError::Usage(format!(
-            "--radius-m must be between 0 and {}",
-            registry::MAX_RADIUS_M
-        )));
-    }
-    let registry = open_registry(
-        &args.data.database_url,
-        args.data.zones_file.as_ref(),
-        &args.data.snapshot,
-    )
-    .await?;
-    let answer = registry.reverse(point, args.limit, args.radius_m);
+    let query = args.reverse_query().map_err(CliError::query)?;
+    let registry = open_registry(&args.data).await?;
+    let answer = registry.reverse(point, query);
     match answer.zone {
         Some(resolved) => {
             let zone = registry.zones().get(resolved.zone_id);
@@ -53,14 +37,14 @@ pub(super) async fn reverse(args: ReverseArgs) -> Result<(), CliError> {
             address.lon
         );
     }
-    registry.store().close().await;
+    registry.close().await;
     Ok(())
 }
 
 pub(super) fn decode(args: DecodeArgs) -> Result<(), CliError> {
     let code = VmapCode::parse(&args.code)
         .map_err(|error| CliError::Usage(format!("malformed code: {error}")))?;
-    let zones = load_zones(args.zones_file.as_ref())?;
+    let zones = load_zones(&args.zones)?;
     let zone_id = zones
         .by_postcode(code.postcode())
         .ok_or(RegistryError::UnknownPostcode(code.postcode()))?;

@@ -12,18 +12,22 @@ mod lookup;
 mod serve;
 
 pub use args::{
-    AssignArgs, BenchArgs, BenchMode, CopyArgs, DataArgs, DecodeArgs, ReverseArgs, SeedArgs,
-    ServeArgs, SnapshotArgs, SynthArgs,
+    AssignArgs, BenchCommand, BenchHttpArgs, BenchIndexArgs, BenchLoadArgs, BenchPostgisArgs,
+    BenchQueryArgs, CopyArgs, DataArgs, DecodeArgs, FormatArg, LimitsArgs, ReverseArgs, SeedArgs,
+    ServeArgs, SnapshotArgs, StoreArgs, SynthArgs, ZonesArgs,
 };
 
+use std::ffi::OsString;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 
-use crate::registry::{Registry, RegistryError};
+use crate::assign::AssignError;
+use crate::bench::BenchError;
+use crate::registry::{QueryError, Registry, RegistryError};
 use crate::store::{Store, StoreError};
+use crate::synth::SeedError;
 use crate::zones::{ZoneTable, ZonesError};
 
 /// vmap: address codes for Vietnam.
@@ -67,10 +71,11 @@ pub enum Command {
     ///
     /// Example: `vmap assign customers.csv -o customers-coded.csv`
     Assign(AssignArgs),
-    /// Measure query speed on your own data and machine.
+    /// Measure query speed on your own data and machine: `index`, `http` or `postgis`.
     ///
-    /// Example: `vmap bench --mode index --queries near --n-queries 200000 --check 1000`
-    Bench(BenchArgs),
+    /// Example: `vmap bench index --queries near --n-queries 200000 --check 1000`
+    #[command(subcommand)]
+    Bench(BenchCommand),
     /// Copy a whole registry between databases (SQLite ↔ PostgreSQL), every row byte for
     /// byte; the target must be empty.
     ///
@@ -85,12 +90,27 @@ pub enum Command {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum CliError {
+    /// The arguments do not make sense together (clap catches the rest).
+    #[error("{0}")]
+    Usage(String),
     #[error(transparent)]
     Zones(#[from] ZonesError),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
     Registry(#[from] RegistryError),
+    #[error(transparent)]
+    Seed(#[from] SeedError),
+    #[error(transparent)]
+    Assign(#[from] AssignError),
+    #[error(transparent)]
+    Bench(#[from] BenchError),
+    /// A file could not be opened, created, written or flushed.
+    #[error("{path}: {source}")]
+    File {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("cannot listen on {address}: {source}")]
     Listen {
         address: SocketAddr,
@@ -98,8 +118,92 @@ pub enum CliError {
     },
     #[error("server failed: {0}")]
     Serve(std::io::Error),
-    #[error("{0}")]
-    Usage(String),
+    /// A background task panicked or was cancelled.
+    #[error("{task} failed: {source}")]
+    Task {
+        task: &'static str,
+        source: tokio::task::JoinError,
+    },
+}
+
+impl CliError {
+    fn file(path: &std::path::Path, source: std::io::Error) -> CliError {
+        CliError::File {
+            path: path.display().to_string(),
+            source,
+        }
+    }
+
+    /// `--limit` / `--radius-m` (or another query parameter) out of range.
+    fn query(problems: Vec<QueryError>) -> CliError {
+        let text = problems
+            .iter()
+            .map(|problem| format!("--{}: {problem}", problem.field().replace('_', "-")))
+            .collect::<Vec<_>>()
+            .join("; ");
+        CliError::Usage(text)
+    }
+}
+
+impl Cli {
+    /// Parses the command line, first rewriting the aliases kept for one release
+    /// ([`rewrite_aliases`]).
+    pub fn parse_args(args: impl IntoIterator<Item = impl Into<OsString>>) -> Cli {
+        Cli::parse_from(rewrite_aliases(args))
+    }
+
+    /// [`Cli::parse_args`] that returns clap's error instead of exiting.
+    pub fn try_parse_args(
+        args: impl IntoIterator<Item = impl Into<OsString>>,
+    ) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(rewrite_aliases(args))
+    }
+}
+
+/// `vmap bench --mode MODE …` was the bench command's form until it got subcommands; it is
+/// rewritten to `vmap bench MODE …` (with a warning) for one release. A bare `vmap bench`
+/// still means `vmap bench index`.
+pub fn rewrite_aliases(args: impl IntoIterator<Item = impl Into<OsString>>) -> Vec<OsString> {
+    let mut args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    let Some(bench_at) = args.iter().position(|arg| arg == "bench") else {
+        return args;
+    };
+    let rest = &args[bench_at + 1..];
+    let mut mode = None;
+    for (offset, arg) in rest.iter().enumerate() {
+        let text = arg.to_string_lossy();
+        if text == "--mode" {
+            if let Some(value) = rest.get(offset + 1) {
+                mode = Some((offset, 2, value.clone()));
+            }
+            break;
+        }
+        if let Some(value) = text.strip_prefix("--mode=") {
+            mode = Some((offset, 1, OsString::from(value)));
+            break;
+        }
+    }
+    match mode {
+        Some((offset, width, value)) => {
+            let at = bench_at + 1 + offset;
+            args.drain(at..at + width);
+            eprintln!(
+                "note: `vmap bench --mode {0}` is now `vmap bench {0}`; --mode goes in the next release",
+                value.to_string_lossy()
+            );
+            args.insert(bench_at + 1, value);
+        }
+        None => {
+            let has_subcommand = rest.first().is_some_and(|first| {
+                let first = first.to_string_lossy();
+                !first.starts_with('-') || first == "-h" || first == "--help"
+            });
+            if !has_subcommand {
+                args.insert(bench_at + 1, OsString::from("index"));
+            }
+        }
+    }
+    args
 }
 
 /// Runs one command.
@@ -110,14 +214,14 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Reverse(args) => lookup::reverse(args).await,
         Command::Assign(args) => assign::assign(args).await,
         Command::Synth(args) => data::synth_csv(args),
-        Command::Bench(args) => bench::bench(args).await,
+        Command::Bench(command) => bench::bench(command).await,
         Command::Copy(args) => data::copy(args).await,
         Command::Decode(args) => lookup::decode(args),
     }
 }
 
-fn load_zones(zones_file: Option<&PathBuf>) -> Result<Arc<ZoneTable>, CliError> {
-    let zones = match zones_file {
+fn load_zones(args: &ZonesArgs) -> Result<Arc<ZoneTable>, CliError> {
+    let zones = match &args.zones_file {
         Some(path) => ZoneTable::load_file(path)?,
         None => ZoneTable::load_default()?,
     };
@@ -147,16 +251,17 @@ pub fn check_write_safety(
     }
     Ok(())
 }
+/// Connects to the database named by `data`, with its pool settings.
+async fn connect(data: &DataArgs) -> Result<Store, CliError> {
+    Ok(Store::connect_with(&data.database_url, &data.store.options()).await?)
+}
+
 /// Connects to the database and builds the registry, through the snapshot file when
 /// there is one.
-async fn open_registry(
-    database_url: &str,
-    zones_file: Option<&PathBuf>,
-    snapshot: &SnapshotArgs,
-) -> Result<Registry, CliError> {
-    let zones = load_zones(zones_file)?;
-    let store = Store::connect(database_url).await?;
-    Ok(load_registry(snapshot, store, zones).await?)
+async fn open_registry(data: &DataArgs) -> Result<Registry, CliError> {
+    let zones = load_zones(&data.zones)?;
+    let store = connect(data).await?;
+    Ok(load_registry(&data.snapshot, store, zones).await?)
 }
 
 /// Builds the registry, through the snapshot file when there is one.
@@ -215,5 +320,70 @@ mod tests {
             (args.addresses, args.seed, args.data.database_url.as_str()),
             (25, 7, "sqlite://x.db")
         );
+    }
+
+    #[test]
+    fn serve_limits_default_to_the_api_defaults() {
+        let cli = Cli::try_parse_args(["vmap", "serve"]).expect("parses");
+        let Command::Serve(args) = cli.command else {
+            panic!("not serve")
+        };
+        assert_eq!(args.limits.limits(), crate::api::Limits::DEFAULT);
+    }
+
+    #[test]
+    fn bench_takes_subcommands_and_the_old_mode_flag() {
+        let bench_of = |args: &[&str]| match Cli::try_parse_args(args.iter().copied()) {
+            Ok(Cli {
+                command: Command::Bench(command),
+            }) => command,
+            other => panic!("{args:?} parsed as {other:?}"),
+        };
+        assert!(matches!(
+            bench_of(&["vmap", "bench", "http", "--url", "http://x"]),
+            BenchCommand::Http(BenchHttpArgs { url, .. }) if url == "http://x"
+        ));
+        assert!(matches!(
+            bench_of(&["vmap", "bench", "--mode", "http", "--url", "http://x"]),
+            BenchCommand::Http(_)
+        ));
+        assert!(matches!(
+            bench_of(&[
+                "vmap",
+                "bench",
+                "--json",
+                "--mode=postgis",
+                "--database-url",
+                "postgres://db"
+            ]),
+            BenchCommand::Postgis(BenchPostgisArgs {
+                query: BenchQueryArgs { json: true, .. },
+                ..
+            })
+        ));
+        assert!(matches!(
+            bench_of(&["vmap", "bench", "--n-queries", "5"]),
+            BenchCommand::Index(BenchIndexArgs {
+                query: BenchQueryArgs { n_queries: 5, .. },
+                ..
+            })
+        ));
+        // A flag of another mode is refused, not ignored.
+        assert!(Cli::try_parse_args(["vmap", "bench", "index", "--url", "http://x"]).is_err());
+        assert!(Cli::try_parse_args(["vmap", "bench", "http"]).is_err());
+    }
+
+    #[test]
+    fn format_and_match_radius_are_checked_while_parsing() {
+        let assign = |extra: &[&str]| {
+            let mut args = vec!["vmap", "assign", "list.csv"];
+            args.extend_from_slice(extra);
+            Cli::try_parse_args(args)
+        };
+        assert!(assign(&["--format", "jsonl"]).is_ok());
+        assert!(assign(&["--format", "xml"]).is_err());
+        assert!(assign(&["--match-radius-m", "50"]).is_ok());
+        assert!(assign(&["--match-radius-m", "51"]).is_err());
+        assert!(assign(&["--match-radius-m", "NaN"]).is_err());
     }
 }

@@ -5,16 +5,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::args::ServeArgs;
-use super::{CliError, check_write_safety, load_registry, load_zones};
-use crate::api::{self, AppState, Limits};
+use super::{CliError, check_write_safety, connect, load_registry, load_zones};
+use crate::api::{self, AppState};
 use crate::progress::Progress;
-use crate::registry::{self, Registry};
-use crate::store::Store;
+use crate::registry::Registry;
 
 pub(super) async fn serve(args: ServeArgs) -> Result<(), CliError> {
     check_write_safety(args.listen, &args.api_tokens, args.read_only)?;
-    let zones = load_zones(args.data.zones_file.as_ref())?;
-    let store = Store::connect(&args.data.database_url).await?;
+    let zones = load_zones(&args.data.zones)?;
+    let store = connect(&args.data).await?;
     if args.demo {
         let counts = store.counts().await?;
         if counts.active + counts.retired == 0 {
@@ -24,7 +23,8 @@ pub(super) async fn serve(args: ServeArgs) -> Result<(), CliError> {
             );
             let progress = Progress::new("seeding", args.demo_addresses);
             let report =
-                registry::seed(&store, zones.clone(), args.demo_addresses, 1, &progress).await?;
+                crate::synth::seed(&store, zones.clone(), args.demo_addresses, 1, &progress)
+                    .await?;
             eprintln!(
                 "Seeded {} addresses in {:.1} s",
                 report.n_addresses,
@@ -32,15 +32,7 @@ pub(super) async fn serve(args: ServeArgs) -> Result<(), CliError> {
             );
         }
     }
-    let limits = Limits {
-        max_batch_items: args.max_batch_items,
-        max_body_bytes: args.max_body_bytes,
-        request_timeout: Duration::from_secs(args.request_timeout_s),
-        max_assign_rows: args.max_assign_rows,
-        max_assign_bytes: args.max_assign_bytes,
-        max_concurrent_assign: args.max_concurrent_assign.max(1),
-        max_field_chars: args.max_field_chars,
-    };
+    let limits = args.limits.limits();
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|source| CliError::Listen {

@@ -1,4 +1,4 @@
-//! The vmap code of DESIGN §2: `PPPPP GGGGGGG [-N]`.
+//! The vmap code: `PPPPP GGGGGGG [-N]`.
 //!
 //! A zone's 5-digit postal code, then characters 5..11 of the point's Open Location Code
 //! without the '+', then `-N` (N >= 2) for the second and later addresses of one ~3 m cell.
@@ -7,8 +7,6 @@
 
 use std::fmt;
 use std::str::FromStr;
-
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::point::LatLon;
 
@@ -56,10 +54,9 @@ fn digit_value(byte: u8) -> Option<u8> {
 
 pub mod olc;
 
-/// A 5-digit postal code (Quyết định 2475/QĐ-BTTTT), stored as its number; displays, and
-/// serializes, as the 5-digit string with leading zeros.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+/// A 5-digit postal code (Quyết định 2475/QĐ-BTTTT), stored as its number; displays as the
+/// 5-digit string with leading zeros.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Postcode(u32);
 
 impl Postcode {
@@ -361,32 +358,6 @@ impl fmt::Display for VmapCode {
             write!(f, "-{suffix}")?;
         }
         Ok(())
-    }
-}
-
-impl Serialize for VmapCode {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
-    }
-}
-
-impl<'de> Deserialize<'de> for VmapCode {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<VmapCode, D::Error> {
-        struct CodeVisitor;
-
-        impl serde::de::Visitor<'_> for CodeVisitor {
-            type Value = VmapCode;
-
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a vmap code like \"111162RWXP69\"")
-            }
-
-            fn visit_str<E: serde::de::Error>(self, value: &str) -> Result<VmapCode, E> {
-                VmapCode::parse(value).map_err(E::custom)
-            }
-        }
-
-        deserializer.deserialize_str(CodeVisitor)
     }
 }
 
@@ -864,24 +835,6 @@ mod tests {
             Postcode::parse("1234").unwrap_err().to_string(),
             "postal code \"1234\" is not 5 digits"
         );
-    }
-
-    #[test]
-    fn serde_uses_the_canonical_text() {
-        let second = code("11116 2RWX P69-2");
-        let json = serde_json::to_string(&second).unwrap();
-        assert_eq!(json, "\"111162RWXP69-2\"");
-        assert_eq!(
-            serde_json::from_str::<VmapCode>("\"11116 2rwx p69-2\"").unwrap(),
-            second
-        );
-        assert!(serde_json::from_str::<VmapCode>("\"11116 2RWX P69-1\"").is_err());
-        assert_eq!(
-            serde_json::to_string(&Postcode::new(1234).unwrap()).unwrap(),
-            "\"01234\""
-        );
-        assert!(serde_json::from_str::<Postcode>("\"100000\"").is_err());
-        assert!(serde_json::from_str::<Postcode>("11116").is_err());
     }
 
     #[test]

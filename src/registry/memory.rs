@@ -2,13 +2,11 @@
 
 use std::collections::HashMap;
 
-use serde::{Deserialize, Serialize};
-
 use super::RegistryError;
+use crate::address::{AddressStatus, IndexRow};
 use crate::code::VmapCode;
 use crate::index::{IndexEntry, PointId, PointIndex};
 use crate::point::LatLon;
-use crate::store::{AddressStatus, IndexRow};
 use crate::zones::ZoneTable;
 
 /// What memory keeps per address (indexed by row id): enough to match and mint without a
@@ -26,7 +24,7 @@ pub(super) struct MemRecord {
 }
 
 /// Normalised house numbers and units, stored once each; records keep a `u32` key.
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Default)]
 pub(super) struct Interner {
     pub(super) keys: HashMap<Box<str>, u32>,
 }

@@ -4,10 +4,42 @@
 use std::collections::HashMap;
 
 use super::memory::{Interner, Memory};
+use super::query::MatchRadius;
 use super::{CELL_SEARCH_RADIUS_M, Registry};
-use crate::code::VmapCode;
+use crate::address::{AddressParts, NewAddress};
+use crate::code::{CodeError, VmapCode};
+use crate::index::PointId;
 use crate::point::LatLon;
-use crate::store::{AddressParts, NewAddress};
+
+/// The highest suffix held in one cell (1 for the bare base code), gathered address by
+/// address from those near the cell, plus the displaced ones the index cannot find there.
+struct CellSuffixes {
+    base_key: u64,
+    highest: Option<u32>,
+}
+
+impl CellSuffixes {
+    fn new(memory: &Memory, base: VmapCode) -> CellSuffixes {
+        let base_key = base.pack();
+        CellSuffixes {
+            base_key,
+            highest: memory.displaced.get(&base_key).copied(),
+        }
+    }
+
+    /// Counts `id`'s code when it is a code of this cell; any other address is ignored, so
+    /// candidates a hair beyond the cell do no harm.
+    fn note(&mut self, memory: &Memory, id: PointId) {
+        if let Some(code) = memory
+            .record(id)
+            .and_then(|record| VmapCode::unpack(record.code_key))
+            && code.base().pack() == self.base_key
+        {
+            let n = code.suffix().unwrap_or(1);
+            self.highest = Some(self.highest.map_or(n, |highest| highest.max(n)));
+        }
+    }
+}
 
 /// The largest suffix (1 for the bare base) held by any address in `base`'s cell.
 pub(super) fn highest_suffix_in_cell(
@@ -15,25 +47,20 @@ pub(super) fn highest_suffix_in_cell(
     base: VmapCode,
     reference: LatLon,
 ) -> Option<u32> {
-    let base_key = base.pack();
+    let mut suffixes = CellSuffixes::new(memory, base);
     let center = base.cell(reference).center();
-    let mut highest = memory.displaced.get(&base_key).copied();
-    // Points a hair beyond the radius do no harm: only codes of this very cell count.
     memory
         .index
-        .for_each_within(center, CELL_SEARCH_RADIUS_M, |id| {
-            let Some(code) = memory
-                .record(id)
-                .and_then(|record| VmapCode::unpack(record.code_key))
-            else {
-                return;
-            };
-            if code.base().pack() == base_key {
-                let n = code.suffix().unwrap_or(1);
-                highest = Some(highest.map_or(n, |h| h.max(n)));
-            }
-        });
-    highest
+        .for_each_within(center, CELL_SEARCH_RADIUS_M, |id| suffixes.note(memory, id));
+    suffixes.highest
+}
+
+/// The code after the highest one taken in `base`'s cell: the base itself when none is.
+pub(super) fn next_free_code(base: VmapCode, highest: Option<u32>) -> Result<VmapCode, CodeError> {
+    match highest {
+        None => Ok(base),
+        Some(n) => base.with_suffix(n + 1),
+    }
 }
 
 /// One address of a list to assign, validated.
@@ -43,25 +70,25 @@ pub struct AssignRow {
     pub parts: AddressParts,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct AssignOptions {
     /// An address this close (and with the same house number/unit, when given) is the
     /// same place.
-    pub match_radius_m: f64,
+    pub match_radius: MatchRadius,
     /// Decide codes but register nothing.
     pub dry_run: bool,
 }
 
-pub const DEFAULT_MATCH_RADIUS_M: f64 = 3.0;
-pub const MAX_MATCH_RADIUS_M: f64 = 50.0;
-
-impl Default for AssignOptions {
-    fn default() -> AssignOptions {
-        AssignOptions {
-            match_radius_m: DEFAULT_MATCH_RADIUS_M,
-            dry_run: false,
-        }
-    }
+/// Why a row could not be given a code.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AssignFailure {
+    #[error("({}, {}) is outside coverage: no postal zone within 50 km", .0.lat, .0.lon)]
+    OutsideCoverage(LatLon),
+    /// The point cannot be coded in its zone (too far from the zone's reference point), or
+    /// its cell has run out of suffixes.
+    #[error(transparent)]
+    Code(#[from] CodeError),
 }
 
 /// What became of one row.
@@ -72,10 +99,7 @@ pub enum AssignOutcome {
     /// The same place is already registered (or came earlier in the same list).
     Existing { code: VmapCode, distance_m: f64 },
     /// The row could not be given a code.
-    Failed {
-        error_code: &'static str,
-        message: String,
-    },
+    Failed(AssignFailure),
 }
 
 /// Row keys for same-place matching: the interned house number and unit, `None` meaning
@@ -99,10 +123,7 @@ pub(super) enum Draft {
         base: VmapCode,
         highest_taken: Option<u32>,
     },
-    Fail {
-        error_code: &'static str,
-        message: String,
-    },
+    Fail(AssignFailure),
 }
 
 /// A row created earlier in the same batch, for same-place matching within the batch.
@@ -148,7 +169,7 @@ impl Registry {
         let near = memory.index.nearest(
             row.location,
             usize::MAX,
-            options.match_radius_m.max(CELL_SEARCH_RADIUS_M),
+            options.match_radius.metres().max(CELL_SEARCH_RADIUS_M),
             |_| true,
         );
         if could_match {
@@ -156,7 +177,7 @@ impl Registry {
             // row of the same list may register a nearer one, and the list run again must
             // still answer what it answered the first time.
             let same_place = near.iter().filter(|neighbor| {
-                neighbor.distance_m <= options.match_radius_m
+                neighbor.distance_m <= options.match_radius.metres()
                     && memory.record(neighbor.id).is_some_and(|record| {
                         record.active
                             && (!keys.house_given || keys.house == Some(record.house_key))
@@ -175,47 +196,31 @@ impl Registry {
             }
         }
         let Some(zone) = self.resolve_zone_in(memory, row.location) else {
-            return Draft::Fail {
-                error_code: "outside_coverage",
-                message: format!(
-                    "({}, {}) is outside coverage: no postal zone within 50 km",
-                    row.location.lat, row.location.lon
-                ),
-            };
+            return Draft::Fail(AssignFailure::OutsideCoverage(row.location));
         };
         let postcode = self.zones.get(zone.zone_id).postcode;
         let reference = self.zones.reference_of(zone.zone_id);
         match VmapCode::encode(postcode, reference, row.location) {
             Ok(base) => {
-                let base_key = base.pack();
-                let mut highest_taken = memory.displaced.get(&base_key).copied();
+                let mut suffixes = CellSuffixes::new(memory, base);
                 for neighbor in near
                     .iter()
                     .filter(|neighbor| neighbor.distance_m <= CELL_SEARCH_RADIUS_M)
                 {
-                    if let Some(code) = memory
-                        .record(neighbor.id)
-                        .and_then(|record| VmapCode::unpack(record.code_key))
-                        && code.base().pack() == base_key
-                    {
-                        let n = code.suffix().unwrap_or(1);
-                        highest_taken = Some(highest_taken.map_or(n, |highest| highest.max(n)));
-                    }
+                    suffixes.note(memory, neighbor.id);
                 }
                 Draft::Mint {
                     base,
-                    highest_taken,
+                    highest_taken: suffixes.highest,
                 }
             }
-            Err(error) => Draft::Fail {
-                error_code: error.kind(),
-                message: error.to_string(),
-            },
+            Err(error) => Draft::Fail(error.into()),
         }
     }
 }
 
 impl Registry {
+    /// Decides every row of a batch against memory (in parallel) and then against the
     /// batch's own earlier rows; returns the outcomes and the addresses to insert.
     pub(super) fn decide_batch(
         &self,
@@ -236,33 +241,26 @@ impl Registry {
         let mut taken_in_batch: HashMap<u64, u32> = HashMap::new();
         for (row, draft) in rows.iter().zip(drafts) {
             let outcome = match draft {
-                Draft::Fail {
-                    error_code,
-                    message,
-                } => AssignOutcome::Failed {
-                    error_code,
-                    message,
-                },
+                Draft::Fail(failure) => AssignOutcome::Failed(failure),
                 // A registered address is older than anything this batch creates.
                 Draft::Match { code, distance_m } => AssignOutcome::Existing { code, distance_m },
                 Draft::Mint {
                     base,
                     highest_taken,
                 } => {
-                    if let Some((code, distance_m)) =
-                        first_pending(&pending, &pending_by_bucket, row, options.match_radius_m)
-                    {
+                    if let Some((code, distance_m)) = first_pending(
+                        &pending,
+                        &pending_by_bucket,
+                        row,
+                        options.match_radius.metres(),
+                    ) {
                         AssignOutcome::Existing { code, distance_m }
                     } else {
                         let highest = match (highest_taken, taken_in_batch.get(&base.pack())) {
                             (Some(a), Some(&b)) => Some(a.max(b)),
                             (a, b) => a.or(b.copied()),
                         };
-                        let minted = match highest {
-                            None => Ok(base),
-                            Some(n) => base.with_suffix(n + 1),
-                        };
-                        match minted {
+                        match next_free_code(base, highest) {
                             Ok(code) => {
                                 taken_in_batch.insert(base.pack(), code.suffix().unwrap_or(1));
                                 pending_by_bucket
@@ -282,10 +280,7 @@ impl Registry {
                                 });
                                 AssignOutcome::Created { code }
                             }
-                            Err(error) => AssignOutcome::Failed {
-                                error_code: error.kind(),
-                                message: error.to_string(),
-                            },
+                            Err(error) => AssignOutcome::Failed(error.into()),
                         }
                     }
                 }

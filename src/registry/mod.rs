@@ -9,35 +9,28 @@ use std::path::Path;
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
-
+use crate::address::{Address, AddressStatus, IndexRow};
 use crate::code::{CodeError, Postcode, VmapCode, olc::CodeArea};
 use crate::index::{PointId, PointIndex};
 use crate::progress::Progress;
-use crate::store::{AddressRow, AddressStatus, IndexRow, Store, StoreError};
+use crate::store::{Store, StoreError};
 use crate::zones::{ZoneId, ZoneMethod, ZoneTable};
 
 mod memory;
 mod mint;
+mod query;
 mod reads;
-mod seed;
 mod snapshot;
 mod writes;
 
-pub use mint::{
-    AssignOptions, AssignOutcome, AssignRow, DEFAULT_MATCH_RADIUS_M, MAX_MATCH_RADIUS_M,
+pub use mint::{AssignFailure, AssignOptions, AssignOutcome, AssignRow};
+pub use query::{
+    DEFAULT_LIMIT, DEFAULT_MATCH_RADIUS_M, DEFAULT_RADIUS_M, MAX_LIMIT, MAX_MATCH_RADIUS_M,
+    MAX_RADIUS_M, MatchRadius, QueryError, ReverseQuery,
 };
-pub use seed::{SeedReport, seed};
 pub use snapshot::SnapshotError;
 
 use memory::{Memory, note_if_displaced};
-
-/// Most addresses one reverse query may ask for.
-pub const MAX_LIMIT: usize = 100;
-/// Largest reverse search radius.
-pub const MAX_RADIUS_M: f64 = 50_000.0;
-pub const DEFAULT_LIMIT: usize = 1;
-pub const DEFAULT_RADIUS_M: f64 = 1_000.0;
 
 /// Zone by nearby addresses: this many nearest active addresses vote…
 const ZONE_VOTERS: usize = 5;
@@ -54,8 +47,6 @@ pub enum RegistryError {
     Store(#[from] StoreError),
     #[error("unknown postal code {0}")]
     UnknownPostcode(Postcode),
-    #[error("the database is not empty ({0} addresses): seed only fills an empty registry")]
-    NotEmpty(u64),
     #[error("address id {0} does not fit the index")]
     IdOutOfRange(i64),
     #[error(transparent)]
@@ -64,8 +55,20 @@ pub enum RegistryError {
     NotRegistered(VmapCode),
     #[error("address {0} is retired and cannot be changed")]
     Retired(VmapCode),
-    #[error("{0}")]
-    Invalid(String),
+    #[error("status and successor change only by retiring")]
+    StatusChangeNotAllowed,
+    #[error("an address cannot succeed itself")]
+    SelfSuccessor,
+    #[error("successor {0} is retired")]
+    SuccessorRetired(VmapCode),
+    #[error("successor {0} is not registered")]
+    SuccessorNotRegistered(VmapCode),
+    /// A background task (the snapshot reader, the index build) panicked or was cancelled.
+    #[error("{task} failed: {source}")]
+    Task {
+        task: &'static str,
+        source: tokio::task::JoinError,
+    },
 }
 
 /// Changes fetched per round trip while catching up.
@@ -76,11 +79,9 @@ const SNAPSHOT_REWRITE_AFTER_CHANGES: usize = 100_000;
 const MAX_COMMIT_ATTEMPTS: usize = 5;
 
 /// An address near a queried point.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct NearbyAddress {
-    #[schema(value_type = String, example = "111162RWXP69")]
     pub code: VmapCode,
-    #[schema(value_type = String, example = "11116")]
     pub postcode: Postcode,
     pub lat: f64,
     pub lon: f64,
@@ -108,7 +109,7 @@ pub struct ReverseAnswer {
 #[derive(Debug, Clone, PartialEq)]
 pub enum CodeLookup {
     Registered {
-        address: Box<AddressRow>,
+        address: Box<Address>,
         zone_id: ZoneId,
         cell: CodeArea,
     },
@@ -166,8 +167,9 @@ impl Registry {
                 let read =
                     tokio::task::spawn_blocking(move || snapshot::read(&path, &identity, &zones))
                         .await
-                        .map_err(|err| {
-                            RegistryError::Invalid(format!("snapshot reader failed: {err}"))
+                        .map_err(|source| RegistryError::Task {
+                            task: "reading the snapshot",
+                            source,
                         })?;
                 match read {
                     Ok(memory) => Some(memory),
@@ -281,7 +283,10 @@ impl Registry {
         progress.finish();
         memory.index = tokio::task::spawn_blocking(move || PointIndex::bulk_load(entries))
             .await
-            .map_err(|err| StoreError::Corrupt(format!("index build failed: {err}")))?;
+            .map_err(|source| RegistryError::Task {
+                task: "building the index",
+                source,
+            })?;
         memory.data_version = memory.followed_seq;
         tracing::info!(
             addresses = memory.index.len(),
@@ -295,8 +300,21 @@ impl Registry {
         &self.zones
     }
 
+    /// The store behind the registry, for tools that work on the database as a whole
+    /// (`vmap copy`, benches, tests); the service's requests go through the methods here.
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// The registered address holding `code`, read from the database (the system of
+    /// record: it has every field, memory only what matching needs).
+    pub async fn address(&self, code: VmapCode) -> Result<Option<Address>, RegistryError> {
+        Ok(self.store.get_by_code(&code).await?)
+    }
+
+    /// Closes the database connections.
+    pub async fn close(&self) {
+        self.store.close().await;
     }
 
     fn write_memory(&self) -> std::sync::RwLockWriteGuard<'_, Memory> {

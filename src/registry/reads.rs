@@ -1,7 +1,8 @@
 //! Reads answered from memory: reverse, nearest addresses, zone resolution, code lookup.
 
 use super::memory::Memory;
-use super::mint::highest_suffix_in_cell;
+use super::mint::{highest_suffix_in_cell, next_free_code};
+use super::query::ReverseQuery;
 use super::{
     CodeLookup, NearbyAddress, Registry, RegistryError, ResolvedZone, ReverseAnswer,
     ZONE_VOTE_RADIUS_M, ZONE_VOTERS,
@@ -13,22 +14,19 @@ use crate::zones::{ZoneId, ZoneMethod};
 
 impl Registry {
     /// Nearest active addresses, the zone of the point and its would-be code.
-    pub fn reverse(&self, point: LatLon, limit: usize, radius_m: f64) -> ReverseAnswer {
+    pub fn reverse(&self, point: LatLon, query: ReverseQuery) -> ReverseAnswer {
         let memory = self.read_memory();
-        self.reverse_in(&memory, point, limit, radius_m)
+        self.reverse_in(&memory, point, query)
     }
 
     /// Only the nearest active addresses: the index part of [`Registry::reverse`].
-    pub fn nearest_addresses(
-        &self,
-        point: LatLon,
-        limit: usize,
-        radius_m: f64,
-    ) -> Vec<NearbyAddress> {
+    pub fn nearest_addresses(&self, point: LatLon, query: ReverseQuery) -> Vec<NearbyAddress> {
         let memory = self.read_memory();
         memory
             .index
-            .nearest(point, limit, radius_m, |id| memory.is_active(id))
+            .nearest(point, query.limit(), query.radius_m(), |id| {
+                memory.is_active(id)
+            })
             .iter()
             .filter_map(|neighbor| self.nearby(&memory, neighbor))
             .collect()
@@ -57,11 +55,11 @@ impl Registry {
     pub fn nearest_addresses_brute_force(
         &self,
         point: LatLon,
-        limit: usize,
-        radius_m: f64,
+        query: ReverseQuery,
     ) -> Vec<NearbyAddress> {
         let memory = self.read_memory();
         let entries: Vec<IndexEntry> = memory.index.iter().collect();
+        let (limit, radius_m) = (query.limit(), query.radius_m());
         crate::index::brute_force_nearest(&entries, point, limit, radius_m, |id| {
             memory.is_active(id)
         })
@@ -71,27 +69,17 @@ impl Registry {
     }
 
     /// Many reverse queries under one read lock, in input order.
-    pub fn reverse_many(
-        &self,
-        points: &[LatLon],
-        limit: usize,
-        radius_m: f64,
-    ) -> Vec<ReverseAnswer> {
+    pub fn reverse_many(&self, points: &[LatLon], query: ReverseQuery) -> Vec<ReverseAnswer> {
         use rayon::prelude::*;
         let memory = self.read_memory();
         points
             .par_iter()
-            .map(|&point| self.reverse_in(&memory, point, limit, radius_m))
+            .map(|&point| self.reverse_in(&memory, point, query))
             .collect()
     }
 
-    fn reverse_in(
-        &self,
-        memory: &Memory,
-        point: LatLon,
-        limit: usize,
-        radius_m: f64,
-    ) -> ReverseAnswer {
+    fn reverse_in(&self, memory: &Memory, point: LatLon, query: ReverseQuery) -> ReverseAnswer {
+        let (limit, radius_m) = (query.limit(), query.radius_m());
         // One search serves both the answer and the zone's voters: the nearest
         // max(limit, voters) within the larger radius, nearest first, hold the nearest
         // `limit` within `radius_m` and the nearest voters within the vote radius as prefixes.
@@ -133,8 +121,8 @@ impl Registry {
         })
     }
 
-    /// The zone of a point (DESIGN §3): majority of the nearest registered addresses, else
-    /// by bounding box, else nearest reference point within 50 km; `None` outside coverage.
+    /// The zone of a point: majority of the nearest registered addresses, else by bounding
+    /// box, else nearest reference point within 50 km; `None` outside coverage.
     pub fn resolve_zone(&self, point: LatLon) -> Option<ResolvedZone> {
         let memory = self.read_memory();
         self.resolve_zone_in(&memory, point)
@@ -200,14 +188,11 @@ impl Registry {
         let postcode = self.zones.get(zone_id).postcode;
         let reference = self.zones.reference_of(zone_id);
         let base = VmapCode::encode(postcode, reference, point)?;
-        let highest = highest_suffix_in_cell(memory, base, reference);
-        match highest {
-            None => Ok(base),
-            Some(n) => base.with_suffix(n + 1),
-        }
+        next_free_code(base, highest_suffix_in_cell(memory, base, reference))
     }
 
-    /// Code lookup (DESIGN §3).
+    /// Code lookup: the registered address, or the decoded cell of a well-formed code nobody
+    /// holds; an error for a postal code no zone has.
     pub async fn lookup(&self, code: VmapCode) -> Result<CodeLookup, RegistryError> {
         let zone_id = self
             .zones

@@ -2,8 +2,9 @@
 
 use super::mint::{AssignOptions, AssignOutcome, AssignRow};
 use super::{CATCH_UP_BATCH, MAX_COMMIT_ATTEMPTS, Registry, RegistryError};
+use crate::address::{Address, AddressChange, AddressStatus, IndexRow};
 use crate::code::VmapCode;
-use crate::store::{AddressChange, AddressRow, AddressStatus, IndexRow, StoreError};
+use crate::store::StoreError;
 
 impl Registry {
     /// Assigns codes to a batch of rows: each row an existing same place, a new code, or an
@@ -92,11 +93,9 @@ impl Registry {
         &self,
         code: VmapCode,
         change: AddressChange,
-    ) -> Result<AddressRow, RegistryError> {
+    ) -> Result<Address, RegistryError> {
         if change.status.is_some() || change.successor.is_some() {
-            return Err(RegistryError::Invalid(
-                "status and successor change only by retiring".to_owned(),
-            ));
+            return Err(RegistryError::StatusChangeNotAllowed);
         }
         let _writer = self.write_lock.lock().await;
         let current = self
@@ -116,7 +115,7 @@ impl Registry {
         &self,
         code: VmapCode,
         successor: Option<VmapCode>,
-    ) -> Result<AddressRow, RegistryError> {
+    ) -> Result<Address, RegistryError> {
         let _writer = self.write_lock.lock().await;
         let current = self
             .store
@@ -128,22 +127,12 @@ impl Registry {
         }
         if let Some(successor) = successor {
             if successor == code {
-                return Err(RegistryError::Invalid(
-                    "an address cannot succeed itself".to_owned(),
-                ));
+                return Err(RegistryError::SelfSuccessor);
             }
             match self.store.get_by_code(&successor).await? {
                 Some(row) if row.status == AddressStatus::Active => {}
-                Some(_) => {
-                    return Err(RegistryError::Invalid(format!(
-                        "successor {successor} is retired"
-                    )));
-                }
-                None => {
-                    return Err(RegistryError::Invalid(format!(
-                        "successor {successor} is not registered"
-                    )));
-                }
+                Some(_) => return Err(RegistryError::SuccessorRetired(successor)),
+                None => return Err(RegistryError::SuccessorNotRegistered(successor)),
             }
         }
         let change = AddressChange {
@@ -159,27 +148,15 @@ impl Registry {
         &self,
         code: VmapCode,
         change: &AddressChange,
-    ) -> Result<AddressRow, RegistryError> {
+    ) -> Result<Address, RegistryError> {
         let (_, after) = self
             .store
             .update_address(&code, change)
             .await?
             .ok_or(RegistryError::NotRegistered(code))?;
         let mut memory = self.write_memory();
-        memory.apply(&self.zones, &index_row_of(&after))?;
+        memory.apply(&self.zones, &IndexRow::from(&after))?;
         memory.advance_followed(after.change_seq, after.change_seq);
         Ok(after)
-    }
-}
-
-fn index_row_of(row: &AddressRow) -> IndexRow {
-    IndexRow {
-        id: row.id,
-        code: row.code,
-        location: row.location,
-        status: row.status,
-        house_number: row.parts.house_number.clone(),
-        unit: row.parts.unit.clone(),
-        change_seq: row.change_seq,
     }
 }

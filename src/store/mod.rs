@@ -1,70 +1,22 @@
 //! The system of record: addresses in a database, through sqlx.
 //!
-//! The backend is chosen at run time by the URL scheme (`sqlite:` today). Geometry is
+//! The backend is chosen at run time by the URL scheme (`sqlite:` or `postgres:`). Geometry is
 //! PostGIS-compatible EWKB in every backend ([`ewkb`]). Migrations are embedded and run on
 //! connect. The in-memory index is derived from what this module reads back.
 
 pub mod ewkb;
 mod postgres;
+mod record;
 mod sqlite;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use serde::Serialize;
-
+use crate::address::{Address, AddressChange, AddressId, AddressStatus, IndexRow, NewAddress};
 use crate::code::VmapCode;
 use crate::point::LatLon;
 
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
-
-/// Row id in the `addresses` table; the index names points by it.
-pub type AddressId = i64;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum AddressStatus {
-    Active,
-    Retired,
-}
-
-impl AddressStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AddressStatus::Active => "active",
-            AddressStatus::Retired => "retired",
-        }
-    }
-
-    pub(crate) fn parse(text: &str) -> Result<AddressStatus, StoreError> {
-        match text {
-            "active" => Ok(AddressStatus::Active),
-            "retired" => Ok(AddressStatus::Retired),
-            other => Err(StoreError::Corrupt(format!("unknown status {other:?}"))),
-        }
-    }
-}
-
-/// The descriptive parts of an address; every one optional.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct AddressParts {
-    pub house_number: Option<String>,
-    pub alley: Option<String>,
-    pub street: Option<String>,
-    pub unit: Option<String>,
-    /// Free text, as the client wrote the address.
-    pub address: Option<String>,
-    /// The client's own reference for the address.
-    pub client_ref: Option<String>,
-}
-
-/// An address to insert.
-#[derive(Debug, Clone, PartialEq)]
-pub struct NewAddress {
-    pub code: VmapCode,
-    pub location: LatLon,
-    pub parts: AddressParts,
-}
 
 /// What an insert gave out.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -76,72 +28,6 @@ pub struct Inserted {
     /// The change sequence number of the first row.
     pub first_change_seq: i64,
 }
-
-/// A stored address.
-#[derive(Debug, Clone, PartialEq)]
-pub struct AddressRow {
-    pub id: AddressId,
-    pub code: VmapCode,
-    pub location: LatLon,
-    pub parts: AddressParts,
-    pub status: AddressStatus,
-    pub successor: Option<VmapCode>,
-    pub created_at_ms: i64,
-    pub updated_at_ms: i64,
-    pub change_seq: i64,
-}
-
-/// A change to a stored address. `None` leaves a field as it is; `Some(None)` clears it.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct AddressChange {
-    pub location: Option<LatLon>,
-    pub house_number: Option<Option<String>>,
-    pub alley: Option<Option<String>>,
-    pub street: Option<Option<String>>,
-    pub unit: Option<Option<String>>,
-    pub address: Option<Option<String>>,
-    pub client_ref: Option<Option<String>>,
-    pub status: Option<AddressStatus>,
-    pub successor: Option<Option<VmapCode>>,
-}
-
-impl AddressChange {
-    /// The row after the change.
-    pub fn apply_to(&self, row: &AddressRow) -> AddressRow {
-        fn pick<T: Clone>(change: &Option<T>, current: &T) -> T {
-            change.clone().unwrap_or_else(|| current.clone())
-        }
-        AddressRow {
-            location: self.location.unwrap_or(row.location),
-            parts: AddressParts {
-                house_number: pick(&self.house_number, &row.parts.house_number),
-                alley: pick(&self.alley, &row.parts.alley),
-                street: pick(&self.street, &row.parts.street),
-                unit: pick(&self.unit, &row.parts.unit),
-                address: pick(&self.address, &row.parts.address),
-                client_ref: pick(&self.client_ref, &row.parts.client_ref),
-            },
-            status: self.status.unwrap_or(row.status),
-            successor: pick(&self.successor, &row.successor),
-            ..row.clone()
-        }
-    }
-}
-
-/// What the index needs of a row: read for every address at start-up, so kept small.
-#[derive(Debug, Clone, PartialEq)]
-pub struct IndexRow {
-    pub id: AddressId,
-    pub code: VmapCode,
-    pub location: LatLon,
-    pub status: AddressStatus,
-    pub house_number: Option<String>,
-    pub unit: Option<String>,
-    pub change_seq: i64,
-}
-
-/// A changed row, as a replica reads it to follow other writers: what the index needs.
-pub type ChangeRow = IndexRow;
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -199,13 +85,57 @@ macro_rules! dispatch {
     };
 }
 
+/// How many connections and threads a store uses; `vmap serve` and the other commands set
+/// them from the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreOptions {
+    /// Most connections of the PostgreSQL pool.
+    pub pg_max_connections: u32,
+    /// Connections of the SQLite read pool (writes always go through one connection).
+    pub sqlite_readers: u32,
+    /// Plain SQLite connections that read the addresses at once at start-up, each over its
+    /// own range of ids.
+    pub load_threads: usize,
+}
+
+impl StoreOptions {
+    pub const DEFAULT_PG_MAX_CONNECTIONS: u32 = 16;
+    pub const DEFAULT_SQLITE_READERS: u32 = 4;
+
+    /// One start-up reader per core, at most four: decoding rows is what they spend their
+    /// time on, and more readers than cores only contend.
+    pub fn default_load_threads() -> usize {
+        std::thread::available_parallelism()
+            .map_or(2, usize::from)
+            .clamp(1, 4)
+    }
+}
+
+impl Default for StoreOptions {
+    fn default() -> StoreOptions {
+        StoreOptions {
+            pg_max_connections: StoreOptions::DEFAULT_PG_MAX_CONNECTIONS,
+            sqlite_readers: StoreOptions::DEFAULT_SQLITE_READERS,
+            load_threads: StoreOptions::default_load_threads(),
+        }
+    }
+}
+
 impl Store {
-    /// Connects by URL scheme and runs the embedded migrations.
+    /// Connects by URL scheme with the default [`StoreOptions`] and runs the embedded
+    /// migrations.
     pub async fn connect(url: &str) -> Result<Store, StoreError> {
+        Store::connect_with(url, &StoreOptions::default()).await
+    }
+
+    /// Connects by URL scheme and runs the embedded migrations.
+    pub async fn connect_with(url: &str, options: &StoreOptions) -> Result<Store, StoreError> {
         if url.starts_with("sqlite:") {
-            Ok(Store::Sqlite(SqliteStore::connect(url).await?))
+            Ok(Store::Sqlite(SqliteStore::connect(url, options).await?))
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-            Ok(Store::Postgres(PostgresStore::connect(url, 16).await?))
+            Ok(Store::Postgres(
+                PostgresStore::connect(url, options.pg_max_connections).await?,
+            ))
         } else {
             Err(StoreError::UnsupportedUrl(url.to_owned()))
         }
@@ -242,7 +172,7 @@ impl Store {
         dispatch!(self, store => store.insert_addresses(rows).await)
     }
 
-    pub async fn get_by_code(&self, code: &VmapCode) -> Result<Option<AddressRow>, StoreError> {
+    pub async fn get_by_code(&self, code: &VmapCode) -> Result<Option<Address>, StoreError> {
         dispatch!(self, store => store.get_by_code(code).await)
     }
 
@@ -253,7 +183,7 @@ impl Store {
         &self,
         code: &VmapCode,
         change: &AddressChange,
-    ) -> Result<Option<(AddressRow, AddressRow)>, StoreError> {
+    ) -> Result<Option<(Address, Address)>, StoreError> {
         dispatch!(self, store => store.update_address(code, change).await)
     }
 
@@ -271,7 +201,7 @@ impl Store {
         &self,
         change_seq: i64,
         limit: i64,
-    ) -> Result<Vec<ChangeRow>, StoreError> {
+    ) -> Result<Vec<IndexRow>, StoreError> {
         dispatch!(self, store => store.changes_since(change_seq, limit).await)
     }
 
@@ -280,12 +210,12 @@ impl Store {
         &self,
         after_id: AddressId,
         limit: i64,
-    ) -> Result<Vec<AddressRow>, StoreError> {
+    ) -> Result<Vec<Address>, StoreError> {
         dispatch!(self, store => store.addresses_after(after_id, limit).await)
     }
 
     /// Inserts whole rows exactly as they are (ids, times, change numbers): for `vmap copy`.
-    pub async fn import_addresses(&self, rows: &[AddressRow]) -> Result<(), StoreError> {
+    pub async fn import_addresses(&self, rows: &[Address]) -> Result<(), StoreError> {
         dispatch!(self, store => store.import_addresses(rows).await)
     }
 
@@ -313,6 +243,11 @@ pub(crate) fn parse_stored_code(text: &str) -> Result<VmapCode, StoreError> {
     VmapCode::parse(text).map_err(|err| StoreError::Corrupt(format!("stored code {text:?}: {err}")))
 }
 
+pub(crate) fn parse_stored_status(text: &str) -> Result<AddressStatus, StoreError> {
+    AddressStatus::parse(text)
+        .ok_or_else(|| StoreError::Corrupt(format!("unknown status {text:?}")))
+}
+
 pub(crate) fn decode_geom(bytes: &[u8]) -> Result<LatLon, StoreError> {
     ewkb::decode_point(bytes).map_err(|err| StoreError::Corrupt(err.to_string()))
 }
@@ -338,7 +273,7 @@ pub struct CopyReport {
 pub async fn copy_registry(
     source: &Store,
     target: &Store,
-    show_progress: bool,
+    progress: &crate::progress::Progress,
 ) -> Result<CopyReport, StoreError> {
     const BATCH: usize = 20_000;
     let started = std::time::Instant::now();
@@ -349,12 +284,7 @@ pub async fn copy_registry(
         ));
     }
     let source_counts = source.counts().await?;
-    let total = source_counts.active + source_counts.retired;
-    let progress = if show_progress {
-        crate::progress::Progress::new("copying", total)
-    } else {
-        crate::progress::Progress::quiet("copying", total)
-    };
+    progress.set_total(source_counts.active + source_counts.retired);
     // Keyset pages by id: memory stays at one page whatever the registry's size.
     let mut rows = 0u64;
     let mut after_id = AddressId::MIN;

@@ -5,21 +5,25 @@
 use std::time::Duration;
 
 use futures::TryStreamExt;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, PgPool, Row};
 
-use super::{
-    AddressParts, AddressRow, AddressStatus, ChangeRow, IndexRow, Inserted, NewAddress,
-    StoreCounts, StoreError, StoreIdentity, ewkb, now_ms, parse_stored_code,
-};
+use super::record::{AddressRecord, IndexRecord, convert};
+use super::{Inserted, StoreCounts, StoreError, StoreIdentity, ewkb, now_ms};
+use crate::address::{Address, AddressChange, AddressParts, IndexRow, NewAddress};
 use crate::code::VmapCode;
 
 /// Rows per array-bind statement: large enough to amortise a round trip, small enough
 /// that one statement's arrays stay a few megabytes.
 const ROWS_PER_INSERT: usize = 10_000;
 
+/// The columns of `record::AddressRecord`, geometry as EWKB like SQLite stores it.
 const ADDRESS_COLUMNS: &str = "id, code, ST_AsEWKB(geom, 'NDR') AS geom, house_number, alley, street, unit, \
      address, client_ref, status, successor_code, created_at, updated_at, change_seq";
+
+/// The columns of `record::IndexRecord`, geometry as EWKB.
+const INDEX_COLUMNS: &str =
+    "id, code, ST_AsEWKB(geom, 'NDR') AS geom, status, house_number, unit, change_seq";
 
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
@@ -158,31 +162,29 @@ impl PostgresStore {
         })
     }
 
-    pub async fn get_by_code(&self, code: &VmapCode) -> Result<Option<AddressRow>, StoreError> {
-        let row = sqlx::query(&format!(
+    pub async fn get_by_code(&self, code: &VmapCode) -> Result<Option<Address>, StoreError> {
+        let record: Option<AddressRecord> = sqlx::query_as(&format!(
             "SELECT {ADDRESS_COLUMNS} FROM addresses WHERE code = $1"
         ))
         .bind(code.canonical())
         .fetch_optional(&self.pool)
         .await?;
-        row.map(|row| address_from_row(&row)).transpose()
+        record.map(Address::try_from).transpose()
     }
 
     pub async fn update_address(
         &self,
         code: &VmapCode,
-        change: &super::AddressChange,
-    ) -> Result<Option<(AddressRow, AddressRow)>, StoreError> {
+        change: &AddressChange,
+    ) -> Result<Option<(Address, Address)>, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let Some(before) = sqlx::query(&format!(
+        let record: Option<AddressRecord> = sqlx::query_as(&format!(
             "SELECT {ADDRESS_COLUMNS} FROM addresses WHERE code = $1 FOR UPDATE"
         ))
         .bind(code.canonical())
         .fetch_optional(&mut *tx)
-        .await?
-        .map(|row| address_from_row(&row))
-        .transpose()?
-        else {
+        .await?;
+        let Some(before) = record.map(Address::try_from).transpose()? else {
             return Ok(None);
         };
         let mut after = change.apply_to(&before);
@@ -217,13 +219,10 @@ impl PostgresStore {
         // One query, one snapshot: writers commit in change order (serialised by the
         // trigger's lock), so the highest change number seen covers every change before it.
         let mut complete_to = 0;
-        let mut rows = sqlx::query(
-            "SELECT id, code, ST_AsEWKB(geom, 'NDR'), status, house_number, unit, change_seq \
-             FROM addresses ORDER BY id",
-        )
-        .fetch(&self.pool);
-        while let Some(row) = rows.try_next().await? {
-            let row = index_row(&row)?;
+        let query = format!("SELECT {INDEX_COLUMNS} FROM addresses ORDER BY id");
+        let mut records = sqlx::query_as::<_, IndexRecord>(&query).fetch(&self.pool);
+        while let Some(record) = records.try_next().await? {
+            let row = IndexRow::try_from(record)?;
             complete_to = complete_to.max(row.change_seq);
             each(row)?;
         }
@@ -234,45 +233,45 @@ impl PostgresStore {
         &self,
         change_seq: i64,
         limit: i64,
-    ) -> Result<Vec<ChangeRow>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, code, ST_AsEWKB(geom, 'NDR'), status, house_number, unit, change_seq \
-             FROM addresses WHERE change_seq > $1 ORDER BY change_seq LIMIT $2",
-        )
-        .bind(change_seq)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(index_row).collect()
+    ) -> Result<Vec<IndexRow>, StoreError> {
+        let query = format!(
+            "SELECT {INDEX_COLUMNS} FROM addresses WHERE change_seq > $1 ORDER BY change_seq LIMIT $2"
+        );
+        let records: Vec<IndexRecord> = sqlx::query_as(&query)
+            .bind(change_seq)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        convert(records)
     }
 
     pub async fn addresses_after(
         &self,
         after_id: i64,
         limit: i64,
-    ) -> Result<Vec<AddressRow>, StoreError> {
+    ) -> Result<Vec<Address>, StoreError> {
         let sql =
             format!("SELECT {ADDRESS_COLUMNS} FROM addresses WHERE id > $1 ORDER BY id LIMIT $2");
-        let rows = sqlx::query(&sql)
+        let records: Vec<AddressRecord> = sqlx::query_as(&sql)
             .bind(after_id)
             .bind(limit)
             .fetch_all(&self.pool)
             .await?;
-        rows.iter().map(address_from_row).collect()
+        convert(records)
     }
 
     /// Inserts whole rows as they are (ids, times and change numbers included).
-    pub async fn import_addresses(&self, rows: &[AddressRow]) -> Result<(), StoreError> {
+    pub async fn import_addresses(&self, rows: &[Address]) -> Result<(), StoreError> {
         if rows.is_empty() {
             return Ok(());
         }
         let mut tx = self.pool.begin().await?;
         for chunk in rows.chunks(ROWS_PER_INSERT) {
-            let text = |pick: fn(&AddressRow) -> Option<String>| -> Vec<Option<String>> {
+            let text = |pick: fn(&Address) -> Option<String>| -> Vec<Option<String>> {
                 chunk.iter().map(pick).collect()
             };
             let number =
-                |pick: fn(&AddressRow) -> i64| -> Vec<i64> { chunk.iter().map(pick).collect() };
+                |pick: fn(&Address) -> i64| -> Vec<i64> { chunk.iter().map(pick).collect() };
             sqlx::query(
                 "INSERT INTO addresses (id, code, postcode, geom, house_number, alley, street, unit, address, \
                  client_ref, status, successor_code, created_at, updated_at, change_seq) \
@@ -312,40 +311,4 @@ impl PostgresStore {
         tx.commit().await?;
         Ok(())
     }
-}
-
-fn index_row(row: &PgRow) -> Result<IndexRow, StoreError> {
-    let geom: &[u8] = row.try_get(2)?;
-    Ok(IndexRow {
-        id: row.try_get(0)?,
-        code: parse_stored_code(row.try_get(1)?)?,
-        location: super::decode_geom(geom)?,
-        status: AddressStatus::parse(row.try_get(3)?)?,
-        house_number: row.try_get(4)?,
-        unit: row.try_get(5)?,
-        change_seq: row.try_get(6)?,
-    })
-}
-
-fn address_from_row(row: &PgRow) -> Result<AddressRow, StoreError> {
-    let geom: &[u8] = row.try_get("geom")?;
-    let successor: Option<String> = row.try_get("successor_code")?;
-    Ok(AddressRow {
-        id: row.try_get("id")?,
-        code: parse_stored_code(row.try_get("code")?)?,
-        location: super::decode_geom(geom)?,
-        parts: AddressParts {
-            house_number: row.try_get("house_number")?,
-            alley: row.try_get("alley")?,
-            street: row.try_get("street")?,
-            unit: row.try_get("unit")?,
-            address: row.try_get("address")?,
-            client_ref: row.try_get("client_ref")?,
-        },
-        status: AddressStatus::parse(row.try_get("status")?)?,
-        successor: successor.as_deref().map(parse_stored_code).transpose()?,
-        created_at_ms: row.try_get("created_at")?,
-        updated_at_ms: row.try_get("updated_at")?,
-        change_seq: row.try_get("change_seq")?,
-    })
 }

@@ -7,16 +7,16 @@ use futures::TryStreamExt;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 
+use super::record::{ADDRESS_COLUMNS, AddressRecord, INDEX_COLUMNS, IndexRecord, convert};
 use super::{
-    AddressParts, AddressRow, AddressStatus, ChangeRow, IndexRow, Inserted, NewAddress,
-    StoreCounts, StoreError, StoreIdentity, ewkb, now_ms, parse_stored_code,
+    Inserted, StoreCounts, StoreError, StoreIdentity, StoreOptions, ewkb, now_ms,
+    parse_stored_code, parse_stored_status,
 };
+use crate::address::{Address, AddressChange, AddressParts, IndexRow, NewAddress};
+use crate::code::VmapCode;
 
 /// SQLite allows 32 766 bound variables per statement; 12 columns a row.
 const ROWS_PER_INSERT: usize = 2_000;
-
-const SELECT_ADDRESS: &str = "SELECT id, code, geom, house_number, alley, street, unit, address, \
-     client_ref, status, successor_code, created_at, updated_at, change_seq FROM addresses WHERE code = ?";
 
 /// Rows handed from a reading thread to the caller at a time.
 const LOAD_BATCH_ROWS: usize = 16_384;
@@ -30,10 +30,13 @@ pub struct SqliteStore {
     /// (WAL), and assignment ran about twice as slow in `serve` that way.
     writer: SqlitePool,
     reader: SqlitePool,
+    /// Plain connections reading at once at start-up.
+    load_threads: usize,
 }
 
 impl SqliteStore {
-    pub async fn connect(url: &str) -> Result<SqliteStore, StoreError> {
+    pub async fn connect(url: &str, options: &StoreOptions) -> Result<SqliteStore, StoreError> {
+        let settings = options;
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
@@ -54,13 +57,14 @@ impl SqliteStore {
             .await?;
         sqlx::migrate!("migrations/sqlite").run(&writer).await?;
         let reader = SqlitePoolOptions::new()
-            .max_connections(4)
+            .max_connections(settings.sqlite_readers.max(1))
             .connect_with(options)
             .await?;
         Ok(SqliteStore {
             path,
             writer,
             reader,
+            load_threads: settings.load_threads.max(1),
         })
     }
 
@@ -141,13 +145,9 @@ impl SqliteStore {
                     .push_bind(max_id + offset)
                     .push_bind(row.code.canonical())
                     .push_bind(row.code.postcode().to_string())
-                    .push_bind(ewkb::encode_point(row.location).to_vec())
-                    .push_bind(row.parts.house_number.clone())
-                    .push_bind(row.parts.alley.clone())
-                    .push_bind(row.parts.street.clone())
-                    .push_bind(row.parts.unit.clone())
-                    .push_bind(row.parts.address.clone())
-                    .push_bind(row.parts.client_ref.clone())
+                    .push_bind(ewkb::encode_point(row.location).to_vec());
+                push_parts(&mut values, &row.parts);
+                values
                     .push_bind(now)
                     .push_bind(now)
                     .push_bind(max_seq + offset);
@@ -167,30 +167,25 @@ impl SqliteStore {
         })
     }
 
-    pub async fn get_by_code(
-        &self,
-        code: &crate::code::VmapCode,
-    ) -> Result<Option<AddressRow>, StoreError> {
-        let row = sqlx::query(SELECT_ADDRESS)
+    pub async fn get_by_code(&self, code: &VmapCode) -> Result<Option<Address>, StoreError> {
+        let record: Option<AddressRecord> = sqlx::query_as(&select_by_code())
             .bind(code.canonical())
             .fetch_optional(&self.reader)
             .await?;
-        row.map(|row| address_from_row(&row)).transpose()
+        record.map(Address::try_from).transpose()
     }
 
     pub async fn update_address(
         &self,
-        code: &crate::code::VmapCode,
-        change: &super::AddressChange,
-    ) -> Result<Option<(AddressRow, AddressRow)>, StoreError> {
+        code: &VmapCode,
+        change: &AddressChange,
+    ) -> Result<Option<(Address, Address)>, StoreError> {
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        let Some(before) = sqlx::query(SELECT_ADDRESS)
+        let record: Option<AddressRecord> = sqlx::query_as(&select_by_code())
             .bind(code.canonical())
             .fetch_optional(&mut *tx)
-            .await?
-            .map(|row| address_from_row(&row))
-            .transpose()?
-        else {
+            .await?;
+        let Some(before) = record.map(Address::try_from).transpose()? else {
             return Ok(None);
         };
         let (max_seq,): (i64,) =
@@ -239,9 +234,7 @@ impl SqliteStore {
             return self.for_each_index_row_sqlx(each).await;
         };
         let max_id = self.max_id().await?;
-        let threads = std::thread::available_parallelism()
-            .map_or(2, |n| n.get())
-            .clamp(1, 4) as i64;
+        let threads = self.load_threads as i64;
         let span = max_id / threads + 1;
         let (sender, mut receiver) =
             tokio::sync::mpsc::channel::<Vec<IndexRow>>(threads as usize * 2);
@@ -283,12 +276,10 @@ impl SqliteStore {
         mut each: impl FnMut(IndexRow) -> Result<(), StoreError>,
     ) -> Result<i64, StoreError> {
         let mut complete_to = 0;
-        let mut rows = sqlx::query(
-            "SELECT id, code, geom, status, house_number, unit, change_seq FROM addresses ORDER BY id",
-        )
-        .fetch(&self.reader);
-        while let Some(row) = rows.try_next().await? {
-            let row = index_row(&row)?;
+        let query = format!("SELECT {INDEX_COLUMNS} FROM addresses ORDER BY id");
+        let mut records = sqlx::query_as::<_, IndexRecord>(&query).fetch(&self.reader);
+        while let Some(record) = records.try_next().await? {
+            let row = IndexRow::try_from(record)?;
             complete_to = complete_to.max(row.change_seq);
             each(row)?;
         }
@@ -299,36 +290,35 @@ impl SqliteStore {
         &self,
         change_seq: i64,
         limit: i64,
-    ) -> Result<Vec<ChangeRow>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, code, geom, status, house_number, unit, change_seq FROM addresses \
-             WHERE change_seq > ? ORDER BY change_seq LIMIT ?",
-        )
-        .bind(change_seq)
-        .bind(limit)
-        .fetch_all(&self.reader)
-        .await?;
-        rows.iter().map(index_row).collect()
+    ) -> Result<Vec<IndexRow>, StoreError> {
+        let query = format!(
+            "SELECT {INDEX_COLUMNS} FROM addresses WHERE change_seq > ? ORDER BY change_seq LIMIT ?"
+        );
+        let records: Vec<IndexRecord> = sqlx::query_as(&query)
+            .bind(change_seq)
+            .bind(limit)
+            .fetch_all(&self.reader)
+            .await?;
+        convert(records)
     }
 
     pub async fn addresses_after(
         &self,
         after_id: i64,
         limit: i64,
-    ) -> Result<Vec<AddressRow>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, code, geom, house_number, alley, street, unit, address, client_ref, status, \
-             successor_code, created_at, updated_at, change_seq FROM addresses WHERE id > ? ORDER BY id LIMIT ?",
-        )
-        .bind(after_id)
-        .bind(limit)
-        .fetch_all(&self.reader)
-        .await?;
-        rows.iter().map(address_from_row).collect()
+    ) -> Result<Vec<Address>, StoreError> {
+        let query =
+            format!("SELECT {ADDRESS_COLUMNS} FROM addresses WHERE id > ? ORDER BY id LIMIT ?");
+        let records: Vec<AddressRecord> = sqlx::query_as(&query)
+            .bind(after_id)
+            .bind(limit)
+            .fetch_all(&self.reader)
+            .await?;
+        convert(records)
     }
 
     /// Inserts whole rows as they are (ids, times and change numbers included).
-    pub async fn import_addresses(&self, rows: &[AddressRow]) -> Result<(), StoreError> {
+    pub async fn import_addresses(&self, rows: &[Address]) -> Result<(), StoreError> {
         if rows.is_empty() {
             return Ok(());
         }
@@ -344,13 +334,9 @@ impl SqliteStore {
                     .push_bind(row.id)
                     .push_bind(row.code.canonical())
                     .push_bind(row.code.postcode().to_string())
-                    .push_bind(ewkb::encode_point(row.location).to_vec())
-                    .push_bind(row.parts.house_number.clone())
-                    .push_bind(row.parts.alley.clone())
-                    .push_bind(row.parts.street.clone())
-                    .push_bind(row.parts.unit.clone())
-                    .push_bind(row.parts.address.clone())
-                    .push_bind(row.parts.client_ref.clone())
+                    .push_bind(ewkb::encode_point(row.location).to_vec());
+                push_parts(&mut values, &row.parts);
+                values
                     .push_bind(row.status.as_str())
                     .push_bind(row.successor.map(|code| code.canonical()))
                     .push_bind(row.created_at_ms)
@@ -368,39 +354,23 @@ impl SqliteStore {
     }
 }
 
-fn index_row(row: &sqlx::sqlite::SqliteRow) -> Result<IndexRow, StoreError> {
-    let geom: &[u8] = row.try_get(2)?;
-    Ok(IndexRow {
-        id: row.try_get(0)?,
-        code: parse_stored_code(row.try_get(1)?)?,
-        location: super::decode_geom(geom)?,
-        status: AddressStatus::parse(row.try_get(3)?)?,
-        house_number: row.try_get(4)?,
-        unit: row.try_get(5)?,
-        change_seq: row.try_get(6)?,
-    })
+/// `SELECT` of one whole row by code.
+fn select_by_code() -> String {
+    format!("SELECT {ADDRESS_COLUMNS} FROM addresses WHERE code = ?")
 }
-fn address_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<AddressRow, StoreError> {
-    let geom: &[u8] = row.try_get("geom")?;
-    let successor: Option<String> = row.try_get("successor_code")?;
-    Ok(AddressRow {
-        id: row.try_get("id")?,
-        code: parse_stored_code(row.try_get("code")?)?,
-        location: super::decode_geom(geom)?,
-        parts: AddressParts {
-            house_number: row.try_get("house_number")?,
-            alley: row.try_get("alley")?,
-            street: row.try_get("street")?,
-            unit: row.try_get("unit")?,
-            address: row.try_get("address")?,
-            client_ref: row.try_get("client_ref")?,
-        },
-        status: AddressStatus::parse(row.try_get("status")?)?,
-        successor: successor.as_deref().map(parse_stored_code).transpose()?,
-        created_at_ms: row.try_get("created_at")?,
-        updated_at_ms: row.try_get("updated_at")?,
-        change_seq: row.try_get("change_seq")?,
-    })
+
+/// Binds the six text columns of an address, in table order.
+fn push_parts(
+    values: &mut sqlx::query_builder::Separated<'_, '_, Sqlite, &'static str>,
+    parts: &AddressParts,
+) {
+    values
+        .push_bind(parts.house_number.clone())
+        .push_bind(parts.alley.clone())
+        .push_bind(parts.street.clone())
+        .push_bind(parts.unit.clone())
+        .push_bind(parts.address.clone())
+        .push_bind(parts.client_ref.clone());
 }
 
 /// Reads the index rows with ids in `first..=last` in one read transaction, handing them
@@ -425,10 +395,9 @@ fn read_id_range(
         [],
         |row| row.get(0),
     )?;
-    let mut statement = transaction.prepare(
-        "SELECT id, code, geom, status, house_number, unit, change_seq FROM addresses \
-         WHERE id BETWEEN ?1 AND ?2 ORDER BY id",
-    )?;
+    let mut statement = transaction.prepare(&format!(
+        "SELECT {INDEX_COLUMNS} FROM addresses WHERE id BETWEEN ?1 AND ?2 ORDER BY id"
+    ))?;
     let mut rows = statement.query(params![first, last])?;
     let mut batch = Vec::with_capacity(LOAD_BATCH_ROWS);
     while let Some(row) = rows.next()? {
@@ -439,7 +408,7 @@ fn read_id_range(
             id: row.get(0)?,
             code: parse_stored_code(code)?,
             location: super::decode_geom(geom)?,
-            status: AddressStatus::parse(status)?,
+            status: parse_stored_status(status)?,
             house_number: row.get(4)?,
             unit: row.get(5)?,
             change_seq: row.get(6)?,

@@ -1,4 +1,4 @@
-//! Synthetic Vietnamese delivery addresses, deterministic from a seed (DESIGN §7).
+//! Synthetic Vietnamese delivery addresses, deterministic from a seed.
 //!
 //! No real address points exist offline, so `vmap serve --demo`, the benches and the tests
 //! fill the registry from here. Each ward gets a small town: a grid of streets around its
@@ -14,7 +14,10 @@
 
 mod layout;
 mod names;
+mod seed;
 mod town;
+
+pub use seed::{SeedError, SeedReport, seed};
 
 use std::collections::VecDeque;
 use std::fmt;

@@ -12,7 +12,7 @@ use sqlx::Connection;
 use tower::ServiceExt;
 use vmap::api::{self, AppState, Limits};
 use vmap::progress::Progress;
-use vmap::registry::{self, Registry};
+use vmap::registry::Registry;
 use vmap::store::Store;
 use vmap::zones::ZoneTable;
 
@@ -266,7 +266,7 @@ pub async fn seeded_registry_on(backend: &Backend, n: u64) -> (TestDb, Arc<Regis
     let db = TestDb::create(backend).await;
     let zones = zones();
     let store = Store::connect(&db.url).await.expect("connect");
-    registry::seed(&store, zones.clone(), n, 42, &Progress::quiet("seeding", n))
+    vmap::synth::seed(&store, zones.clone(), n, 42, &Progress::quiet("seeding", n))
         .await
         .expect("seed");
     let registry = Registry::load(store, zones).await.expect("load");

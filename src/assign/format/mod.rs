@@ -54,6 +54,8 @@ use read_csv::CsvRows;
 use read_json::{JsonRows, NdjsonRows};
 pub use write::RowWriter;
 
+pub use super::outcome::{RowErrorCode, RowOutcome, RowStatus};
+
 /// The columns the writer adds to each row, in this order.
 pub const OUTPUT_COLUMNS: [&str; 6] = [
     "code",
@@ -162,9 +164,9 @@ pub struct RowFields {
 /// A row that could not be read at all.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReadError {
-    /// "invalid_json", "not_an_object", "invalid_field", "column_count", "invalid_utf8" or
-    /// "invalid_csv".
-    pub code: &'static str,
+    /// `invalid_json`, `not_an_object`, `invalid_field`, `column_count`, `invalid_utf8` or
+    /// `invalid_csv`.
+    pub code: RowErrorCode,
     pub message: String,
 }
 
@@ -204,30 +206,6 @@ enum Original {
     Absent,
     Csv(ByteRecord),
     Json(Map<String, Value>),
-}
-
-/// What the engine decided for a row: exactly what the writer appends.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct RowOutcome {
-    pub code: Option<String>,
-    /// "created", "existing" or "error".
-    pub status: &'static str,
-    pub postcode: Option<String>,
-    pub distance_m: Option<f64>,
-    pub error_code: Option<String>,
-    pub error_message: Option<String>,
-}
-
-impl RowOutcome {
-    /// The outcome of a row the reader could not read.
-    pub fn from_read_error(error: &ReadError) -> RowOutcome {
-        RowOutcome {
-            status: "error",
-            error_code: Some(error.code.to_owned()),
-            error_message: Some(error.message.clone()),
-            ..RowOutcome::default()
-        }
-    }
 }
 
 /// A failure that ends the whole list. Bad rows are rows, not errors.
@@ -481,13 +459,17 @@ mod tests {
     }
 
     fn error_code(row: &InputRow) -> &'static str {
-        row.fields.as_ref().expect_err("row is an error").code
+        row.fields
+            .as_ref()
+            .expect_err("row is an error")
+            .code
+            .as_str()
     }
 
     fn created(code: &str, distance_m: f64) -> RowOutcome {
         RowOutcome {
             code: Some(code.to_owned()),
-            status: "created",
+            status: RowStatus::Created,
             postcode: Some(code[..5].to_owned()),
             distance_m: Some(distance_m),
             ..RowOutcome::default()
@@ -497,7 +479,7 @@ mod tests {
     fn outcome_for(row: &InputRow) -> RowOutcome {
         match &row.fields {
             Ok(_) => created("700000000000", 0.0),
-            Err(error) => RowOutcome::from_read_error(error),
+            Err(error) => RowOutcome::failed(error.code, error.message.clone()),
         }
     }
 
@@ -593,8 +575,8 @@ mod tests {
             .write_row(&rows[0], &created("700000000001", 1.374))
             .expect("write");
         let error = RowOutcome {
-            status: "error",
-            error_code: text("outside_coverage"),
+            status: RowStatus::Error,
+            error_code: Some(RowErrorCode::OutsideCoverage),
             error_message: text("no zone within 50 km; \"far\""),
             ..RowOutcome::default()
         };
@@ -797,7 +779,7 @@ mod tests {
         let (_, rows) = read_all(Format::Json, input);
         let codes: Vec<Result<&RowFields, &str>> = rows
             .iter()
-            .map(|row| row.fields.as_ref().map_err(|error| error.code))
+            .map(|row| row.fields.as_ref().map_err(|error| error.code.as_str()))
             .collect();
         assert_eq!(codes.len(), 7);
         assert_eq!(codes[..4], [Err("not_an_object"); 4]);
@@ -819,7 +801,7 @@ mod tests {
 
     fn final_message(row: &InputRow) -> &str {
         let error = row.fields.as_ref().expect_err("final error row");
-        assert_eq!(error.code, "invalid_json");
+        assert_eq!(error.code, RowErrorCode::InvalidJson);
         &error.message
     }
 

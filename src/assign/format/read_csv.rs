@@ -5,7 +5,7 @@ use std::io::{self, BufRead, Read};
 
 use super::{
     BoxedInput, CsvHeader, FIELD_COUNT, Field, FormatError, InputRow, MAX_HEADER_SCAN_BYTES,
-    Original, ReadError, RowFields, UTF8_BOM, clean_text, fill_buffer,
+    Original, ReadError, RowErrorCode, RowFields, UTF8_BOM, clean_text, fill_buffer,
 };
 
 pub(super) struct CsvRows<'a> {
@@ -75,7 +75,7 @@ impl<'a> CsvRows<'a> {
                 return Ok(Some(InputRow {
                     row_number: self.row_number + 1,
                     fields: Err(ReadError {
-                        code: "invalid_csv",
+                        code: RowErrorCode::InvalidCsv,
                         message: format!("the CSV cannot be read past this point: {error}"),
                     }),
                     original: Original::Absent,
@@ -109,7 +109,7 @@ pub(super) fn csv_fields(
         .unwrap_or_default();
     if record.len() != header_width {
         return Err(ReadError {
-            code: "column_count",
+            code: RowErrorCode::ColumnCount,
             message: format!(
                 "row {row_number}{line} has {} fields, the header has {header_width}",
                 record.len()
@@ -119,7 +119,7 @@ pub(super) fn csv_fields(
     for (column, bytes) in record.iter().enumerate() {
         if let Err(error) = std::str::from_utf8(bytes) {
             return Err(ReadError {
-                code: "invalid_utf8",
+                code: RowErrorCode::InvalidUtf8,
                 message: format!(
                     "row {row_number}{line}, column {}: not valid UTF-8 after {} bytes",
                     column + 1,

@@ -6,8 +6,8 @@ use std::io::{self, BufRead};
 
 use super::read_csv::skip_utf8_bom;
 use super::{
-    BoxedInput, FIELD_COUNT, Field, InputRow, Original, ReadError, RowFields, UTF8_BOM, clean_text,
-    describe_byte, fill_buffer,
+    BoxedInput, FIELD_COUNT, Field, InputRow, Original, ReadError, RowErrorCode, RowFields,
+    UTF8_BOM, clean_text, describe_byte, fill_buffer,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -196,7 +196,7 @@ impl<'a> JsonRows<'a> {
         self.state = JsonState::SeparatorOrEnd;
         let row_number = self.row_number;
         let parsed = serde_json::from_slice::<Value>(&self.element).map_err(|error| ReadError {
-            code: "invalid_json",
+            code: RowErrorCode::InvalidJson,
             message: format!(
                 "row {row_number} (from byte offset {start}) is not valid JSON: {error}"
             ),
@@ -218,7 +218,7 @@ impl<'a> JsonRows<'a> {
         InputRow {
             row_number: self.row_number + 1,
             fields: Err(ReadError {
-                code: "invalid_json",
+                code: RowErrorCode::InvalidJson,
                 message,
             }),
             original: Original::Absent,
@@ -317,7 +317,7 @@ pub(super) fn row_from_json(row_number: u64, parsed: Result<Value, ReadError>) -
         ),
         Ok(other) => (
             Err(ReadError {
-                code: "not_an_object",
+                code: RowErrorCode::NotAnObject,
                 message: format!(
                     "row {row_number} is {}, expected an object",
                     json_kind(&other)
@@ -353,7 +353,7 @@ pub(super) fn fields_from_object(
             Value::Number(number) => Some(number.to_string()),
             Value::Bool(_) | Value::Array(_) | Value::Object(_) => {
                 return Err(ReadError {
-                    code: "invalid_field",
+                    code: RowErrorCode::InvalidField,
                     message: format!(
                         "row {row_number}: \"{key}\" must be a string or a number, not {}",
                         json_kind(value)
@@ -415,7 +415,7 @@ impl<'a> NdjsonRows<'a> {
             self.row_number += 1;
             let (row_number, line_number) = (self.row_number, self.line_number);
             let parsed = serde_json::from_slice::<Value>(line).map_err(|error| ReadError {
-                code: "invalid_json",
+                code: RowErrorCode::InvalidJson,
                 message: format!(
                     "row {row_number} (line {line_number}) is not valid JSON: {error}"
                 ),

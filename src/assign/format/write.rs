@@ -193,10 +193,10 @@ pub(super) type OutputTexts<'o> = [Option<Cow<'o, str>>; OUTPUT_COLUMNS.len()];
 pub(super) fn output_texts(outcome: &RowOutcome) -> OutputTexts<'_> {
     [
         outcome.code.as_deref().map(Cow::Borrowed),
-        Some(Cow::Borrowed(outcome.status)),
+        Some(Cow::Borrowed(outcome.status.as_str())),
         outcome.postcode.as_deref().map(Cow::Borrowed),
         outcome.distance_m.and_then(distance_text).map(Cow::Owned),
-        outcome.error_code.as_deref().map(Cow::Borrowed),
+        outcome.error_code.map(|code| Cow::Borrowed(code.as_str())),
         outcome.error_message.as_deref().map(Cow::Borrowed),
     ]
 }

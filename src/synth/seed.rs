@@ -1,15 +1,32 @@
-//! Filling an empty registry with synthetic addresses.
+//! Filling an empty database with synthetic addresses (`vmap seed`, `serve --demo`).
+//!
+//! Seeding writes straight to the store, not through the registry: the database is empty,
+//! so no address can be the same place as another one already there, and minting needs only
+//! a count of codes per cell.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::RegistryError;
-use crate::code::VmapCode;
+use crate::address::{AddressParts, NewAddress};
+use crate::code::{CodeError, VmapCode};
 use crate::progress::Progress;
-use crate::store::{NewAddress, Store, StoreError};
-use crate::synth;
+use crate::store::{Store, StoreError};
 use crate::zones::ZoneTable;
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SeedError {
+    #[error("the database is not empty ({0} addresses): seed only fills an empty registry")]
+    NotEmpty(u64),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A generated point could not be coded in its zone: a fault of the generator.
+    #[error("a synthetic address could not be coded: {0}")]
+    Code(#[from] CodeError),
+    #[error("the generator failed: {0}")]
+    Generator(#[from] tokio::task::JoinError),
+}
 
 /// What `seed` did.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -26,10 +43,10 @@ pub async fn seed(
     total: u64,
     seed: u64,
     progress: &Progress,
-) -> Result<SeedReport, RegistryError> {
+) -> Result<SeedReport, SeedError> {
     let counts = store.counts().await?;
     if counts.active + counts.retired > 0 {
-        return Err(RegistryError::NotEmpty(counts.active + counts.retired));
+        return Err(SeedError::NotEmpty(counts.active + counts.retired));
     }
     let started = Instant::now();
     // Generation and code minting run on a blocking thread (and rayon); the async side only
@@ -37,7 +54,7 @@ pub async fn seed(
     let (sender, mut receiver) = tokio::sync::mpsc::channel::<Vec<NewAddress>>(4);
     let generator = tokio::task::spawn_blocking(move || {
         let mut taken: HashMap<u64, u32> = HashMap::new();
-        for chunk in synth::generate(&zones, total, seed, 50_000) {
+        for chunk in super::generate(&zones, total, seed, 50_000) {
             let mut rows = Vec::with_capacity(chunk.len());
             for address in chunk {
                 let zone = zones.get(address.zone_id);
@@ -53,7 +70,7 @@ pub async fn seed(
                 rows.push(NewAddress {
                     code,
                     location: address.location,
-                    parts: crate::store::AddressParts {
+                    parts: AddressParts {
                         house_number: Some(address.house_number_text()),
                         alley: address.alley_text(),
                         street: Some(address.street_text()),
@@ -65,7 +82,7 @@ pub async fn seed(
                 break;
             }
         }
-        Ok::<(), RegistryError>(())
+        Ok::<(), SeedError>(())
     });
     let mut n_addresses = 0u64;
     while let Some(rows) = receiver.recv().await {
@@ -73,9 +90,7 @@ pub async fn seed(
         n_addresses += rows.len() as u64;
         progress.inc(rows.len() as u64);
     }
-    generator
-        .await
-        .map_err(|err| StoreError::Corrupt(format!("generator failed: {err}")))??;
+    generator.await??;
     progress.finish();
     Ok(SeedReport {
         n_addresses,

@@ -1,0 +1,176 @@
+//! What an answered row says: its status and, for a row that failed, a machine-readable
+//! error code. The strings are part of the output format (CSV cells, JSON values) and are
+//! listed in the README; a test pins the two together.
+
+use std::fmt;
+
+/// What became of a row.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum RowStatus {
+    /// A new address was registered (or would be, in a dry run).
+    Created,
+    /// The same place is registered already (or came earlier in the list).
+    Existing,
+    /// The row failed alone; `error_code` says why.
+    #[default]
+    Error,
+}
+
+impl RowStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RowStatus::Created => "created",
+            RowStatus::Existing => "existing",
+            RowStatus::Error => "error",
+        }
+    }
+}
+
+impl fmt::Display for RowStatus {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(self.as_str())
+    }
+}
+
+/// Why a row failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum RowErrorCode {
+    /// `lat` or `lon` is absent or empty.
+    MissingCoordinate,
+    /// `lat` or `lon` is not a decimal number.
+    InvalidCoordinate,
+    /// `lat` outside -90..90 or `lon` outside -180..180.
+    CoordinateOutOfRange,
+    /// No postal zone within 50 km.
+    OutsideCoverage,
+    /// The point is too far from its zone's reference point for a code to decode.
+    TooFarFromReference,
+    /// The point's cell has run out of `-N` suffixes.
+    InvalidSuffix,
+    /// A text field is longer than the configured limit.
+    FieldTooLong,
+    /// A CSV row with another number of fields than the header.
+    ColumnCount,
+    /// A CSV row that is not valid UTF-8.
+    InvalidUtf8,
+    /// A CSV row the CSV reader refused.
+    InvalidCsv,
+    /// A JSON element (or NDJSON line) that does not parse, or a fault in the array itself.
+    InvalidJson,
+    /// A JSON element that is not an object.
+    NotAnObject,
+    /// A known field with a boolean, array or object value.
+    InvalidField,
+    /// A row past the request's row limit.
+    RowLimit,
+    /// The server failed to decide the row; it is logged.
+    Internal,
+}
+
+impl RowErrorCode {
+    /// Every code, in the order the README lists them.
+    pub const ALL: [RowErrorCode; 15] = [
+        RowErrorCode::MissingCoordinate,
+        RowErrorCode::InvalidCoordinate,
+        RowErrorCode::CoordinateOutOfRange,
+        RowErrorCode::OutsideCoverage,
+        RowErrorCode::FieldTooLong,
+        RowErrorCode::ColumnCount,
+        RowErrorCode::InvalidUtf8,
+        RowErrorCode::InvalidCsv,
+        RowErrorCode::InvalidJson,
+        RowErrorCode::NotAnObject,
+        RowErrorCode::InvalidField,
+        RowErrorCode::RowLimit,
+        RowErrorCode::TooFarFromReference,
+        RowErrorCode::InvalidSuffix,
+        RowErrorCode::Internal,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RowErrorCode::MissingCoordinate => "missing_coordinate",
+            RowErrorCode::InvalidCoordinate => "invalid_coordinate",
+            RowErrorCode::CoordinateOutOfRange => "coordinate_out_of_range",
+            RowErrorCode::OutsideCoverage => "outside_coverage",
+            RowErrorCode::TooFarFromReference => "too_far_from_reference",
+            RowErrorCode::InvalidSuffix => "invalid_suffix",
+            RowErrorCode::FieldTooLong => "field_too_long",
+            RowErrorCode::ColumnCount => "column_count",
+            RowErrorCode::InvalidUtf8 => "invalid_utf8",
+            RowErrorCode::InvalidCsv => "invalid_csv",
+            RowErrorCode::InvalidJson => "invalid_json",
+            RowErrorCode::NotAnObject => "not_an_object",
+            RowErrorCode::InvalidField => "invalid_field",
+            RowErrorCode::RowLimit => "row_limit",
+            RowErrorCode::Internal => "internal",
+        }
+    }
+}
+
+impl fmt::Display for RowErrorCode {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(self.as_str())
+    }
+}
+
+/// What the engine decided for a row: exactly what the writer appends.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RowOutcome {
+    pub code: Option<String>,
+    pub status: RowStatus,
+    pub postcode: Option<String>,
+    pub distance_m: Option<f64>,
+    pub error_code: Option<RowErrorCode>,
+    pub error_message: Option<String>,
+}
+
+impl RowOutcome {
+    /// The outcome of a row that failed with `code`.
+    pub fn failed(code: RowErrorCode, message: impl Into<String>) -> RowOutcome {
+        RowOutcome {
+            status: RowStatus::Error,
+            error_code: Some(code),
+            error_message: Some(message.into()),
+            ..RowOutcome::default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_error_code_is_listed_in_the_readme_in_order() {
+        // The README's table of row error codes: the lines after the one that introduces it,
+        // up to the first blank line; the first backticked word of each row.
+        let readme = include_str!("../../README.md");
+        let in_readme: Vec<&str> = readme
+            .lines()
+            .skip_while(|line| !line.starts_with("Row error codes"))
+            .skip(1)
+            .skip_while(|line| line.trim().is_empty())
+            .take_while(|line| !line.trim().is_empty())
+            .filter_map(|line| line.strip_prefix("| `"))
+            .filter_map(|rest| rest.split('`').next())
+            .collect();
+        let in_code: Vec<&str> = RowErrorCode::ALL.iter().map(|code| code.as_str()).collect();
+        assert_eq!(in_readme, in_code);
+    }
+
+    #[test]
+    fn codes_are_distinct_snake_case() {
+        let mut seen = std::collections::HashSet::new();
+        for code in RowErrorCode::ALL {
+            let text = code.as_str();
+            assert!(seen.insert(text), "{text} twice");
+            assert!(
+                text.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'),
+                "{text}"
+            );
+        }
+    }
+}
