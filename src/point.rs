@@ -1,18 +1,15 @@
 //! WGS84 points and the great-circle distance every other module measures with.
 //!
-//! The haversine distance on the mean Earth radius (as `geo::Haversine` computes it) is the
-//! reference distance of the whole service: the index, its brute-force oracle and the API
-//! all call [`haversine_m`], so they can never disagree about which point is nearer.
-
-use geo::{Distance, Haversine};
-use serde::{Deserialize, Serialize};
+//! The haversine distance on the mean Earth radius is the reference distance of the whole
+//! service: the index, its brute-force oracle and the API all call [`haversine_m`], so they
+//! can never disagree about which point is nearer.
 
 /// Mean Earth radius in metres (IUGG), the radius `geo::Haversine` uses.
 pub const EARTH_MEAN_RADIUS_M: f64 = 6_371_008.8;
 
 /// A WGS84 coordinate in degrees. Construct through [`LatLon::new`] when the values come
 /// from outside, so that NaN and out-of-range values never get in.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct LatLon {
     pub lat: f64,
     pub lon: f64,
@@ -61,8 +58,17 @@ impl LatLon {
 }
 
 /// Great-circle distance in metres (haversine, mean Earth radius): the reference metric.
+///
+/// Written out rather than called through `geo` so that the core does not depend on a
+/// geometry crate for one formula; the operations are `geo::Haversine`'s, in the same order,
+/// so both give the same bits (a test holds them to it).
 pub fn haversine_m(a: LatLon, b: LatLon) -> f64 {
-    Haversine.distance(geo::Point::new(a.lon, a.lat), geo::Point::new(b.lon, b.lat))
+    let (lat_a, lat_b) = (a.lat.to_radians(), b.lat.to_radians());
+    let delta_lat = (b.lat - a.lat).to_radians();
+    let delta_lon = (b.lon - a.lon).to_radians();
+    let h = (delta_lat / 2.0).sin().powi(2)
+        + lat_a.cos() * lat_b.cos() * (delta_lon / 2.0).sin().powi(2);
+    EARTH_MEAN_RADIUS_M * (2.0 * h.sqrt().asin())
 }
 
 /// The chord length on the unit sphere that corresponds to a great-circle distance.
@@ -74,6 +80,27 @@ pub fn chord_for_distance_m(distance_m: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rand::{Rng, SeedableRng};
+
+    #[test]
+    fn haversine_is_geo_haversine_to_the_bit() {
+        use geo::{Distance, Haversine};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        for _ in 0..100_000 {
+            let a = LatLon::new(
+                rng.random_range(-90.0..=90.0),
+                rng.random_range(-180.0..=180.0),
+            );
+            let b = LatLon::new(
+                rng.random_range(-90.0..=90.0),
+                rng.random_range(-180.0..=180.0),
+            );
+            let (a, b) = (a.expect("in range"), b.expect("in range"));
+            let geo =
+                Haversine.distance(geo::Point::new(a.lon, a.lat), geo::Point::new(b.lon, b.lat));
+            assert_eq!(haversine_m(a, b).to_bits(), geo.to_bits(), "{a:?} {b:?}");
+        }
+    }
 
     #[test]
     fn rejects_nan_and_out_of_range() {
