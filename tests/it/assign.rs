@@ -1,32 +1,35 @@
-//! Bulk assignment and single-address writes through the router, on SQLite and, when
-//! `VMAP_TEST_DATABASE_URL` is set, on PostgreSQL.
-
-mod common;
+//! Bulk assignment and single-address writes through the router, on SQLite and on
+//! PostgreSQL.
 
 use std::collections::{HashMap, HashSet};
 
 use http_body_util::BodyExt;
 use tower::ServiceExt;
 
-use common::{
-    Backend, assert_problem, column, get, parse_csv, post_as, send, synth_csv, test_app_on,
-};
 use vmap::api::{self, AppState, Limits};
+
+use crate::helpers::harness::trials;
+use crate::helpers::{
+    Backend, assert_problem, column, get, parse_csv, post_as, send, synth_csv, test_app,
+};
 
 const SEEDED: u64 = 2_000;
 
-backend_tests!(
-    a_nearer_address_registered_later_does_not_change_answers,
-    a_list_gets_codes_and_the_same_list_again_gets_the_same_codes,
-    every_error_code_answers_alone,
-    json_and_ndjson_answer_in_kind_and_carry_unknown_fields,
-    excel_csv_with_bom_and_semicolons,
-    flats_in_one_building_get_suffixes_and_house_numbers_separate_places,
-    dry_run_decides_without_registering,
-    register_move_and_retire_are_seen_by_reverse_at_once,
-    writes_need_a_token_once_tokens_are_configured,
-    limits_answer_413_415_429_and_row_limit,
-);
+trials! {
+    plain: [open_writes_only_on_loopback],
+    each_backend: [
+        a_nearer_address_registered_later_does_not_change_answers,
+        a_list_gets_codes_and_the_same_list_again_gets_the_same_codes,
+        every_error_code_answers_alone,
+        json_and_ndjson_answer_in_kind_and_carry_unknown_fields,
+        excel_csv_with_bom_and_semicolons,
+        flats_in_one_building_get_suffixes_and_house_numbers_separate_places,
+        dry_run_decides_without_registering,
+        register_move_and_retire_are_seen_by_reverse_at_once,
+        writes_need_a_token_once_tokens_are_configured,
+        limits_answer_413_415_429_and_row_limit,
+    ],
+}
 
 async fn assign_csv(
     router: &axum::Router,
@@ -57,7 +60,7 @@ fn statuses(header: &[String], rows: &[Vec<String>]) -> HashMap<String, usize> {
 }
 
 async fn a_list_gets_codes_and_the_same_list_again_gets_the_same_codes(backend: &Backend) {
-    let (_db, registry, router) = test_app_on(backend, SEEDED, Limits::default()).await;
+    let (_db, registry, router) = test_app(backend, SEEDED, Limits::default()).await;
     let csv = synth_csv(1_500, 77);
     let (header, first) = assign_csv(&router, &csv, "").await;
     assert_eq!(first.len(), 1_500);
@@ -117,7 +120,7 @@ async fn a_list_gets_codes_and_the_same_list_again_gets_the_same_codes(backend: 
 /// earlier row than the one that row matched. Running the list again must still answer
 /// what it answered the first time.
 async fn a_nearer_address_registered_later_does_not_change_answers(backend: &Backend) {
-    let (_db, _registry, router) = test_app_on(backend, SEEDED, Limits::default()).await;
+    let (_db, _registry, router) = test_app(backend, SEEDED, Limits::default()).await;
     // 1 m of longitude at 12° N is about 0.0000092°.
     let metre = 0.0000092;
     let (lat, lon) = (12.2388, 109.1967); // Nha Trang
@@ -151,7 +154,7 @@ async fn a_nearer_address_registered_later_does_not_change_answers(backend: &Bac
 }
 
 async fn every_error_code_answers_alone(backend: &Backend) {
-    let (_db, _registry, router) = test_app_on(
+    let (_db, _registry, router) = test_app(
         backend,
         SEEDED,
         Limits {
@@ -215,7 +218,7 @@ async fn every_error_code_answers_alone(backend: &Backend) {
 }
 
 async fn json_and_ndjson_answer_in_kind_and_carry_unknown_fields(backend: &Backend) {
-    let (_db, _registry, router) = test_app_on(backend, SEEDED, Limits::default()).await;
+    let (_db, _registry, router) = test_app(backend, SEEDED, Limits::default()).await;
     let json = r#"[{"id": 1, "lat": 10.7769, "lon": 106.7009, "crm": {"tier": "gold"}},
                    {"id": 2, "lat": "10.7770", "lon": "106.7010"},
                    [1, 2],
@@ -252,7 +255,7 @@ async fn json_and_ndjson_answer_in_kind_and_carry_unknown_fields(backend: &Backe
 }
 
 async fn excel_csv_with_bom_and_semicolons(backend: &Backend) {
-    let (_db, _registry, router) = test_app_on(backend, SEEDED, Limits::default()).await;
+    let (_db, _registry, router) = test_app(backend, SEEDED, Limits::default()).await;
     let csv = "\u{feff}ID;Latitude;Longitude;Street;Ghi chú\r\nk1;21,0285;105,8542;Phố Hàng Bạc;\"giao; chiều\"\r\n";
     let response = post_as(&router, "/v1/assign", "text/csv", None, csv).await;
     assert_eq!(response.status, 200);
@@ -273,7 +276,7 @@ async fn excel_csv_with_bom_and_semicolons(backend: &Backend) {
 }
 
 async fn flats_in_one_building_get_suffixes_and_house_numbers_separate_places(backend: &Backend) {
-    let (_db, _registry, router) = test_app_on(backend, SEEDED, Limits::default()).await;
+    let (_db, _registry, router) = test_app(backend, SEEDED, Limits::default()).await;
     let csv = "id,lat,lon,house_number,unit\n\
                a,20.8449,106.6881,5,101\n\
                b,20.8449,106.6881,5,102\n\
@@ -293,7 +296,7 @@ async fn flats_in_one_building_get_suffixes_and_house_numbers_separate_places(ba
 }
 
 async fn dry_run_decides_without_registering(backend: &Backend) {
-    let (_db, registry, router) = test_app_on(backend, SEEDED, Limits::default()).await;
+    let (_db, registry, router) = test_app(backend, SEEDED, Limits::default()).await;
     let csv = synth_csv(300, 5);
     let (header, dry) = assign_csv(&router, &csv, "?dry_run=true").await;
     assert_eq!(statuses(&header, &dry).get("error"), None);
@@ -337,7 +340,7 @@ async fn dry_run_decides_without_registering(backend: &Backend) {
 }
 
 async fn register_move_and_retire_are_seen_by_reverse_at_once(backend: &Backend) {
-    let (_db, _registry, router) = test_app_on(backend, SEEDED, Limits::default()).await;
+    let (_db, _registry, router) = test_app(backend, SEEDED, Limits::default()).await;
     let spot = (11.9404, 108.4583); // Đà Lạt
     let body = serde_json::json!({"lat": spot.0, "lon": spot.1, "house_number": "9", "street": "Đường Trần Phú"});
     let response = post_as(
@@ -442,7 +445,7 @@ async fn register_move_and_retire_are_seen_by_reverse_at_once(backend: &Backend)
 }
 
 async fn writes_need_a_token_once_tokens_are_configured(backend: &Backend) {
-    let (_db, registry, _router) = test_app_on(backend, SEEDED, Limits::default()).await;
+    let (_db, registry, _router) = test_app(backend, SEEDED, Limits::default()).await;
     let router = api::app(
         AppState::ready(registry, Limits::default())
             .with_tokens(vec!["s3cret".to_owned(), "other".to_owned()]),
@@ -483,7 +486,7 @@ async fn writes_need_a_token_once_tokens_are_configured(backend: &Backend) {
 }
 
 async fn limits_answer_413_415_429_and_row_limit(backend: &Backend) {
-    let (_db, registry, _router) = test_app_on(backend, SEEDED, Limits::default()).await;
+    let (_db, registry, _router) = test_app(backend, SEEDED, Limits::default()).await;
     let limits = Limits {
         max_assign_bytes: 100,
         max_assign_rows: 2,
@@ -531,7 +534,6 @@ async fn limits_answer_413_415_429_and_row_limit(backend: &Backend) {
     assert_problem(&response, 429, None);
 }
 
-#[test]
 fn open_writes_only_on_loopback() {
     use vmap::cli::check_write_safety;
     let public: std::net::SocketAddr = "0.0.0.0:8080".parse().expect("address");
