@@ -3,6 +3,8 @@
 
 use std::collections::{HashMap, HashSet};
 
+use axum::body::Body;
+use axum::http::Request;
 use http_body_util::BodyExt;
 use tower::ServiceExt;
 
@@ -10,7 +12,8 @@ use vmap::api::{self, AppState, Limits};
 
 use crate::helpers::harness::trials;
 use crate::helpers::{
-    Backend, assert_problem, column, get, parse_csv, post_as, send, synth_csv, test_app,
+    Backend, TestResponse, assert_problem, column, get, parse_csv, post_as, post_json, send,
+    synth_csv, test_app,
 };
 
 const SEEDED: u64 = 2_000;
@@ -343,89 +346,49 @@ async fn register_move_and_retire_are_seen_by_reverse_at_once(backend: &Backend)
     let (_db, _registry, router) = test_app(backend, SEEDED, Limits::default()).await;
     let spot = (11.9404, 108.4583); // Đà Lạt
     let body = serde_json::json!({"lat": spot.0, "lon": spot.1, "house_number": "9", "street": "Đường Trần Phú"});
-    let response = post_as(
-        &router,
-        "/v1/addresses",
-        "application/json",
-        None,
-        body.to_string(),
-    )
-    .await;
+    let response = post_json(&router, "/v1/addresses", body.to_string()).await;
     assert_eq!(response.status, 201, "{}", response.text());
     let created = response.json();
     let code = created["code"].as_str().expect("code").to_owned();
     assert_eq!(created["outcome"], "created");
     // Registering the same place again answers the same code.
-    let again = post_as(
-        &router,
-        "/v1/addresses",
-        "application/json",
-        None,
-        body.to_string(),
-    )
-    .await;
+    let again = post_json(&router, "/v1/addresses", body.to_string()).await;
     assert_eq!(again.status, 200);
     assert_eq!(again.json()["code"], code.as_str());
-
-    let nearest = |lat: f64, lon: f64| {
-        let router = router.clone();
-        async move {
-            let body = get(
-                &router,
-                &format!("/v1/reverse?lat={lat}&lon={lon}&radius_m=50"),
-            )
-            .await
-            .json();
-            body["addresses"][0]["code"].as_str().map(str::to_owned)
-        }
-    };
     assert_eq!(
-        nearest(spot.0, spot.1).await.as_deref(),
+        nearest_code(&router, spot).await.as_deref(),
         Some(code.as_str())
     );
 
     // Move 200 m north: the code stays, reverse finds it at the new place only.
     let moved = (spot.0 + 0.0018, spot.1);
     let patch = serde_json::json!({"lat": moved.0, "lon": moved.1, "street": null});
-    let request = axum::http::Request::patch(format!("/v1/addresses/{code}"))
-        .header("content-type", "application/json")
-        .body(axum::body::Body::from(patch.to_string()))
-        .expect("request");
-    let response = send(&router, request).await;
+    let response = patch_address(&router, &code, patch.to_string()).await;
     assert_eq!(response.status, 200, "{}", response.text());
     assert_eq!(response.json()["code"], code.as_str());
     assert!(response.json()["address"]["street"].is_null());
     assert_eq!(
-        nearest(moved.0, moved.1).await.as_deref(),
+        nearest_code(&router, moved).await.as_deref(),
         Some(code.as_str())
     );
     assert_ne!(
-        nearest(spot.0, spot.1).await.as_deref(),
+        nearest_code(&router, spot).await.as_deref(),
         Some(code.as_str())
     );
 
     // Retire: gone from reverse, the code still resolves, and is never issued again.
-    let request = axum::http::Request::delete(format!("/v1/addresses/{code}"))
-        .body(axum::body::Body::empty())
-        .expect("request");
-    let response = send(&router, request).await;
+    let response = retire_address(&router, &code).await;
     assert_eq!(response.status, 200, "{}", response.text());
     assert_eq!(response.json()["status"], "retired");
     assert_ne!(
-        nearest(moved.0, moved.1).await.as_deref(),
+        nearest_code(&router, moved).await.as_deref(),
         Some(code.as_str())
     );
     let lookup = get(&router, &format!("/v1/codes/{code}")).await.json();
     assert_eq!(lookup["registered"], true);
     assert_eq!(lookup["status"], "retired");
-    let fresh = post_as(
-        &router,
-        "/v1/addresses",
-        "application/json",
-        None,
-        serde_json::json!({"lat": moved.0, "lon": moved.1}).to_string(),
-    )
-    .await;
+    let same_place = serde_json::json!({"lat": moved.0, "lon": moved.1});
+    let fresh = post_json(&router, "/v1/addresses", same_place.to_string()).await;
     assert_eq!(fresh.status, 201);
     assert_ne!(
         fresh.json()["code"],
@@ -433,15 +396,31 @@ async fn register_move_and_retire_are_seen_by_reverse_at_once(backend: &Backend)
         "a retired code is never reissued"
     );
     // A retired address cannot be edited; unknown codes are 404.
-    let request = axum::http::Request::patch(format!("/v1/addresses/{code}"))
+    let edit = patch_address(&router, &code, "{\"unit\": \"2\"}").await;
+    assert_problem(&edit, 409, None);
+    assert_problem(&retire_address(&router, "111162RWXP69-9").await, 404, None);
+}
+
+/// The code of the nearest address within 50 m of `(lat, lon)`, if any.
+async fn nearest_code(router: &axum::Router, (lat, lon): (f64, f64)) -> Option<String> {
+    let uri = format!("/v1/reverse?lat={lat}&lon={lon}&radius_m=50");
+    let body = get(router, &uri).await.json();
+    body["addresses"][0]["code"].as_str().map(str::to_owned)
+}
+
+async fn patch_address(router: &axum::Router, code: &str, patch: impl Into<Body>) -> TestResponse {
+    let request = Request::patch(format!("/v1/addresses/{code}"))
         .header("content-type", "application/json")
-        .body(axum::body::Body::from("{\"unit\": \"2\"}"))
+        .body(patch.into())
         .expect("request");
-    assert_problem(&send(&router, request).await, 409, None);
-    let request = axum::http::Request::delete("/v1/addresses/111162RWXP69-9")
-        .body(axum::body::Body::empty())
+    send(router, request).await
+}
+
+async fn retire_address(router: &axum::Router, code: &str) -> TestResponse {
+    let request = Request::delete(format!("/v1/addresses/{code}"))
+        .body(Body::empty())
         .expect("request");
-    assert_problem(&send(&router, request).await, 404, None);
+    send(router, request).await
 }
 
 async fn writes_need_a_token_once_tokens_are_configured(backend: &Backend) {
