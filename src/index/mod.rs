@@ -6,7 +6,7 @@
 //! by [`haversine_m`], the reference metric, with a small margin so float rounding in the
 //! chord can never drop a point the brute-force oracle ([`brute_force_nearest`]) would keep.
 //!
-//! The bulk of the points sit in a `kiddo` k-d tree (immutable, built in parallel): about
+//! Decisions: the bulk of the points sit in a `kiddo` k-d tree (immutable, built in parallel): about
 //! 5× faster per query and 3× smaller than the `rstar` R-tree it replaced (README,
 //! "Performance"). Points added later go to a small `rstar` tree until the next rebuild.
 

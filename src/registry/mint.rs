@@ -1,5 +1,12 @@
 //! Deciding a list's rows: same place or a new code, the cell's highest suffix, and the rows
 //! of one batch against each other.
+//!
+//! Decisions: a new address in a taken cell gets the cell's highest suffix + 1, never a
+//! lower free one, so a retired code is never handed out again; the highest suffix is
+//! gathered from the addresses the index finds near the cell plus a small table of those
+//! displaced from it (a suffix can outlive a move), which keeps minting in memory. An
+//! address within the match radius of a registered one with the same parts is the same
+//! address (`existing`), not a new code.
 
 use std::collections::HashMap;
 

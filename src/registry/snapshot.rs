@@ -4,9 +4,12 @@
 //! Layout: the magic bytes, the format number, a small header saying which database, data
 //! version and zone table the memory was built from, a table of sections (offset, length,
 //! CRC-32 each), then the sections: small facts (postcard), the records and the index
-//! points as fixed-size little-endian rows, and the k-d tree (postcard). Sections are read
-//! and decoded in parallel; fixed-size rows decode far faster than a serde format, which
-//! is what keeps a 25 M-address start within seconds.
+//! points as fixed-size little-endian rows, and the k-d tree (postcard).
+//!
+//! Decisions: sections are read and decoded in parallel, and records are fixed-size rows
+//! rather than a serde format, because they decode far faster, which is what keeps a
+//! 25 M-address start within seconds; the format is vmap's own, so it carries its own
+//! number and is simply rebuilt when the number changes.
 //!
 //! A snapshot is used only when its header matches the database it is opened against;
 //! changes made after it are then applied by catch-up, as a replica does. Anything else

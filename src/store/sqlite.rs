@@ -1,4 +1,10 @@
 //! SQLite backend: one file, WAL, writes serialised by `BEGIN IMMEDIATE`.
+//!
+//! Decisions: sqlx serves every request, but the start-up read of every address goes
+//! through several `rusqlite` connections over id ranges at once, because sqlx hands each
+//! row from its worker thread to the async side, which made a 25 M-row start take minutes
+//! (see `for_each_index_row`). Writes have their own single-connection pool, so a write never waits for a
+//! reader's connection or invalidates another's cache.
 
 use std::str::FromStr;
 use std::time::Duration;

@@ -7,6 +7,20 @@ use rand_chacha::ChaCha8Rng;
 use vmap::index::{IndexEntry, PointIndex, brute_force_nearest};
 use vmap::point::LatLon;
 
+use crate::helpers::harness::trials;
+
+trials! {
+    plain: [
+        nearest_equals_brute_force_on_10000_queries,
+        equal_distances_are_ordered_by_id,
+        inserts_and_removals_are_seen_at_once,
+        radius_and_limit_are_respected,
+        inserts_after_a_bulk_load_of_any_size_work_and_stay_exact,
+        stacked_points_and_rejections_widen_the_search_and_stay_exact,
+        for_each_within_covers_the_radius,
+    ],
+}
+
 /// Cities (dense clusters), a sparse countryside, exact duplicates, and a regular grid whose
 /// centre is equidistant from many points.
 fn points() -> Vec<IndexEntry> {
@@ -88,7 +102,6 @@ fn query_strategy(entries: &[IndexEntry]) -> impl Strategy<Value = LatLon> + use
     ]
 }
 
-#[test]
 fn nearest_equals_brute_force_on_10000_queries() {
     let entries = points();
     let index = PointIndex::bulk_load(entries.clone());
@@ -129,7 +142,6 @@ fn nearest_equals_brute_force_on_10000_queries() {
         .expect("index disagrees with brute force");
 }
 
-#[test]
 fn equal_distances_are_ordered_by_id() {
     let center = LatLon {
         lat: 12.0,
@@ -182,7 +194,6 @@ fn equal_distances_are_ordered_by_id() {
     assert_eq!(ids, vec![2, 4, 7, 9]);
 }
 
-#[test]
 fn inserts_and_removals_are_seen_at_once() {
     let mut index = PointIndex::bulk_load(points());
     let spot = LatLon {
@@ -197,7 +208,6 @@ fn inserts_and_removals_are_seen_at_once() {
     assert!(index.nearest(spot, 1, 1.0, |_| true).is_empty());
 }
 
-#[test]
 fn radius_and_limit_are_respected() {
     let entries = points();
     let index = PointIndex::bulk_load(entries);
@@ -231,7 +241,6 @@ fn radius_and_limit_are_respected() {
 
 /// rstar 0.12's bulk loader can leave leaves at different depths and a later insert into
 /// such a tree panics (georust/rstar#243) at sizes like these; the index must not.
-#[test]
 fn inserts_after_a_bulk_load_of_any_size_work_and_stay_exact() {
     let mut rng = ChaCha8Rng::seed_from_u64(11);
     for size in [3_100usize, 3_300, 25_000, 27_000] {
@@ -289,7 +298,6 @@ fn inserts_after_a_bulk_load_of_any_size_work_and_stay_exact() {
 
 /// Hundreds of points on one spot and a filter that rejects most of them: the k-d tree's
 /// first few candidates cannot settle the answer, so the search must widen until it can.
-#[test]
 fn stacked_points_and_rejections_widen_the_search_and_stay_exact() {
     let mut rng = ChaCha8Rng::seed_from_u64(5);
     let spot = LatLon {
@@ -342,7 +350,6 @@ fn stacked_points_and_rejections_widen_the_search_and_stay_exact() {
 
 /// `for_each_within` hands out every point within the radius (and at most a hair more),
 /// from the main tree and the live tree alike, and none that was removed.
-#[test]
 fn for_each_within_covers_the_radius() {
     let mut rng = ChaCha8Rng::seed_from_u64(17);
     let mut entries = points();

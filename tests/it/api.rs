@@ -1,43 +1,39 @@
-//! The HTTP API through the router (`oneshot`), on SQLite and, when
-//! `VMAP_TEST_DATABASE_URL` is set, on PostgreSQL.
-
-mod common;
+//! The HTTP API through the router (`oneshot`), on SQLite and on PostgreSQL.
 
 use axum::body::Body;
 use axum::http::Request;
-use common::{Backend, assert_problem, get, post_json, send, test_app_on};
+
 use vmap::api::{self, AppState, Limits};
 use vmap::point::{LatLon, haversine_m};
-use vmap::registry::ReverseQuery;
+use vmap::registry::{NearbyAddress, Registry, ReverseQuery};
+
+use crate::helpers::harness::trials;
+use crate::helpers::{Backend, TestDb, assert_problem, get, post_json, send, test_app};
 
 const N: u64 = 3_000;
 
-backend_tests!(
-    reverse_finds_the_address_at_its_own_point,
-    reverse_defaults_to_one_address_within_1000_m,
-    reverse_rejects_bad_parameters_naming_the_field,
-    batch_reverse_answers_in_input_order,
-    batch_reverse_rejects_bad_bodies,
-    body_size_limit_answers_413,
-    code_lookup_registered_unregistered_malformed_unknown,
-    bulk_code_lookup_answers_each_code_alone,
-    zones_by_postcode_and_by_point,
-    ops_endpoints,
-    openapi_documents_every_route_with_examples,
-);
+trials! {
+    each_backend: [
+        reverse_finds_the_address_at_its_own_point,
+        reverse_defaults_to_one_address_within_1000_m,
+        reverse_rejects_bad_parameters_naming_the_field,
+        batch_reverse_answers_in_input_order,
+        batch_reverse_rejects_bad_bodies,
+        body_size_limit_answers_413,
+        code_lookup_registered_unregistered_malformed_unknown,
+        bulk_code_lookup_answers_each_code_alone,
+        zones_by_postcode_and_by_point,
+        ops_endpoints,
+        openapi_documents_every_route_with_examples,
+    ],
+}
 
-async fn app(
-    backend: &Backend,
-) -> (
-    common::TestDb,
-    std::sync::Arc<vmap::registry::Registry>,
-    axum::Router,
-) {
-    test_app_on(backend, N, Limits::default()).await
+async fn app(backend: &Backend) -> (TestDb, std::sync::Arc<Registry>, axum::Router) {
+    test_app(backend, N, Limits::default()).await
 }
 
 /// A registered address to aim at: the first one the index returns near Hanoi.
-fn some_address(registry: &vmap::registry::Registry) -> vmap::registry::NearbyAddress {
+fn some_address(registry: &Registry) -> NearbyAddress {
     let answer = registry.reverse(
         LatLon {
             lat: 21.0285,
@@ -190,7 +186,7 @@ async fn batch_reverse_answers_in_input_order(backend: &Backend) {
 }
 
 async fn batch_reverse_rejects_bad_bodies(backend: &Backend) {
-    let (_db, _registry, router) = test_app_on(
+    let (_db, _registry, router) = test_app(
         backend,
         N,
         Limits {
@@ -241,7 +237,7 @@ async fn batch_reverse_rejects_bad_bodies(backend: &Backend) {
 }
 
 async fn body_size_limit_answers_413(backend: &Backend) {
-    let (_db, _registry, router) = test_app_on(
+    let (_db, _registry, router) = test_app(
         backend,
         N,
         Limits {
@@ -324,7 +320,7 @@ async fn bulk_code_lookup_answers_each_code_alone(backend: &Backend) {
     assert_eq!(results[1]["error"]["code"], "invalid_character");
     assert_eq!(results[2]["error"]["code"], "unknown_postcode");
     assert_eq!(results[3]["result"]["registered"], false);
-    let (_db2, _r2, small) = test_app_on(
+    let (_db2, _r2, small) = test_app(
         backend,
         10,
         Limits {

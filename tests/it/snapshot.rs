@@ -1,24 +1,25 @@
-//! The snapshot file on SQLite and, when `VMAP_TEST_DATABASE_URL` is set, on PostgreSQL:
-//! written after a build from the database, read back when it matches, caught up with the
-//! changes made since, and refused when it belongs to another database or is damaged.
-
-mod common;
+//! The snapshot file on SQLite and on PostgreSQL: written after a build from the database,
+//! read back when it matches, caught up with the changes made since, and refused when it
+//! belongs to another database or is damaged.
 
 use std::path::Path;
 
-use common::{Backend, TestDb, zones};
 use vmap::address::AddressParts;
 use vmap::point::LatLon;
-use vmap::progress::Progress;
 use vmap::registry::{AssignOptions, AssignOutcome, AssignRow, Registry, ReverseQuery};
 use vmap::store::Store;
 
-backend_tests!(
-    a_snapshot_is_written_then_read_and_answers_the_same,
-    changes_after_the_snapshot_are_caught_up,
-    a_snapshot_of_another_database_is_not_used,
-    a_damaged_snapshot_is_rebuilt,
-);
+use crate::helpers::harness::trials;
+use crate::helpers::{Backend, TestDb, seeded_db, zones};
+
+trials! {
+    each_backend: [
+        a_snapshot_is_written_then_read_and_answers_the_same,
+        changes_after_the_snapshot_are_caught_up,
+        a_snapshot_of_another_database_is_not_used,
+        a_damaged_snapshot_is_rebuilt,
+    ],
+}
 
 /// Points spread over the seeded area and beyond, for comparing two registries.
 fn probe_points() -> Vec<LatLon> {
@@ -47,15 +48,6 @@ fn assert_same_answers(a: &Registry, b: &Registry) {
     }
 }
 
-async fn seeded(backend: &Backend, n: u64) -> TestDb {
-    let db = TestDb::create(backend).await;
-    let store = Store::connect(&db.url).await.expect("connect");
-    vmap::synth::seed(&store, zones(), n, 42, &Progress::quiet("seeding", n))
-        .await
-        .expect("seed");
-    db
-}
-
 async fn load(db: &TestDb, snapshot: Option<&Path>) -> Registry {
     let store = Store::connect(&db.url).await.expect("connect");
     Registry::load_with_snapshot(store, zones(), snapshot)
@@ -64,7 +56,7 @@ async fn load(db: &TestDb, snapshot: Option<&Path>) -> Registry {
 }
 
 async fn a_snapshot_is_written_then_read_and_answers_the_same(backend: &Backend) {
-    let db = seeded(backend, 3_000).await;
+    let db = seeded_db(backend, 3_000).await;
     let path = db.dir.path().join("index.snapshot");
     let built = load(&db, Some(&path)).await;
     assert!(!built.status().from_snapshot);
@@ -77,7 +69,7 @@ async fn a_snapshot_is_written_then_read_and_answers_the_same(backend: &Backend)
 }
 
 async fn changes_after_the_snapshot_are_caught_up(backend: &Backend) {
-    let db = seeded(backend, 3_000).await;
+    let db = seeded_db(backend, 3_000).await;
     let path = db.dir.path().join("index.snapshot");
     let first = load(&db, Some(&path)).await;
     // New addresses and a retirement after the snapshot was written.
@@ -117,8 +109,8 @@ async fn changes_after_the_snapshot_are_caught_up(backend: &Backend) {
 }
 
 async fn a_snapshot_of_another_database_is_not_used(backend: &Backend) {
-    let one = seeded(backend, 1_000).await;
-    let other = seeded(backend, 1_000).await;
+    let one = seeded_db(backend, 1_000).await;
+    let other = seeded_db(backend, 1_000).await;
     let path = one.dir.path().join("index.snapshot");
     drop(load(&one, Some(&path)).await);
     // Same seed, same rows, same change numbers: only the database's identity differs.
@@ -131,7 +123,7 @@ async fn a_snapshot_of_another_database_is_not_used(backend: &Backend) {
 }
 
 async fn a_damaged_snapshot_is_rebuilt(backend: &Backend) {
-    let db = seeded(backend, 2_000).await;
+    let db = seeded_db(backend, 2_000).await;
     let path = db.dir.path().join("index.snapshot");
     drop(load(&db, Some(&path)).await);
     let mut bytes = std::fs::read(&path).expect("read snapshot");

@@ -1,11 +1,7 @@
-//! The registry on SQLite and, when `VMAP_TEST_DATABASE_URL` is set, on PostgreSQL:
-//! seeding, loading, lookups, zone resolution.
-
-mod common;
+//! The registry on SQLite and on PostgreSQL: seeding, loading, lookups, zone resolution.
 
 use std::collections::HashSet;
 
-use common::{Backend, TestDb, seeded_registry_on, zones};
 use vmap::address::AddressStatus;
 use vmap::code::VmapCode;
 use vmap::point::LatLon;
@@ -14,14 +10,19 @@ use vmap::registry::{CodeLookup, Registry, RegistryError, ReverseQuery};
 use vmap::store::Store;
 use vmap::zones::ZoneMethod;
 
-backend_tests!(
-    seeding_is_deterministic_and_codes_are_unique,
-    seeding_refuses_a_non_empty_database,
-    every_seeded_code_decodes_to_a_cell_holding_its_point,
-    lookup_finds_registered_and_decodes_unregistered,
-    zone_resolution_prefers_nearby_addresses_then_geometry,
-    reload_gives_the_same_answers,
-);
+use crate::helpers::harness::trials;
+use crate::helpers::{Backend, TestDb, seeded_registry, zones};
+
+trials! {
+    each_backend: [
+        seeding_is_deterministic_and_codes_are_unique,
+        seeding_refuses_a_non_empty_database,
+        every_seeded_code_decodes_to_a_cell_holding_its_point,
+        lookup_finds_registered_and_decodes_unregistered,
+        zone_resolution_prefers_nearby_addresses_then_geometry,
+        reload_gives_the_same_answers,
+    ],
+}
 
 async fn all_rows(store: &Store) -> Vec<(i64, String, LatLon)> {
     let mut rows = Vec::new();
@@ -61,7 +62,7 @@ async fn seeding_is_deterministic_and_codes_are_unique(backend: &Backend) {
 }
 
 async fn seeding_refuses_a_non_empty_database(backend: &Backend) {
-    let (db, _registry) = seeded_registry_on(backend, 100).await;
+    let (db, _registry) = seeded_registry(backend, 100).await;
     let store = Store::connect(&db.url).await.expect("connect");
     let error = vmap::synth::seed(&store, zones(), 10, 1, &Progress::quiet("seeding", 10)).await;
     assert!(
@@ -71,7 +72,7 @@ async fn seeding_refuses_a_non_empty_database(backend: &Backend) {
 }
 
 async fn every_seeded_code_decodes_to_a_cell_holding_its_point(backend: &Backend) {
-    let (db, registry) = seeded_registry_on(backend, 2_000).await;
+    let (db, registry) = seeded_registry(backend, 2_000).await;
     let store = Store::connect(&db.url).await.expect("connect");
     for (_, code, location) in all_rows(&store).await {
         let code: VmapCode = code.parse().expect("stored code parses");
@@ -91,7 +92,7 @@ async fn every_seeded_code_decodes_to_a_cell_holding_its_point(backend: &Backend
 }
 
 async fn lookup_finds_registered_and_decodes_unregistered(backend: &Backend) {
-    let (_db, registry) = seeded_registry_on(backend, 1_000).await;
+    let (_db, registry) = seeded_registry(backend, 1_000).await;
     let near = registry.reverse(
         LatLon {
             lat: 16.0544,
@@ -127,7 +128,7 @@ async fn lookup_finds_registered_and_decodes_unregistered(backend: &Backend) {
 }
 
 async fn zone_resolution_prefers_nearby_addresses_then_geometry(backend: &Backend) {
-    let (_db, registry) = seeded_registry_on(backend, 3_000).await;
+    let (_db, registry) = seeded_registry(backend, 3_000).await;
     let near = registry.reverse(
         LatLon {
             lat: 21.0285,
@@ -163,7 +164,7 @@ async fn zone_resolution_prefers_nearby_addresses_then_geometry(backend: &Backen
 }
 
 async fn reload_gives_the_same_answers(backend: &Backend) {
-    let (db, registry) = seeded_registry_on(backend, 2_000).await;
+    let (db, registry) = seeded_registry(backend, 2_000).await;
     let query = LatLon {
         lat: 10.78,
         lon: 106.70,

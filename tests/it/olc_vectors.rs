@@ -8,6 +8,17 @@ use std::path::PathBuf;
 
 use vmap::code::olc;
 
+use crate::helpers::harness::trials;
+
+trials! {
+    plain: [
+        encoding,
+        decoding,
+        short_codes,
+        validity,
+    ],
+}
+
 /// The fields of each data row of a vector file (comment lines start with '#').
 fn data_rows(file_name: &str) -> Vec<Vec<String>> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -55,7 +66,6 @@ fn boolean(row: &[String], idx: usize) -> bool {
     }
 }
 
-#[test]
 fn encoding() {
     let rows = data_rows("encoding.csv");
     let mut n_checked = 0;
@@ -72,7 +82,6 @@ fn encoding() {
     assert_eq!(n_checked, rows.len());
 }
 
-#[test]
 fn decoding() {
     let rows = data_rows("decoding.csv");
     let mut n_checked = 0;
@@ -90,7 +99,6 @@ fn decoding() {
     assert_eq!(n_checked, rows.len());
 }
 
-#[test]
 fn short_codes() {
     let rows = data_rows("shortCodeTests.csv");
     let mut n_checked = 0;
@@ -121,7 +129,6 @@ fn short_codes() {
     assert_eq!(n_checked, rows.len());
 }
 
-#[test]
 fn validity() {
     let rows = data_rows("validityTests.csv");
     let mut n_checked = 0;

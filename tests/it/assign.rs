@@ -1,32 +1,38 @@
-//! Bulk assignment and single-address writes through the router, on SQLite and, when
-//! `VMAP_TEST_DATABASE_URL` is set, on PostgreSQL.
-
-mod common;
+//! Bulk assignment and single-address writes through the router, on SQLite and on
+//! PostgreSQL.
 
 use std::collections::{HashMap, HashSet};
 
+use axum::body::Body;
+use axum::http::Request;
 use http_body_util::BodyExt;
 use tower::ServiceExt;
 
-use common::{
-    Backend, assert_problem, column, get, parse_csv, post_as, send, synth_csv, test_app_on,
-};
 use vmap::api::{self, AppState, Limits};
+
+use crate::helpers::harness::trials;
+use crate::helpers::{
+    Backend, TestResponse, assert_problem, column, get, parse_csv, post_as, post_json, send,
+    synth_csv, test_app,
+};
 
 const SEEDED: u64 = 2_000;
 
-backend_tests!(
-    a_nearer_address_registered_later_does_not_change_answers,
-    a_list_gets_codes_and_the_same_list_again_gets_the_same_codes,
-    every_error_code_answers_alone,
-    json_and_ndjson_answer_in_kind_and_carry_unknown_fields,
-    excel_csv_with_bom_and_semicolons,
-    flats_in_one_building_get_suffixes_and_house_numbers_separate_places,
-    dry_run_decides_without_registering,
-    register_move_and_retire_are_seen_by_reverse_at_once,
-    writes_need_a_token_once_tokens_are_configured,
-    limits_answer_413_415_429_and_row_limit,
-);
+trials! {
+    plain: [open_writes_only_on_loopback],
+    each_backend: [
+        a_nearer_address_registered_later_does_not_change_answers,
+        a_list_gets_codes_and_the_same_list_again_gets_the_same_codes,
+        every_error_code_answers_alone,
+        json_and_ndjson_answer_in_kind_and_carry_unknown_fields,
+        excel_csv_with_bom_and_semicolons,
+        flats_in_one_building_get_suffixes_and_house_numbers_separate_places,
+        dry_run_decides_without_registering,
+        register_move_and_retire_are_seen_by_reverse_at_once,
+        writes_need_a_token_once_tokens_are_configured,
+        limits_answer_413_415_429_and_row_limit,
+    ],
+}
 
 async fn assign_csv(
     router: &axum::Router,
@@ -57,7 +63,7 @@ fn statuses(header: &[String], rows: &[Vec<String>]) -> HashMap<String, usize> {
 }
 
 async fn a_list_gets_codes_and_the_same_list_again_gets_the_same_codes(backend: &Backend) {
-    let (_db, registry, router) = test_app_on(backend, SEEDED, Limits::default()).await;
+    let (_db, registry, router) = test_app(backend, SEEDED, Limits::default()).await;
     let csv = synth_csv(1_500, 77);
     let (header, first) = assign_csv(&router, &csv, "").await;
     assert_eq!(first.len(), 1_500);
@@ -117,7 +123,7 @@ async fn a_list_gets_codes_and_the_same_list_again_gets_the_same_codes(backend: 
 /// earlier row than the one that row matched. Running the list again must still answer
 /// what it answered the first time.
 async fn a_nearer_address_registered_later_does_not_change_answers(backend: &Backend) {
-    let (_db, _registry, router) = test_app_on(backend, SEEDED, Limits::default()).await;
+    let (_db, _registry, router) = test_app(backend, SEEDED, Limits::default()).await;
     // 1 m of longitude at 12° N is about 0.0000092°.
     let metre = 0.0000092;
     let (lat, lon) = (12.2388, 109.1967); // Nha Trang
@@ -151,7 +157,7 @@ async fn a_nearer_address_registered_later_does_not_change_answers(backend: &Bac
 }
 
 async fn every_error_code_answers_alone(backend: &Backend) {
-    let (_db, _registry, router) = test_app_on(
+    let (_db, _registry, router) = test_app(
         backend,
         SEEDED,
         Limits {
@@ -215,7 +221,7 @@ async fn every_error_code_answers_alone(backend: &Backend) {
 }
 
 async fn json_and_ndjson_answer_in_kind_and_carry_unknown_fields(backend: &Backend) {
-    let (_db, _registry, router) = test_app_on(backend, SEEDED, Limits::default()).await;
+    let (_db, _registry, router) = test_app(backend, SEEDED, Limits::default()).await;
     let json = r#"[{"id": 1, "lat": 10.7769, "lon": 106.7009, "crm": {"tier": "gold"}},
                    {"id": 2, "lat": "10.7770", "lon": "106.7010"},
                    [1, 2],
@@ -252,7 +258,7 @@ async fn json_and_ndjson_answer_in_kind_and_carry_unknown_fields(backend: &Backe
 }
 
 async fn excel_csv_with_bom_and_semicolons(backend: &Backend) {
-    let (_db, _registry, router) = test_app_on(backend, SEEDED, Limits::default()).await;
+    let (_db, _registry, router) = test_app(backend, SEEDED, Limits::default()).await;
     let csv = "\u{feff}ID;Latitude;Longitude;Street;Ghi chú\r\nk1;21,0285;105,8542;Phố Hàng Bạc;\"giao; chiều\"\r\n";
     let response = post_as(&router, "/v1/assign", "text/csv", None, csv).await;
     assert_eq!(response.status, 200);
@@ -273,7 +279,7 @@ async fn excel_csv_with_bom_and_semicolons(backend: &Backend) {
 }
 
 async fn flats_in_one_building_get_suffixes_and_house_numbers_separate_places(backend: &Backend) {
-    let (_db, _registry, router) = test_app_on(backend, SEEDED, Limits::default()).await;
+    let (_db, _registry, router) = test_app(backend, SEEDED, Limits::default()).await;
     let csv = "id,lat,lon,house_number,unit\n\
                a,20.8449,106.6881,5,101\n\
                b,20.8449,106.6881,5,102\n\
@@ -293,7 +299,7 @@ async fn flats_in_one_building_get_suffixes_and_house_numbers_separate_places(ba
 }
 
 async fn dry_run_decides_without_registering(backend: &Backend) {
-    let (_db, registry, router) = test_app_on(backend, SEEDED, Limits::default()).await;
+    let (_db, registry, router) = test_app(backend, SEEDED, Limits::default()).await;
     let csv = synth_csv(300, 5);
     let (header, dry) = assign_csv(&router, &csv, "?dry_run=true").await;
     assert_eq!(statuses(&header, &dry).get("error"), None);
@@ -337,92 +343,52 @@ async fn dry_run_decides_without_registering(backend: &Backend) {
 }
 
 async fn register_move_and_retire_are_seen_by_reverse_at_once(backend: &Backend) {
-    let (_db, _registry, router) = test_app_on(backend, SEEDED, Limits::default()).await;
+    let (_db, _registry, router) = test_app(backend, SEEDED, Limits::default()).await;
     let spot = (11.9404, 108.4583); // Đà Lạt
     let body = serde_json::json!({"lat": spot.0, "lon": spot.1, "house_number": "9", "street": "Đường Trần Phú"});
-    let response = post_as(
-        &router,
-        "/v1/addresses",
-        "application/json",
-        None,
-        body.to_string(),
-    )
-    .await;
+    let response = post_json(&router, "/v1/addresses", body.to_string()).await;
     assert_eq!(response.status, 201, "{}", response.text());
     let created = response.json();
     let code = created["code"].as_str().expect("code").to_owned();
     assert_eq!(created["outcome"], "created");
     // Registering the same place again answers the same code.
-    let again = post_as(
-        &router,
-        "/v1/addresses",
-        "application/json",
-        None,
-        body.to_string(),
-    )
-    .await;
+    let again = post_json(&router, "/v1/addresses", body.to_string()).await;
     assert_eq!(again.status, 200);
     assert_eq!(again.json()["code"], code.as_str());
-
-    let nearest = |lat: f64, lon: f64| {
-        let router = router.clone();
-        async move {
-            let body = get(
-                &router,
-                &format!("/v1/reverse?lat={lat}&lon={lon}&radius_m=50"),
-            )
-            .await
-            .json();
-            body["addresses"][0]["code"].as_str().map(str::to_owned)
-        }
-    };
     assert_eq!(
-        nearest(spot.0, spot.1).await.as_deref(),
+        nearest_code(&router, spot).await.as_deref(),
         Some(code.as_str())
     );
 
     // Move 200 m north: the code stays, reverse finds it at the new place only.
     let moved = (spot.0 + 0.0018, spot.1);
     let patch = serde_json::json!({"lat": moved.0, "lon": moved.1, "street": null});
-    let request = axum::http::Request::patch(format!("/v1/addresses/{code}"))
-        .header("content-type", "application/json")
-        .body(axum::body::Body::from(patch.to_string()))
-        .expect("request");
-    let response = send(&router, request).await;
+    let response = patch_address(&router, &code, patch.to_string()).await;
     assert_eq!(response.status, 200, "{}", response.text());
     assert_eq!(response.json()["code"], code.as_str());
     assert!(response.json()["address"]["street"].is_null());
     assert_eq!(
-        nearest(moved.0, moved.1).await.as_deref(),
+        nearest_code(&router, moved).await.as_deref(),
         Some(code.as_str())
     );
     assert_ne!(
-        nearest(spot.0, spot.1).await.as_deref(),
+        nearest_code(&router, spot).await.as_deref(),
         Some(code.as_str())
     );
 
     // Retire: gone from reverse, the code still resolves, and is never issued again.
-    let request = axum::http::Request::delete(format!("/v1/addresses/{code}"))
-        .body(axum::body::Body::empty())
-        .expect("request");
-    let response = send(&router, request).await;
+    let response = retire_address(&router, &code).await;
     assert_eq!(response.status, 200, "{}", response.text());
     assert_eq!(response.json()["status"], "retired");
     assert_ne!(
-        nearest(moved.0, moved.1).await.as_deref(),
+        nearest_code(&router, moved).await.as_deref(),
         Some(code.as_str())
     );
     let lookup = get(&router, &format!("/v1/codes/{code}")).await.json();
     assert_eq!(lookup["registered"], true);
     assert_eq!(lookup["status"], "retired");
-    let fresh = post_as(
-        &router,
-        "/v1/addresses",
-        "application/json",
-        None,
-        serde_json::json!({"lat": moved.0, "lon": moved.1}).to_string(),
-    )
-    .await;
+    let same_place = serde_json::json!({"lat": moved.0, "lon": moved.1});
+    let fresh = post_json(&router, "/v1/addresses", same_place.to_string()).await;
     assert_eq!(fresh.status, 201);
     assert_ne!(
         fresh.json()["code"],
@@ -430,19 +396,35 @@ async fn register_move_and_retire_are_seen_by_reverse_at_once(backend: &Backend)
         "a retired code is never reissued"
     );
     // A retired address cannot be edited; unknown codes are 404.
-    let request = axum::http::Request::patch(format!("/v1/addresses/{code}"))
+    let edit = patch_address(&router, &code, "{\"unit\": \"2\"}").await;
+    assert_problem(&edit, 409, None);
+    assert_problem(&retire_address(&router, "111162RWXP69-9").await, 404, None);
+}
+
+/// The code of the nearest address within 50 m of `(lat, lon)`, if any.
+async fn nearest_code(router: &axum::Router, (lat, lon): (f64, f64)) -> Option<String> {
+    let uri = format!("/v1/reverse?lat={lat}&lon={lon}&radius_m=50");
+    let body = get(router, &uri).await.json();
+    body["addresses"][0]["code"].as_str().map(str::to_owned)
+}
+
+async fn patch_address(router: &axum::Router, code: &str, patch: impl Into<Body>) -> TestResponse {
+    let request = Request::patch(format!("/v1/addresses/{code}"))
         .header("content-type", "application/json")
-        .body(axum::body::Body::from("{\"unit\": \"2\"}"))
+        .body(patch.into())
         .expect("request");
-    assert_problem(&send(&router, request).await, 409, None);
-    let request = axum::http::Request::delete("/v1/addresses/111162RWXP69-9")
-        .body(axum::body::Body::empty())
+    send(router, request).await
+}
+
+async fn retire_address(router: &axum::Router, code: &str) -> TestResponse {
+    let request = Request::delete(format!("/v1/addresses/{code}"))
+        .body(Body::empty())
         .expect("request");
-    assert_problem(&send(&router, request).await, 404, None);
+    send(router, request).await
 }
 
 async fn writes_need_a_token_once_tokens_are_configured(backend: &Backend) {
-    let (_db, registry, _router) = test_app_on(backend, SEEDED, Limits::default()).await;
+    let (_db, registry, _router) = test_app(backend, SEEDED, Limits::default()).await;
     let router = api::app(
         AppState::ready(registry, Limits::default())
             .with_tokens(vec!["s3cret".to_owned(), "other".to_owned()]),
@@ -483,7 +465,7 @@ async fn writes_need_a_token_once_tokens_are_configured(backend: &Backend) {
 }
 
 async fn limits_answer_413_415_429_and_row_limit(backend: &Backend) {
-    let (_db, registry, _router) = test_app_on(backend, SEEDED, Limits::default()).await;
+    let (_db, registry, _router) = test_app(backend, SEEDED, Limits::default()).await;
     let limits = Limits {
         max_assign_bytes: 100,
         max_assign_rows: 2,
@@ -531,7 +513,6 @@ async fn limits_answer_413_415_429_and_row_limit(backend: &Backend) {
     assert_problem(&response, 429, None);
 }
 
-#[test]
 fn open_writes_only_on_loopback() {
     use vmap::cli::check_write_safety;
     let public: std::net::SocketAddr = "0.0.0.0:8080".parse().expect("address");

@@ -1,19 +1,27 @@
-//! `vmap bench --mode http` against a server on a real socket (port 0), and `--mode postgis`
-//! against PostgreSQL when `VMAP_TEST_DATABASE_URL` is set, its answers checked against the
-//! registry's.
+//! `vmap bench http` against a server on a real socket (port 0), and `vmap bench postgis`
+//! against PostgreSQL, its answers checked against the registry's.
 
-mod common;
-
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::Backend;
 use vmap::api::{self, AppState, Limits};
 use vmap::bench::{self, BenchError, LoadContext, QuerySet};
 use vmap::cli::{BenchCommand, Cli, Command};
 use vmap::registry::Registry;
 use vmap::registry::ReverseQuery;
+
+use crate::helpers::harness::trials;
+use crate::helpers::{Backend, Server, run_vmap, seeded_registry};
+
+trials! {
+    tokio: [
+        http_load_runs_both_loads_without_errors_and_answers_check,
+        http_failures_are_counted_and_fail_the_verdict,
+        the_command_runs_http_mode_and_exits_non_zero_on_failures,
+        postgis_mode_refuses_a_sqlite_url,
+    ],
+    postgres: [postgis_mode_matches_the_registry],
+}
 
 fn context(set: QuerySet, limit: usize, warmup_ms: u64, duration_ms: u64) -> LoadContext {
     LoadContext {
@@ -25,25 +33,16 @@ fn context(set: QuerySet, limit: usize, warmup_ms: u64, duration_ms: u64) -> Loa
     }
 }
 
-async fn start_server(registry: Arc<Registry>) -> (SocketAddr, tokio::task::JoinHandle<()>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let address = listener.local_addr().expect("address");
-    let router = api::app(AppState::ready(registry, Limits::default()));
-    let server = tokio::spawn(async move {
-        let _ = api::serve(listener, router).await;
-    });
-    (address, server)
+async fn serve(registry: Arc<Registry>) -> Server {
+    Server::serve(api::app(AppState::ready(registry, Limits::default()))).await
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http_load_runs_both_loads_without_errors_and_answers_check() {
-    let (_db, registry) = common::seeded_registry(500).await;
-    let (address, server) = start_server(registry.clone()).await;
+    let (_db, registry) = seeded_registry(&Backend::Sqlite, 500).await;
+    let server = serve(registry.clone()).await;
     let points = bench::query_points(&registry, &QuerySet::Near, 2_000, 1).expect("points");
     let settings = bench::http::HttpSettings {
-        url: format!("http://{address}"),
+        url: server.url(),
         concurrency: 4,
         batch_concurrency: 2,
         batch_size: 200,
@@ -70,17 +69,15 @@ async fn http_load_runs_both_loads_without_errors_and_answers_check() {
     report.verdict().expect("nothing failed");
     let table = bench::render_load_table(&report);
     assert!(table.contains("POST /v1/reverse"), "{table}");
-    server.abort();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http_failures_are_counted_and_fail_the_verdict() {
-    let (_db, registry) = common::seeded_registry(50).await;
-    let (address, server) = start_server(registry).await;
+    let (_db, registry) = seeded_registry(&Backend::Sqlite, 50).await;
+    let server = serve(registry).await;
     let points = bench::query_points_from(None, &QuerySet::Uniform, 100, 1).expect("points");
     // A path prefix the server does not have: every answer is 404.
     let settings = bench::http::HttpSettings {
-        url: format!("http://{address}/nowhere"),
+        url: format!("{}/nowhere", server.url()),
         concurrency: 2,
         batch_concurrency: 1,
         batch_size: 0,
@@ -96,7 +93,7 @@ async fn http_failures_are_counted_and_fail_the_verdict() {
         report.verdict(),
         Err(BenchError::RequestsFailed { .. })
     ));
-    server.abort();
+    server.stop().await;
 
     // Nobody listens: transport errors.
     let closed = {
@@ -115,71 +112,63 @@ async fn http_failures_are_counted_and_fail_the_verdict() {
     assert!(report.verdict().is_err());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+/// The command line of a short `vmap bench http` run against `url`.
+fn bench_http_args<'a>(url: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "bench",
+        "http",
+        "--url",
+        url,
+        "--duration",
+        "400ms",
+        "--warmup",
+        "100ms",
+        "--concurrency",
+        "2",
+        "--batch-size",
+        "50",
+        "--n-queries",
+        "500",
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
 async fn the_command_runs_http_mode_and_exits_non_zero_on_failures() {
-    let (db, registry) = common::seeded_registry(300).await;
-    let (address, server) = start_server(registry).await;
-    let url = format!("http://{address}");
-    let args = |url: &str, extra: &[&str]| {
-        let mut args = vec![
-            "vmap",
-            "bench",
-            "http",
-            "--url",
-            url,
-            "--duration",
-            "400ms",
-            "--warmup",
-            "100ms",
-            "--concurrency",
-            "2",
-            "--batch-size",
-            "50",
-            "--n-queries",
-            "500",
-        ];
-        args.extend_from_slice(extra);
-        Cli::try_parse_args(args).expect("parses")
-    };
-    let cli = args(&url, &["--queries", "uniform"]);
-    let Command::Bench(parsed) = &cli.command else {
-        panic!("not bench")
-    };
-    let BenchCommand::Http(parsed) = parsed else {
+    let (db, registry) = seeded_registry(&Backend::Sqlite, 300).await;
+    let server = serve(registry).await;
+    let url = server.url();
+    let uniform = bench_http_args(&url, &["--queries", "uniform"]);
+    let cli = Cli::try_parse_args(std::iter::once("vmap").chain(uniform.iter().copied()))
+        .expect("parses");
+    let Command::Bench(BenchCommand::Http(parsed)) = &cli.command else {
         panic!("not bench http")
     };
     assert_eq!(
         Duration::from(parsed.load.duration),
         Duration::from_millis(400)
     );
-    vmap::cli::run(cli)
-        .await
-        .expect("uniform points need no database");
+    // Uniform points need no database.
+    run_vmap(&uniform).await.assert_success();
 
     // `near` points come from the database the server serves; --check compares answers.
-    let cli = args(
-        &url,
-        &["--database-url", &db.url, "--check", "10", "--json"],
-    );
-    vmap::cli::run(cli).await.expect("near points and a check");
+    let near_checked = ["--database-url", &db.url, "--check", "10", "--json"];
+    run_vmap(bench_http_args(&url, &near_checked))
+        .await
+        .assert_success();
 
     // `near` without a database is refused before any load.
-    let cli = args(&url, &[]);
-    assert!(vmap::cli::run(cli).await.is_err());
-    server.abort();
+    let refused = run_vmap(bench_http_args(&url, &[])).await;
+    assert!(!refused.status.success(), "{refused:?}");
+    server.stop().await;
 
     // A server that is gone: the command fails.
-    let cli = args(&url, &["--queries", "uniform"]);
-    assert!(vmap::cli::run(cli).await.is_err());
+    let failed = run_vmap(&uniform).await;
+    assert!(!failed.status.success(), "{failed:?}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgis_mode_matches_the_registry() {
-    let Some(backend) = Backend::postgres() else {
-        eprintln!("skipped: set VMAP_TEST_DATABASE_URL to run on PostgreSQL");
-        return;
-    };
-    let (db, registry) = common::seeded_registry_on(&backend, 2_000).await;
+async fn postgis_mode_matches_the_registry(backend: &Backend) {
+    let (db, registry) = seeded_registry(backend, 2_000).await;
     let points = bench::query_points(&registry, &QuerySet::Near, 600, 3).expect("points");
     let settings = bench::postgis::PostgisSettings {
         database_url: db.url.clone(),
@@ -244,7 +233,6 @@ async fn postgis_mode_matches_the_registry() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgis_mode_refuses_a_sqlite_url() {
     let points = bench::query_points_from(None, &QuerySet::Uniform, 10, 1).expect("points");
     let settings = bench::postgis::PostgisSettings {

@@ -1,0 +1,37 @@
+//! The integration tests, one binary with a module per feature; `helpers` has what they
+//! share. Run on libtest-mimic rather than libtest, for the reason given in `helpers`.
+
+mod helpers;
+
+mod api;
+mod assign;
+mod assign_safety;
+mod bench_cmd;
+mod e2e;
+mod index_oracle;
+mod olc_vectors;
+mod postgres;
+mod registry;
+mod snapshot;
+
+fn main() -> std::process::ExitCode {
+    let arguments = libtest_mimic::Arguments::from_args();
+    let trials = [
+        vec![helpers::harness::configuration_trial()],
+        api::trials(),
+        assign::trials(),
+        assign_safety::trials(),
+        bench_cmd::trials(),
+        e2e::trials(),
+        index_oracle::trials(),
+        olc_vectors::trials(),
+        postgres::trials(),
+        registry::trials(),
+        snapshot::trials(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    helpers::harness::note_ignored_postgres(&arguments);
+    libtest_mimic::run(&arguments, trials).exit_code()
+}
