@@ -42,6 +42,15 @@ fn parse_flag(name: &str, text: Option<&str>) -> Result<bool, AppError> {
     }
 }
 
+/// Whether `uri` asks for an assign dry run (which writes nothing, so a read-only server
+/// serves it). A malformed flag is not one: the handler then answers 422.
+pub(super) fn is_dry_run(uri: &axum::http::Uri) -> bool {
+    uri.path() == "/v1/assign"
+        && Query::<AssignQuery>::try_from_uri(uri).is_ok_and(|Query(query)| {
+            matches!(parse_flag("dry_run", query.dry_run.as_deref()), Ok(true))
+        })
+}
+
 /// Sends what the list writer writes to the response body, chunk by chunk.
 struct ChannelWriter {
     sender: tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>,

@@ -82,6 +82,10 @@ pub enum AppError {
     TooBusy(String),
     #[error("the index is still loading")]
     NotReady,
+    #[error(
+        "this server is read-only (serve --read-only): it answers reads and assign dry runs only"
+    )]
+    ReadOnly,
     #[error("the request took too long")]
     Timeout,
     #[error("internal error: {0}")]
@@ -143,6 +147,7 @@ impl AppError {
                 "Too many requests",
             ),
             AppError::NotReady => (StatusCode::SERVICE_UNAVAILABLE, "not-ready", "Not ready"),
+            AppError::ReadOnly => (StatusCode::FORBIDDEN, "read-only", "Read-only server"),
             AppError::Timeout => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "timeout",
@@ -224,4 +229,59 @@ impl From<RegistryError> for AppError {
             other => AppError::Internal(other.to_string()),
         }
     }
+}
+
+/// The longest body of a bare error response that is quoted as the problem's detail.
+const BARE_DETAIL_BYTES: usize = 4 * 1024;
+
+/// Turns an error answered by axum itself (405 with `Allow`, a path that is not UTF-8, a
+/// body over the limit, an unmatched method…) into problem+json, keeping its status and
+/// headers; vmap's own errors already are and pass through untouched.
+pub(super) async fn problem_for_bare_errors(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let method = request.method().clone();
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|value| value.as_bytes().starts_with(b"application/problem+json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_problem {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, BARE_DETAIL_BYTES)
+        .await
+        .map(|bytes| String::from_utf8_lossy(&bytes).trim().to_owned())
+        .unwrap_or_default();
+    let reason = status.canonical_reason().unwrap_or("Error");
+    let detail = match status {
+        // axum adds `Allow` to the answer after this layer has seen it.
+        StatusCode::METHOD_NOT_ALLOWED => {
+            format!("this endpoint does not answer {method}; the Allow header lists what it does")
+        }
+        _ if status.is_server_error() => {
+            tracing::error!(%status, detail = %text, "request failed");
+            "the server failed to answer; the incident is logged".to_owned()
+        }
+        _ if text.is_empty() => reason.to_owned(),
+        _ => text,
+    };
+    let slug = reason.to_ascii_lowercase().replace([' ', '\''], "-");
+    let problem = Problem {
+        problem_type: format!("https://vmap.dev/problems/{slug}"),
+        title: reason.to_owned(),
+        status: status.as_u16(),
+        detail,
+        errors: Vec::new(),
+    };
+    let body = serde_json::to_vec(&problem).unwrap_or_default();
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/problem+json"),
+    );
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, axum::body::Body::from(body))
 }

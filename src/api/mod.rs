@@ -76,6 +76,8 @@ pub struct AppState {
     pub limits: Limits,
     /// Bearer tokens that may write; empty means writes are open.
     tokens: Arc<Vec<String>>,
+    /// Writes answer 403 (dry runs still work): `serve --read-only`.
+    read_only: bool,
     assign_permits: Arc<tokio::sync::Semaphore>,
 }
 
@@ -86,6 +88,7 @@ impl AppState {
             registry: Arc::new(OnceLock::new()),
             limits,
             tokens: Arc::new(Vec::new()),
+            read_only: false,
             assign_permits: Arc::new(tokio::sync::Semaphore::new(limits.max_concurrent_assign)),
         }
     }
@@ -99,6 +102,21 @@ impl AppState {
                 .collect(),
         );
         self
+    }
+
+    /// Writes then answer 403 problem+json; reads and assign dry runs are served.
+    pub fn read_only(mut self) -> AppState {
+        self.read_only = true;
+        self
+    }
+
+    /// Whether writes need a bearer token.
+    pub fn writes_need_token(&self) -> bool {
+        !self.tokens.is_empty()
+    }
+
+    pub fn is_read_only(&self) -> bool {
+        self.read_only
     }
 
     pub fn ready(registry: Arc<Registry>, limits: Limits) -> AppState {
@@ -117,17 +135,13 @@ impl AppState {
     }
 }
 
-/// The whole API.
+/// The whole API; with a [read-only](AppState::read_only) state, writes answer 403.
+///
+/// Decisions: a read-only server still routes its write endpoints, to answer them 403
+/// problem+json saying why (a 404 would read as a wrong URL), and serves assign dry runs,
+/// which write nothing. Every error leaves as problem+json, axum's own ones (405 with
+/// `Allow`, a path that is not UTF-8) included: see [`error::problem_for_bare_errors`].
 pub fn app(state: AppState) -> Router {
-    build(state, true)
-}
-
-/// The API without its write endpoints (`serve --read-only`).
-pub fn read_only_app(state: AppState) -> Router {
-    build(state, false)
-}
-
-fn build(state: AppState, with_writes: bool) -> Router {
     let limits = state.limits;
     let writes = Router::new()
         .merge(assign::router())
@@ -135,13 +149,17 @@ fn build(state: AppState, with_writes: bool) -> Router {
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             require_token,
+        ))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            refuse_writes_when_read_only,
         ));
     Router::new()
         .merge(reverse::router())
         .merge(codes::router())
         .merge(zones::router())
         .merge(ops::router())
-        .merge(if with_writes { writes } else { Router::new() })
+        .merge(writes)
         .fallback(|| async { AppError::NotFound("no such endpoint; see /openapi.json".to_owned()) })
         .with_state(state)
         .layer(axum::extract::DefaultBodyLimit::max(limits.max_body_bytes))
@@ -153,8 +171,31 @@ fn build(state: AppState, with_writes: bool) -> Router {
             use axum::response::IntoResponse;
             AppError::Internal("a handler panicked".to_owned()).into_response()
         }))
+        .layer(axum::middleware::from_fn(error::problem_for_bare_errors))
         // 5xx are logged where they arise (AppError::Internal); 503 while loading is normal.
         .layer(TraceLayer::new_for_http().on_failure(()))
+}
+
+/// `serve --read-only`: writes answer 403; an assign dry run goes through.
+async fn refuse_writes_when_read_only(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: Request,
+    next: axum::middleware::Next,
+) -> Result<axum::response::Response, AppError> {
+    if state.read_only && !assign::is_dry_run(request.uri()) {
+        return Err(AppError::ReadOnly);
+    }
+    Ok(next.run(request).await)
+}
+
+/// The token of an `Authorization: Bearer <token>` header; the scheme's case does not
+/// matter (RFC 9110 §11.1).
+fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim_start().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|token| !token.is_empty())
 }
 
 async fn timeout(
@@ -182,8 +223,7 @@ async fn require_token(
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "))
-        .map(str::trim);
+        .and_then(bearer_token);
     let Some(presented) = presented else {
         return Err(AppError::Unauthorized(
             "writes need an Authorization: Bearer <token> header".to_owned(),
@@ -367,5 +407,21 @@ fn parse_finite(name: &str, text: &str, errors: &mut Vec<FieldError>) -> Option<
             ));
             None
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bearer_scheme_is_case_insensitive() {
+        assert_eq!(bearer_token("Bearer abc"), Some("abc"));
+        assert_eq!(bearer_token("bearer abc"), Some("abc"));
+        assert_eq!(bearer_token("BEARER   abc "), Some("abc"));
+        assert_eq!(bearer_token("Basic abc"), None);
+        assert_eq!(bearer_token("Bearer"), None);
+        assert_eq!(bearer_token("Bearer  "), None);
+        assert_eq!(bearer_token("Bearerabc"), None);
     }
 }

@@ -145,6 +145,73 @@ pub(super) async fn status(State(state): State<AppState>) -> Result<Json<StatusB
     }))
 }
 
-async fn openapi() -> Json<utoipa::openapi::OpenApi> {
-    Json(ApiDoc::openapi())
+async fn openapi(State(state): State<AppState>) -> Json<utoipa::openapi::OpenApi> {
+    Json(document_for(&state))
+}
+
+/// The OpenAPI document as this server answers: write operations declare the bearer scheme
+/// only when the server has tokens, and on a read-only server they say they are
+/// unavailable (`x-unavailable`, a 403 response) — except an assign dry run.
+pub fn document_for(state: &AppState) -> utoipa::openapi::OpenApi {
+    use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+    let mut document = ApiDoc::openapi();
+    for (path, item) in &mut document.paths.paths {
+        let writes = [
+            &mut item.post,
+            &mut item.put,
+            &mut item.patch,
+            &mut item.delete,
+        ];
+        // The write operations are the ones that declare the bearer scheme.
+        for operation in writes.into_iter().flatten() {
+            if operation.security.is_none() {
+                continue;
+            }
+            if !state.writes_need_token() {
+                operation.security = None;
+            }
+            if !state.is_read_only() {
+                continue;
+            }
+            let dry_run_only = path == "/v1/assign";
+            let note = if dry_run_only {
+                "Unavailable on this server, which is read-only, except with `dry_run=true`."
+            } else {
+                "Unavailable on this server, which is read-only: answers 403."
+            };
+            let description = operation.description.take().unwrap_or_default();
+            operation.description = Some(format!("{note}\n\n{description}").trim().to_owned());
+            let extensions = operation.extensions.get_or_insert_with(Default::default);
+            extensions.insert(
+                "x-unavailable".to_owned(),
+                serde_json::Value::String(
+                    if dry_run_only {
+                        "except dry_run"
+                    } else {
+                        "read-only"
+                    }
+                    .to_owned(),
+                ),
+            );
+            let forbidden = ResponseBuilder::new()
+                .description("The server is read-only")
+                .content(
+                    "application/problem+json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("Problem")))
+                        .build(),
+                )
+                .build();
+            operation
+                .responses
+                .responses
+                .insert("403".to_owned(), forbidden.into());
+        }
+    }
+    if !state.writes_need_token()
+        && let Some(components) = document.components.as_mut()
+    {
+        components.security_schemes.remove("bearer");
+    }
+    document
 }

@@ -108,7 +108,7 @@ pub struct ServeArgs {
         hide_env_values = true
     )]
     pub api_tokens: Vec<String>,
-    /// Serve reads only: the write endpoints are not mounted.
+    /// Serve reads only: writes answer 403 problem+json (`read-only`); assign dry runs work.
     #[arg(long, env = "VMAP_READ_ONLY")]
     pub read_only: bool,
     /// How often to pick up writes made by other processes or replicas on the same

@@ -40,12 +40,11 @@ pub(super) async fn serve(args: ServeArgs) -> Result<(), CliError> {
             source,
         })?;
     let address = listener.local_addr().map_err(CliError::Serve)?;
-    let state = AppState::loading(limits).with_tokens(args.api_tokens.clone());
-    let router = if args.read_only {
-        api::read_only_app(state.clone())
-    } else {
-        api::app(state.clone())
-    };
+    let mut state = AppState::loading(limits).with_tokens(args.api_tokens.clone());
+    if args.read_only {
+        state = state.read_only();
+    }
+    let router = api::app(state.clone());
     let server = tokio::spawn(api::serve(listener, router));
     tracing::info!(%address, "listening; loading the registry");
     let started = Instant::now();

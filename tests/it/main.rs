@@ -8,6 +8,7 @@ mod assign;
 mod assign_safety;
 mod bench_cmd;
 mod e2e;
+mod edge;
 mod index_oracle;
 mod olc_vectors;
 mod postgres;
@@ -23,6 +24,7 @@ fn main() -> std::process::ExitCode {
         assign_safety::trials(),
         bench_cmd::trials(),
         e2e::trials(),
+        edge::trials(),
         index_oracle::trials(),
         olc_vectors::trials(),
         postgres::trials(),

@@ -65,6 +65,7 @@ pub async fn test_app(
 pub struct TestResponse {
     pub status: StatusCode,
     pub content_type: String,
+    pub headers: axum::http::HeaderMap,
     pub body: Vec<u8>,
 }
 
@@ -84,6 +85,7 @@ pub async fn send(router: &Router, request: Request<Body>) -> TestResponse {
     let response: Response<Body> = router.clone().oneshot(request).await.expect("infallible");
     let status = response.status();
     let content_type = content_type(response.headers());
+    let headers = response.headers().clone();
     let body = response
         .into_body()
         .collect()
@@ -94,6 +96,7 @@ pub async fn send(router: &Router, request: Request<Body>) -> TestResponse {
     TestResponse {
         status,
         content_type,
+        headers,
         body,
     }
 }
