@@ -24,9 +24,9 @@ pub(super) fn router() -> Router<AppState> {
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
-    #[schema(example = 21.0285)]
+    #[schema(example = 21.0285, minimum = -90.0, maximum = 90.0)]
     pub lat: f64,
-    #[schema(example = 105.8542)]
+    #[schema(example = 105.8542, minimum = -180.0, maximum = 180.0)]
     pub lon: f64,
     #[schema(example = "12")]
     pub house_number: Option<String>,
@@ -73,7 +73,8 @@ impl AddressResponse {
 }
 
 fn parse_code(code: &str) -> Result<VmapCode, AppError> {
-    VmapCode::parse(code).map_err(|error| AppError::bad_code("code", &error))
+    VmapCode::parse(super::patterns::url_text("code", code)?)
+        .map_err(|error| AppError::bad_code("code", &error))
 }
 
 /// Register one address: answers 201 with a new code, or 200 with the code of the same
@@ -87,7 +88,10 @@ fn parse_code(code: &str) -> Result<VmapCode, AppError> {
         (status = 201, description = "Registered under a new code", body = AddressResponse),
         (status = 200, description = "The same place is already registered", body = AddressResponse),
         (status = 401, description = "Missing or wrong bearer token", body = super::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Malformed JSON", body = super::Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid field, or outside coverage", body = super::Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body larger than the limit", body = super::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not JSON", body = super::Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -162,9 +166,9 @@ fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Option<S
 #[serde(deny_unknown_fields)]
 pub struct EditRequest {
     /// New latitude (with `lon`): a corrected coordinate. The code stays.
-    #[schema(example = 21.02851)]
+    #[schema(example = 21.02851, minimum = -90.0, maximum = 90.0)]
     pub lat: Option<f64>,
-    #[schema(example = 105.85421)]
+    #[schema(example = 105.85421, minimum = -180.0, maximum = 180.0)]
     pub lon: Option<f64>,
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>)]
@@ -200,6 +204,8 @@ pub struct EditRequest {
         (status = 404, description = "No address holds the code", body = super::Problem, content_type = "application/problem+json"),
         (status = 409, description = "The address is retired", body = super::Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid field", body = super::Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body larger than the limit", body = super::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not JSON", body = super::Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -306,6 +312,8 @@ pub(super) async fn retire(
     let successor = match query
         .successor
         .as_deref()
+        .map(|text| super::patterns::url_text("successor", text))
+        .transpose()?
         .map(str::trim)
         .filter(|text| !text.is_empty())
     {

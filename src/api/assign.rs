@@ -87,7 +87,7 @@ impl Write for ChannelWriter {
         description = "The list: CSV, JSON array or NDJSON",
         content(
             (String = "text/csv", example = "id,lat,lon,house_number,street\nc-1,21.0285,105.8542,12,Phố Hàng Bạc\n"),
-            (Object = "application/json", example = json!([{"id": "c-1", "lat": 21.0285, "lon": 105.8542, "house_number": "12", "street": "Phố Hàng Bạc"}])),
+            ([Object] = "application/json", example = json!([{"id": "c-1", "lat": 21.0285, "lon": 105.8542, "house_number": "12", "street": "Phố Hàng Bạc"}])),
             (String = "application/x-ndjson", example = "{\"id\":\"c-1\",\"lat\":21.0285,\"lon\":105.8542}\n"),
         )
     ),
@@ -95,7 +95,7 @@ impl Write for ChannelWriter {
         (status = 200, description = "The list with codes, row for row, in the request's format",
             content(
                 (String = "text/csv", example = "id,lat,lon,house_number,street,code,status,postcode,distance_m,error_code,error_message\nc-1,21.0285,105.8542,12,Phố Hàng Bạc,110072VJ3CR5,created,11007,,,\n"),
-                (Object = "application/json"),
+                ([Object] = "application/json"),
                 (String = "application/x-ndjson"),
             )),
         (status = 401, description = "Missing or wrong bearer token", body = super::Problem, content_type = "application/problem+json"),

@@ -107,7 +107,8 @@ pub(super) async fn lookup_one(
     Path(code): Path<String>,
 ) -> Result<Json<CodeBody>, AppError> {
     let registry = state.registry()?;
-    let code = VmapCode::parse(&code).map_err(|error| AppError::bad_code("code", &error))?;
+    let code = VmapCode::parse(super::patterns::url_text("code", &code)?)
+        .map_err(|error| AppError::bad_code("code", &error))?;
     let lookup = registry.lookup(code).await?;
     Ok(Json(code_body(registry, lookup)))
 }
@@ -162,6 +163,7 @@ pub struct CodesResponse {
         (status = 400, description = "Malformed JSON", body = super::Problem, content_type = "application/problem+json"),
         (status = 413, description = "Too many codes or body too large", body = super::Problem, content_type = "application/problem+json"),
         (status = 422, description = "Wrong JSON shape", body = super::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not JSON", body = super::Problem, content_type = "application/problem+json"),
     )
 )]
 pub(super) async fn lookup_many(

@@ -9,6 +9,7 @@ mod bodies;
 mod codes;
 pub mod error;
 mod ops;
+mod patterns;
 mod reverse;
 mod zones;
 
@@ -311,7 +312,19 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     }
 }
 
+/// Every JSON body of the API is an object: serde would also read a struct from an array
+/// of its fields in order, which no client means.
 fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
+    let first = bytes.iter().find(|byte| !byte.is_ascii_whitespace());
+    if first.is_some_and(|&byte| byte != b'{')
+        && serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok()
+    {
+        return Err(AppError::invalid_field(
+            "body",
+            "not_an_object",
+            "the body must be a JSON object",
+        ));
+    }
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
         let path = error.path().to_string();
@@ -342,22 +355,36 @@ impl<S: Send + Sync> FromRequestParts<S> for Params {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let Query(map) = Query::<HashMap<String, String>>::from_request_parts(parts, state)
+        let Query(pairs) = Query::<Vec<(String, String)>>::from_request_parts(parts, state)
             .await
             .map_err(|rejection| AppError::BadRequest {
                 detail: rejection.body_text(),
                 errors: Vec::new(),
             })?;
+        let mut map = HashMap::with_capacity(pairs.len());
+        for (name, value) in pairs {
+            // `?limit=1&limit=100` has no one meaning; neither value is picked silently.
+            if map.contains_key(&name) {
+                return Err(AppError::BadRequest {
+                    detail: format!("{name} is given more than once"),
+                    errors: vec![FieldError::new(
+                        name.clone(),
+                        "duplicate",
+                        format!("{name} is given more than once"),
+                    )],
+                });
+            }
+            map.insert(name, value);
+        }
         Ok(Params(map))
     }
 }
 
 impl Params {
+    /// The parameter's text, trimmed; `Some("")` when it is given empty (`?limit=`), which
+    /// is an error rather than "absent": the client meant something.
     fn raw(&self, name: &str) -> Option<&str> {
-        self.0
-            .get(name)
-            .map(|value| value.trim())
-            .filter(|value| !value.is_empty())
+        self.0.get(name).map(|value| value.trim())
     }
 
     /// A required finite number.
@@ -382,9 +409,9 @@ impl Params {
 
     pub fn optional_usize(&self, name: &str, errors: &mut Vec<FieldError>) -> Option<usize> {
         let text = self.raw(name)?;
-        match text.parse::<usize>() {
-            Ok(value) => Some(value),
-            Err(_) => {
+        match whole_number(text) {
+            Some(value) => Some(value),
+            None => {
                 errors.push(FieldError::new(
                     name,
                     "not_an_integer",
@@ -394,6 +421,17 @@ impl Params {
             }
         }
     }
+}
+
+/// A whole number, also written as a decimal with no fraction (`9.0`): JSON Schema's
+/// `integer` holds both, and clients generated from the document send either.
+pub(crate) fn whole_number(text: &str) -> Option<usize> {
+    text.parse::<usize>().ok().or_else(|| {
+        text.parse::<f64>()
+            .ok()
+            .filter(|value| value.fract() == 0.0 && *value >= 0.0 && *value <= usize::MAX as f64)
+            .map(|value| value as usize)
+    })
 }
 
 fn parse_finite(name: &str, text: &str, errors: &mut Vec<FieldError>) -> Option<f64> {

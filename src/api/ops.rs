@@ -7,6 +7,7 @@ use axum::{Json, Router};
 use serde::Serialize;
 use utoipa::OpenApi;
 
+use super::patterns::Patterns;
 use super::{AppError, AppState};
 
 pub(super) fn router() -> Router<AppState> {
@@ -41,7 +42,7 @@ pub(super) fn router() -> Router<AppState> {
         readyz,
     ),
     components(schemas(super::Problem, super::FieldError)),
-    modifiers(&BearerSecurity),
+    modifiers(&BearerSecurity, &Patterns),
     tags(
         (name = "reverse", description = "Coordinate → nearest codes"),
         (name = "codes", description = "Code → address or cell"),

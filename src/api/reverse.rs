@@ -97,10 +97,10 @@ fn reverse_query(limit: usize, radius_m: f64, errors: &mut Vec<FieldError>) -> R
     path = "/v1/reverse",
     tag = "reverse",
     params(
-        ("lat" = f64, Query, description = "Latitude, WGS84 degrees", example = 21.0468),
-        ("lon" = f64, Query, description = "Longitude, WGS84 degrees", example = 105.8481),
-        ("limit" = Option<usize>, Query, description = "How many addresses (1–100, default 1)", example = 3),
-        ("radius_m" = Option<f64>, Query, description = "Search radius in metres (0–50 000, default 1 000)", example = 500),
+        ("lat" = f64, Query, description = "Latitude, WGS84 degrees", minimum = -90.0, maximum = 90.0, example = 21.0468),
+        ("lon" = f64, Query, description = "Longitude, WGS84 degrees", minimum = -180.0, maximum = 180.0, example = 105.8481),
+        ("limit" = Option<usize>, Query, description = "How many addresses (1–100, default 1)", minimum = 1, maximum = 100, example = 3),
+        ("radius_m" = Option<f64>, Query, description = "Search radius in metres (0–50 000, default 1 000)", minimum = 0.0, maximum = 50000.0, example = 500),
     ),
     responses(
         (status = 200, description = "Nearest addresses, zone and grid code", body = ReverseBody),
@@ -129,13 +129,13 @@ pub(super) async fn reverse_one(
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BatchPoint {
-    #[schema(example = 21.0468)]
+    #[schema(example = 21.0468, minimum = -90.0, maximum = 90.0)]
     pub lat: f64,
-    #[schema(example = 105.8481)]
+    #[schema(example = 105.8481, minimum = -180.0, maximum = 180.0)]
     pub lon: f64,
     /// Any JSON value; echoed back.
     #[serde(default)]
-    #[schema(value_type = Option<Object>, example = "p1")]
+    #[schema(value_type = Option<serde_json::Value>, example = "p1")]
     pub id: Option<serde_json::Value>,
 }
 
@@ -144,10 +144,26 @@ pub struct BatchPoint {
 pub struct BatchReverseRequest {
     /// Up to 10 000 points (configurable).
     pub points: Vec<BatchPoint>,
-    #[schema(example = 1)]
+    #[schema(example = 1, minimum = 1, maximum = 100)]
+    #[serde(default, deserialize_with = "whole_number")]
     pub limit: Option<usize>,
-    #[schema(example = 1000.0)]
+    #[schema(example = 1000.0, minimum = 0.0, maximum = 50000.0)]
     pub radius_m: Option<f64>,
+}
+
+/// A whole number, also written with a zero fraction (`9.0`), as JSON Schema's `integer`
+/// allows.
+fn whole_number<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<usize>, D::Error> {
+    let number: Option<serde_json::Number> = serde::Deserialize::deserialize(deserializer)?;
+    number
+        .map(|number| {
+            super::whole_number(&number.to_string()).ok_or_else(|| {
+                serde::de::Error::custom(format!("expected a whole number, got {number}"))
+            })
+        })
+        .transpose()
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -166,6 +182,7 @@ pub struct BatchReverseResponse {
         (status = 200, description = "One answer per point, in input order", body = BatchReverseResponse),
         (status = 400, description = "Malformed JSON", body = super::Problem, content_type = "application/problem+json"),
         (status = 413, description = "Too many points or body too large", body = super::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not JSON", body = super::Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid point, limit or radius; `errors[]` names each", body = super::Problem, content_type = "application/problem+json"),
     )
 )]

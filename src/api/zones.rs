@@ -31,14 +31,17 @@ pub(super) async fn zone_by_postcode(
     Path(postcode): Path<String>,
 ) -> Result<Json<ZoneBody>, AppError> {
     let registry = state.registry()?;
-    let postcode = Postcode::parse(&postcode).map_err(|error| AppError::BadRequest {
-        detail: format!("postcode: {error}"),
-        errors: vec![super::FieldError::new(
-            "postcode",
-            error.kind(),
-            error.to_string(),
-        )],
-    })?;
+    let postcode =
+        Postcode::parse(super::patterns::url_text("postcode", &postcode)?).map_err(|error| {
+            AppError::BadRequest {
+                detail: format!("postcode: {error}"),
+                errors: vec![super::FieldError::new(
+                    "postcode",
+                    error.kind(),
+                    error.to_string(),
+                )],
+            }
+        })?;
     let zone_id = registry
         .zones()
         .by_postcode(postcode)
@@ -53,8 +56,8 @@ pub(super) async fn zone_by_postcode(
     path = "/v1/zones",
     tag = "zones",
     params(
-        ("lat" = f64, Query, description = "Latitude, WGS84 degrees", example = 21.0468),
-        ("lon" = f64, Query, description = "Longitude, WGS84 degrees", example = 105.8481),
+        ("lat" = f64, Query, description = "Latitude, WGS84 degrees", minimum = -90.0, maximum = 90.0, example = 21.0468),
+        ("lon" = f64, Query, description = "Longitude, WGS84 degrees", minimum = -180.0, maximum = 180.0, example = 105.8481),
     ),
     responses(
         (status = 200, description = "The zone and how it was found", body = ZoneBody),

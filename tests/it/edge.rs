@@ -15,6 +15,7 @@ trials! {
         the_bearer_scheme_is_matched_in_any_case,
         a_read_only_server_refuses_writes_with_403_and_serves_dry_runs,
         the_document_declares_security_and_availability_as_served,
+        requests_mean_one_thing_or_are_refused,
     ],
 }
 
@@ -204,4 +205,37 @@ async fn the_document_declares_security_and_availability_as_served() {
             .get("x-unavailable")
             .is_none()
     );
+}
+
+async fn requests_mean_one_thing_or_are_refused() {
+    let (_db, router) = router(|state| state).await;
+    // A parameter given empty, or twice, is refused and named; neither is read as absent.
+    let empty = get(&router, "/v1/reverse?lat=21.0285&lon=105.8542&radius_m=").await;
+    assert_problem(&empty, 422, Some("radius_m"));
+    let twice = get(
+        &router,
+        "/v1/reverse?lat=21.0285&lon=105.8542&limit=1&limit=100",
+    )
+    .await;
+    assert_problem(&twice, 400, Some("limit"));
+    // A whole number written with a zero fraction is the number (JSON Schema's `integer`).
+    let nine = get(&router, "/v1/reverse?lat=21.0285&lon=105.8542&limit=9.0").await;
+    assert_eq!(nine.status.as_u16(), 200, "{}", nine.text());
+    let batch = r#"{"points":[{"lat":21.0285,"lon":105.8542}],"limit":9.0}"#;
+    let answer = post_as(&router, "/v1/reverse", "application/json", None, batch).await;
+    assert_eq!(answer.status.as_u16(), 200, "{}", answer.text());
+    let half = r#"{"points":[{"lat":21.0285,"lon":105.8542}],"limit":9.5}"#;
+    let refused = post_as(&router, "/v1/reverse", "application/json", None, half).await;
+    assert_problem(&refused, 422, Some("limit"));
+    // A JSON array in place of the object: serde would read the fields by position.
+    for (uri, body) in [
+        (
+            "/v1/reverse",
+            r#"[[{"lat":21.0285,"lon":105.8542}],1,1000]"#,
+        ),
+        ("/v1/codes", r#"[["111162RWXP69"]]"#),
+    ] {
+        let response = post_as(&router, uri, "application/json", None, body).await;
+        assert_problem(&response, 422, Some("body"));
+    }
 }
