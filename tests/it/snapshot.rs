@@ -5,13 +5,15 @@
 
 use std::path::Path;
 
+use sqlx::Connection;
+
 use vmap::address::AddressParts;
 use vmap::point::LatLon;
 use vmap::registry::{AssignOptions, AssignOutcome, AssignRow, Registry, ReverseQuery};
 use vmap::store::Store;
 
 use crate::helpers::harness::trials;
-use crate::helpers::{Backend, TestDb, seeded_db, zones};
+use crate::helpers::{Backend, TestDb, pg_connect, seeded_db, zones};
 
 trials! {
     each_backend: [
@@ -22,6 +24,7 @@ trials! {
         a_snapshot_of_a_diverged_copy_is_refused_and_rebuilt,
         a_snapshot_whose_history_a_copy_continues_is_used,
     ],
+    postgres: [a_snapshot_of_a_copy_diverged_by_plain_sql_is_refused],
 }
 
 /// Points spread over the seeded area and beyond, for comparing two registries.
@@ -292,4 +295,41 @@ async fn a_snapshot_whose_history_a_copy_continues_is_used(backend: &Backend) {
     let plain = load(&copy, None).await;
     assert_eq!(differing_list_answers(&plain, &loaded), 0);
     assert_same_answers(&plain, &loaded);
+}
+
+/// On PostgreSQL a trigger adds the history entries, so writes by plain SQL (here,
+/// retirements) make a diverged copy's snapshot refused as vmap's own writes do.
+async fn a_snapshot_of_a_copy_diverged_by_plain_sql_is_refused(backend: &Backend) {
+    let original = seeded_db(backend, 2_000).await;
+    let copy = original.copy().await;
+    retire_by_plain_sql(&original, 1, 50).await;
+    let snapshot = original.dir.path().join("index.snapshot");
+    let made = load(&original, Some(&snapshot)).await;
+    assert_eq!(made.status().n_retired, 50);
+    made.close().await;
+    // More changes than the original's, so the copy's data version passes the snapshot's.
+    retire_by_plain_sql(&copy, 51, 150).await;
+
+    let beside = copy.dir.path().join("index.snapshot");
+    std::fs::copy(&snapshot, &beside).expect("put the snapshot beside the copy");
+    let loaded = load(&copy, Some(&beside)).await;
+    assert!(
+        !loaded.status().from_snapshot,
+        "the snapshot of a history diverged by plain SQL was used"
+    );
+    assert_eq!(loaded.status().n_retired, 100);
+    assert_same_answers(&load(&copy, None).await, &loaded);
+}
+
+/// Retires the addresses with ids `first..=last`, one statement, as a person at psql would.
+async fn retire_by_plain_sql(db: &TestDb, first: i64, last: i64) {
+    let mut conn = pg_connect(&db.url).await;
+    let retired = sqlx::query("UPDATE addresses SET status = 'retired' WHERE id BETWEEN $1 AND $2")
+        .bind(first)
+        .bind(last)
+        .execute(&mut conn)
+        .await
+        .expect("retire by plain SQL");
+    assert_eq!(retired.rows_affected(), (last - first + 1) as u64);
+    conn.close().await.expect("close");
 }
