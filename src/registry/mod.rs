@@ -13,7 +13,7 @@ use crate::address::{Address, AddressStatus, IndexRow};
 use crate::code::{CodeError, Postcode, VmapCode, olc::CodeArea};
 use crate::index::{PointId, PointIndex};
 use crate::progress::Progress;
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, StoreIdentity};
 use crate::zones::{ZoneId, ZoneMethod, ZoneTable};
 
 mod memory;
@@ -162,23 +162,7 @@ impl Registry {
         let started = Instant::now();
         let identity = store.identity().await?;
         let from_snapshot = match snapshot {
-            Some(path) => {
-                let (path, identity, zones) = (path.to_path_buf(), identity.clone(), zones.clone());
-                let read =
-                    tokio::task::spawn_blocking(move || snapshot::read(&path, &identity, &zones))
-                        .await
-                        .map_err(|source| RegistryError::Task {
-                            task: "reading the snapshot",
-                            source,
-                        })?;
-                match read {
-                    Ok(memory) => Some(memory),
-                    Err(err) => {
-                        tracing::info!(reason = %err, "snapshot not used; building from the database");
-                        None
-                    }
-                }
-            }
+            Some(path) => Registry::read_snapshot(&store, path, identity, zones.clone()).await?,
             None => None,
         };
         let (memory, built_from_database) = match from_snapshot {
@@ -193,11 +177,10 @@ impl Registry {
             build_duration: Duration::ZERO,
             from_snapshot: !built_from_database,
         };
-        let caught_up = if built_from_database {
-            0
-        } else {
-            registry.catch_up().await?
-        };
+        // Also after a build: SQLite's start-up readers each read their own state of the
+        // database, so memory may hold changes above `followed_seq`; once caught up it holds
+        // none, which the snapshot's history check relies on.
+        let caught_up = registry.catch_up().await?;
         if let Some(path) = snapshot
             && (built_from_database || caught_up >= SNAPSHOT_REWRITE_AFTER_CHANGES)
         {
@@ -218,12 +201,59 @@ impl Registry {
         Ok(registry)
     }
 
+    /// Memory from the snapshot at `path` when it was made from this database's history
+    /// and zone table; `None` otherwise, saying why in the log.
+    async fn read_snapshot(
+        store: &Store,
+        path: &Path,
+        identity: StoreIdentity,
+        zones: Arc<ZoneTable>,
+    ) -> Result<Option<Memory>, RegistryError> {
+        let task = |source| RegistryError::Task {
+            task: "reading the snapshot",
+            source,
+        };
+        let at = path.to_path_buf();
+        let opened = tokio::task::spawn_blocking(move || snapshot::open(&at, &identity, &zones))
+            .await
+            .map_err(task)?;
+        let read = match opened {
+            Ok(opened) => {
+                // Checked before any section is decoded: one indexed read.
+                let history = store.history_at(opened.followed_seq()).await?;
+                tokio::task::spawn_blocking(move || opened.read(history))
+                    .await
+                    .map_err(task)?
+            }
+            Err(err) => Err(err),
+        };
+        match read {
+            Ok(memory) => Ok(Some(memory)),
+            Err(SnapshotError::Io { source, .. })
+                if source.kind() == std::io::ErrorKind::NotFound =>
+            {
+                tracing::info!(path = %path.display(), "no snapshot yet; building from the database");
+                Ok(None)
+            }
+            Err(err) => {
+                tracing::warn!(reason = %err, "snapshot not used; building from the database");
+                Ok(None)
+            }
+        }
+    }
+
     /// Writes memory to a snapshot file; a failure is logged, not fatal (the next start
     /// reads the database instead).
     async fn write_snapshot(&mut self, path: &Path) {
         let started = Instant::now();
-        let identity = match self.store.identity().await {
-            Ok(identity) => identity,
+        let followed_seq = self.read_memory().followed_seq;
+        let found = async {
+            let identity = self.store.identity().await?;
+            let history = self.store.history_at(followed_seq).await?;
+            Ok::<_, StoreError>((identity, history))
+        };
+        let (identity, history) = match found.await {
+            Ok(found) => found,
             Err(err) => {
                 tracing::warn!(error = %err, "snapshot not written");
                 return;
@@ -234,7 +264,7 @@ impl Registry {
             .get_mut()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         memory.index.fold_live();
-        match snapshot::write(path, memory, &identity, &self.zones) {
+        match snapshot::write(path, memory, &identity, history, &self.zones) {
             Ok(bytes) => tracing::info!(
                 path = %path.display(),
                 bytes,

@@ -11,11 +11,33 @@
 //! 25 M-address start within seconds; the format is vmap's own, so it carries its own
 //! number and is simply rebuilt when the number changes.
 //!
-//! A snapshot is used only when its header matches the database it is opened against;
-//! changes made after it are then applied by catch-up, as a replica does. Anything else
-//! (another database, a data version the database does not reach, another zone table,
+//! A snapshot is used only when its header matches the database it is opened against and
+//! its history is a prefix of the database's; changes made after it are then applied by
+//! catch-up, as a replica does. Anything else (another database, a data version the
+//! database does not reach, a history the database does not share, another zone table,
 //! another format, a damaged file) makes the caller rebuild from the database and write a
 //! fresh snapshot.
+//!
+//! Decisions: the same `instance_id` and a database at or past the snapshot's data version
+//! do not prove the snapshot's past is the database's: a restored backup keeps the
+//! instance, takes other writes, and reaches the same numbers with other rows. So every
+//! write adds an entry to the database's history (`vmap_history`: the highest change number
+//! it wrote and 16 random bytes; see the 0003 migrations), and the header records the
+//! latest entry at or below the snapshot's data version V. The loader reads the database's
+//! latest entry at or below V (one primary-key seek, before any section is decoded) and
+//! refuses the snapshot unless it is the same. Why that suffices: a snapshot holds whole
+//! writes only, all numbered at or below V (the loader catches up before writing one).
+//! If a copy parted from the snapshot's database after change F and the snapshot's side
+//! wrote anything numbered in (F, V], that write's entry is at or below V and no copy can
+//! hold its token; if it wrote nothing there, V is at most F, and the copy's own changes,
+//! all numbered above F, are caught up as usual. Random tokens rather than a hash of the
+//! rows: a hash costs a read of rows per write or per check, a token one small insert per
+//! write. What is not covered: on SQLite, plain SQL writes add no entry (no statement
+//! triggers), so a divergence made only by plain SQL on the snapshot's side can pass (the
+//! README says to delete the snapshot after such writes); on PostgreSQL a trigger adds an
+//! entry per statement, plain SQL included. Writes older than the migration have no
+//! entries of their own; the migration draws one for all of them wherever it runs, so
+//! copies that parted before it differ too.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -28,12 +50,12 @@ use serde::{Deserialize, Serialize};
 use super::memory::{Interner, MemRecord, Memory};
 use crate::index::{IndexEntry, PointIndex};
 use crate::point::LatLon;
-use crate::store::StoreIdentity;
+use crate::store::{HistoryEntry, StoreIdentity};
 use crate::zones::ZoneTable;
 
 const MAGIC: &[u8; 8] = b"VMAPSNAP";
-/// Bumped whenever a section or the header changes shape.
-const FORMAT: u32 = 2;
+/// Bumped whenever a section or the header changes shape (3: the history entry).
+const FORMAT: u32 = 3;
 /// The header is read before anything else; it is far smaller than this.
 const MAX_HEADER_BYTES: u32 = 64 * 1024;
 const N_SECTIONS: usize = 4;
@@ -58,6 +80,13 @@ pub enum SnapshotError {
     Damaged { path: PathBuf, detail: String },
     #[error("snapshot {path}: {reason}")]
     Mismatch { path: PathBuf, reason: String },
+    /// Same database, but its writes up to the snapshot's data version are not the ones the
+    /// snapshot was made from (a restored copy that took other writes).
+    #[error(
+        "snapshot {path}: made from a history the database does not share (its writes up to \
+         data version {version} differ)"
+    )]
+    Diverged { path: PathBuf, version: i64 },
 }
 
 /// What a snapshot was built from.
@@ -69,6 +98,24 @@ struct Header {
     followed_seq: i64,
     max_id: i64,
     zones_fingerprint: u32,
+    /// The database's latest history entry at or below `followed_seq`, if any.
+    history: Option<HistoryMark>,
+}
+
+/// A [`HistoryEntry`] as the header stores it.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+struct HistoryMark {
+    version: i64,
+    token: [u8; 16],
+}
+
+impl From<HistoryEntry> for HistoryMark {
+    fn from(entry: HistoryEntry) -> HistoryMark {
+        HistoryMark {
+            version: entry.version,
+            token: entry.token,
+        }
+    }
 }
 
 /// Everything of [`Memory`] but the records and the index.
@@ -97,12 +144,15 @@ fn zones_fingerprint(zones: &ZoneTable) -> u32 {
 }
 
 /// Writes `memory` (whose index must have no live points: see
-/// [`PointIndex::fold_live`]) to `path`, through a temporary file and a rename so that a
-/// reader never sees half a snapshot. Returns the bytes written.
+/// [`PointIndex::fold_live`], and which must hold no change numbered above its
+/// `followed_seq`) to `path`, through a temporary file and a rename so that a reader never
+/// sees half a snapshot. `history` is the database's latest entry at or below
+/// `followed_seq`. Returns the bytes written.
 pub(super) fn write(
     path: &Path,
     memory: &Memory,
     identity: &StoreIdentity,
+    history: Option<HistoryEntry>,
     zones: &ZoneTable,
 ) -> Result<u64, SnapshotError> {
     let io = |source| SnapshotError::Io {
@@ -115,6 +165,7 @@ pub(super) fn write(
         followed_seq: memory.followed_seq,
         max_id: identity.max_id,
         zones_fingerprint: zones_fingerprint(zones),
+        history: history.map(HistoryMark::from),
     };
     let facts = Facts {
         interner: memory
@@ -167,18 +218,27 @@ pub(super) fn write(
     Ok(offset)
 }
 
-/// Reads the snapshot at `path` if it was built from this database (or an earlier state
-/// of it) with this zone table.
-pub(super) fn read(
+/// A snapshot file whose header names this database and zone table; its history is not
+/// checked and its sections not read yet ([`Opened::read`] does both).
+#[derive(Debug)]
+pub(super) struct Opened {
+    path: PathBuf,
+    /// Positioned at the table of sections.
+    file: File,
+    header: Header,
+}
+
+/// Opens the snapshot at `path` and checks its header against this database (or an
+/// earlier state of it) and zone table.
+pub(super) fn open(
     path: &Path,
     identity: &StoreIdentity,
     zones: &ZoneTable,
-) -> Result<Memory, SnapshotError> {
-    let io = |source| SnapshotError::Io {
+) -> Result<Opened, SnapshotError> {
+    let mut file = File::open(path).map_err(|source| SnapshotError::Io {
         path: path.to_path_buf(),
         source,
-    };
-    let mut file = File::open(path).map_err(io)?;
+    })?;
     let mut prefix = [0u8; 16];
     file.read_exact(&mut prefix)
         .map_err(|_| SnapshotError::Format(path.to_path_buf()))?;
@@ -196,6 +256,43 @@ pub(super) fn read(
         path: path.to_path_buf(),
         reason,
     })?;
+    Ok(Opened {
+        path: path.to_path_buf(),
+        file,
+        header,
+    })
+}
+
+impl Opened {
+    /// The snapshot's data version: the database's latest history entry at or below it is
+    /// what [`Opened::read`] needs.
+    pub(super) fn followed_seq(&self) -> i64 {
+        self.header.followed_seq
+    }
+
+    /// Reads the snapshot if `database_history` (the database's latest history entry at or
+    /// below [`Opened::followed_seq`]) is the one it was made with, that is if its history
+    /// is a prefix of the database's.
+    pub(super) fn read(
+        self,
+        database_history: Option<HistoryEntry>,
+    ) -> Result<Memory, SnapshotError> {
+        if database_history.map(HistoryMark::from) != self.header.history {
+            return Err(SnapshotError::Diverged {
+                path: self.path,
+                version: self.header.followed_seq,
+            });
+        }
+        read_sections(&self.path, self.file, &self.header)
+    }
+}
+
+/// Reads the sections after the header.
+fn read_sections(path: &Path, mut file: File, header: &Header) -> Result<Memory, SnapshotError> {
+    let io = |source| SnapshotError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
     let mut table = [0u8; N_SECTIONS * 20];
     file.read_exact(&mut table)
         .map_err(|err| damaged(path, &err))?;
@@ -380,5 +477,69 @@ fn damaged(path: &Path, detail: &dyn std::fmt::Display) -> SnapshotError {
     SnapshotError::Damaged {
         path: path.to_path_buf(),
         detail: detail.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn identity() -> StoreIdentity {
+        StoreIdentity {
+            instance_id: "one database".to_owned(),
+            max_change_seq: 7,
+            max_id: 0,
+        }
+    }
+
+    /// Writes an empty memory followed up to change 7, made with `history`.
+    fn written(dir: &Path, history: Option<HistoryEntry>, zones: &ZoneTable) -> PathBuf {
+        let path = dir.join("index.snapshot");
+        let memory = Memory {
+            followed_seq: 7,
+            ..Memory::default()
+        };
+        write(&path, &memory, &identity(), history, zones).expect("write");
+        path
+    }
+
+    #[test]
+    fn a_snapshot_is_read_only_against_its_own_history_entry() {
+        let zones = ZoneTable::load_default().expect("zones");
+        let dir = tempfile::tempdir().expect("temp dir");
+        let ours = HistoryEntry {
+            version: 6,
+            token: [7; 16],
+        };
+        let path = written(dir.path(), Some(ours), &zones);
+        let read = |database: Option<HistoryEntry>| {
+            let opened = open(&path, &identity(), &zones).expect("the header matches");
+            assert_eq!(opened.followed_seq(), 7);
+            opened.read(database)
+        };
+        assert!(read(Some(ours)).is_ok());
+        let other_token = HistoryEntry {
+            token: [8; 16],
+            ..ours
+        };
+        let earlier = HistoryEntry { version: 5, ..ours };
+        for database in [Some(other_token), Some(earlier), None] {
+            assert!(
+                matches!(
+                    read(database),
+                    Err(SnapshotError::Diverged { version: 7, .. })
+                ),
+                "{database:?}"
+            );
+        }
+        // Made before any entry: used only where the database has none at or below it.
+        let path = written(dir.path(), None, &zones);
+        let opened = open(&path, &identity(), &zones).expect("the header matches");
+        assert!(opened.read(None).is_ok());
+        let opened = open(&path, &identity(), &zones).expect("the header matches");
+        assert!(matches!(
+            opened.read(Some(ours)),
+            Err(SnapshotError::Diverged { .. })
+        ));
     }
 }

@@ -68,6 +68,33 @@ pub struct StoreIdentity {
     pub max_id: AddressId,
 }
 
+/// One entry of the database's history (`vmap_history`): a write numbered up to `version`,
+/// and the random token drawn for it. Two databases that hold the same entry at or below a
+/// version share their history up to there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HistoryEntry {
+    pub version: i64,
+    pub token: [u8; 16],
+}
+
+impl HistoryEntry {
+    /// A fresh token: 16 bytes from rand's thread generator (seeded by the operating
+    /// system), so another database holds the same one only by a 2^-128 chance.
+    pub(crate) fn new_token() -> [u8; 16] {
+        rand::random()
+    }
+
+    fn from_stored(version: i64, token: &[u8]) -> Result<HistoryEntry, StoreError> {
+        let token = token.try_into().map_err(|_| {
+            StoreError::Corrupt(format!(
+                "history entry {version}: a token of {} bytes",
+                token.len()
+            ))
+        })?;
+        Ok(HistoryEntry { version, token })
+    }
+}
+
 /// A connected store of either backend.
 #[derive(Debug, Clone)]
 pub enum Store {
@@ -164,6 +191,15 @@ impl Store {
 
     pub async fn counts(&self) -> Result<StoreCounts, StoreError> {
         dispatch!(self, store => store.counts().await)
+    }
+
+    /// The latest history entry numbered at or below `version` (one primary-key seek);
+    /// `None` when there is none.
+    pub async fn history_at(&self, version: i64) -> Result<Option<HistoryEntry>, StoreError> {
+        let row: Option<(i64, Vec<u8>)> =
+            dispatch!(self, store => store.history_at(version).await)?;
+        row.map(|(version, token)| HistoryEntry::from_stored(version, &token))
+            .transpose()
     }
 
     /// Inserts addresses in one transaction: all or none. Ids and change sequence numbers

@@ -92,6 +92,17 @@ impl PostgresStore {
         })
     }
 
+    /// History entries are written by the `addresses_note_history` trigger (see the
+    /// migration), for vmap's writes and plain SQL alike.
+    pub async fn history_at(&self, version: i64) -> Result<Option<(i64, Vec<u8>)>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT version, token FROM vmap_history WHERE version <= $1 ORDER BY version DESC LIMIT 1",
+        )
+        .bind(version)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
     pub async fn insert_addresses(&self, rows: &[NewAddress]) -> Result<Inserted, StoreError> {
         if rows.is_empty() {
             return Ok(Inserted::default());

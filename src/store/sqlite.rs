@@ -15,7 +15,7 @@ use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 
 use super::record::{ADDRESS_COLUMNS, AddressRecord, INDEX_COLUMNS, IndexRecord, convert};
 use super::{
-    Inserted, StoreCounts, StoreError, StoreIdentity, StoreOptions, ewkb, now_ms,
+    HistoryEntry, Inserted, StoreCounts, StoreError, StoreIdentity, StoreOptions, ewkb, now_ms,
     parse_stored_code, parse_stored_status,
 };
 use crate::address::{Address, AddressChange, AddressParts, IndexRow, NewAddress};
@@ -124,6 +124,15 @@ impl SqliteStore {
         })
     }
 
+    pub async fn history_at(&self, version: i64) -> Result<Option<(i64, Vec<u8>)>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT version, token FROM vmap_history WHERE version <= ? ORDER BY version DESC LIMIT 1",
+        )
+        .bind(version)
+        .fetch_optional(&self.reader)
+        .await?)
+    }
+
     pub async fn insert_addresses(&self, rows: &[NewAddress]) -> Result<Inserted, StoreError> {
         if rows.is_empty() {
             return Ok(Inserted::default());
@@ -165,6 +174,7 @@ impl SqliteStore {
                 .map_err(super::map_unique_violation)?;
             ids.extend((0..chunk.len() as i64).map(|row_idx| max_id + first + row_idx + 1));
         }
+        note_history(&mut tx, max_seq + rows.len() as i64).await?;
         tx.commit().await?;
         Ok(Inserted {
             ids,
@@ -220,6 +230,7 @@ impl SqliteStore {
         .bind(after.id)
         .execute(&mut *tx)
         .await?;
+        note_history(&mut tx, after.change_seq).await?;
         tx.commit().await?;
         Ok(Some((before, after)))
     }
@@ -355,9 +366,36 @@ impl SqliteStore {
                 .await
                 .map_err(super::map_unique_violation)?;
         }
+        // Pages come in id order, not change order: the entry is for the highest number
+        // now held, unless a page before already wrote it.
+        sqlx::query(
+            "INSERT INTO vmap_history (version, token) \
+             SELECT (SELECT MAX(change_seq) FROM addresses), ? \
+             WHERE EXISTS (SELECT 1 FROM addresses) \
+             ON CONFLICT (version) DO NOTHING",
+        )
+        .bind(HistoryEntry::new_token().to_vec())
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(())
     }
+}
+
+/// Adds the history entry of the write transaction `tx`, whose highest change number is
+/// `version`: a fresh random token, so that a copy of this database that took other writes
+/// cannot hold the same entry (see `registry::snapshot`). Writers are serialised (`BEGIN
+/// IMMEDIATE`) and numbers only grow, so no entry holds `version` yet.
+async fn note_history(
+    tx: &mut sqlx::Transaction<'_, Sqlite>,
+    version: i64,
+) -> Result<(), StoreError> {
+    sqlx::query("INSERT INTO vmap_history (version, token) VALUES (?, ?)")
+        .bind(version)
+        .bind(HistoryEntry::new_token().to_vec())
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
 }
 
 /// `SELECT` of one whole row by code.

@@ -1,8 +1,11 @@
 //! The snapshot file on SQLite and on PostgreSQL: written after a build from the database,
 //! read back when it matches, caught up with the changes made since, and refused when it
-//! belongs to another database or is damaged.
+//! belongs to another database, to a copy of it whose history went another way, or is
+//! damaged.
 
 use std::path::Path;
+
+use sqlx::Connection;
 
 use vmap::address::AddressParts;
 use vmap::point::LatLon;
@@ -10,7 +13,7 @@ use vmap::registry::{AssignOptions, AssignOutcome, AssignRow, Registry, ReverseQ
 use vmap::store::Store;
 
 use crate::helpers::harness::trials;
-use crate::helpers::{Backend, TestDb, seeded_db, zones};
+use crate::helpers::{Backend, TestDb, pg_connect, seeded_db, zones};
 
 trials! {
     each_backend: [
@@ -18,7 +21,10 @@ trials! {
         changes_after_the_snapshot_are_caught_up,
         a_snapshot_of_another_database_is_not_used,
         a_damaged_snapshot_is_rebuilt,
+        a_snapshot_of_a_diverged_copy_is_refused_and_rebuilt,
+        a_snapshot_whose_history_a_copy_continues_is_used,
     ],
+    postgres: [a_snapshot_of_a_copy_diverged_by_plain_sql_is_refused],
 }
 
 /// Points spread over the seeded area and beyond, for comparing two registries.
@@ -46,6 +52,71 @@ fn assert_same_answers(a: &Registry, b: &Registry) {
             "at {point:?}"
         );
     }
+}
+
+/// Where the lists of the copy tests go: a corner of Đà Nẵng.
+const LIST_CORNER: LatLon = LatLon {
+    lat: 16.05,
+    lon: 108.2,
+};
+
+/// `rows × columns` new addresses on a grid of ~33 m steps from `corner`, all on `street`.
+fn list_at(corner: LatLon, rows: u32, columns: u32, street: &str) -> Vec<AssignRow> {
+    let mut list = Vec::new();
+    for i in 0..rows {
+        for j in 0..columns {
+            list.push(AssignRow {
+                location: LatLon {
+                    lat: corner.lat + f64::from(i) * 0.0003,
+                    lon: corner.lon + f64::from(j) * 0.0003,
+                },
+                parts: AddressParts {
+                    house_number: Some(format!("{}", i * columns + j + 1)),
+                    street: Some(street.to_owned()),
+                    ..AddressParts::default()
+                },
+            });
+        }
+    }
+    list
+}
+
+/// 1 000 points over the lists' area and a little around it.
+fn list_probe_points() -> Vec<LatLon> {
+    let mut points = Vec::new();
+    for i in 0..25 {
+        for j in 0..40 {
+            points.push(LatLon {
+                lat: LIST_CORNER.lat - 0.001 + f64::from(i) * 0.000_27,
+                lon: LIST_CORNER.lon - 0.001 + f64::from(j) * 0.000_21,
+            });
+        }
+    }
+    points
+}
+
+/// How many of the 1 000 reverse answers over the lists' area differ between `a` and `b`.
+fn differing_list_answers(a: &Registry, b: &Registry) -> usize {
+    let query = ReverseQuery::new(5, 2_000.0).expect("valid query");
+    list_probe_points()
+        .into_iter()
+        .filter(|&point| a.reverse(point, query) != b.reverse(point, query))
+        .count()
+}
+
+/// Assigns `list` through a registry of `db` that uses no snapshot (another process, as it
+/// were), and closes it; returns how many addresses were created.
+async fn write_list(db: &TestDb, list: &[AssignRow]) -> usize {
+    let registry = load(db, None).await;
+    let outcomes = registry
+        .assign_batch(list, AssignOptions::default())
+        .await
+        .expect("assign");
+    registry.close().await;
+    outcomes
+        .iter()
+        .filter(|outcome| matches!(outcome, AssignOutcome::Created { .. }))
+        .count()
 }
 
 async fn load(db: &TestDb, snapshot: Option<&Path>) -> Registry {
@@ -142,4 +213,123 @@ async fn a_damaged_snapshot_is_rebuilt(backend: &Backend) {
     // A truncated file is refused too.
     std::fs::write(&path, &bytes[..bytes.len() / 3]).expect("truncate snapshot");
     assert!(!load(&db, Some(&path)).await.status().from_snapshot);
+}
+
+/// A backup restored elsewhere: the copy has the original's `instance_id`. Each then takes a
+/// list of its own; the original's snapshot, put beside the copy, describes a history the
+/// copy does not share, and must be refused even though the copy holds more changes.
+async fn a_snapshot_of_a_diverged_copy_is_refused_and_rebuilt(backend: &Backend) {
+    let original = seeded_db(backend, 2_000).await;
+    let copy = original.copy().await;
+    let list_a = list_at(LIST_CORNER, 10, 20, "Đường Bản Gốc");
+    assert_eq!(write_list(&original, &list_a).await, list_a.len());
+    let snapshot = original.dir.path().join("index.snapshot");
+    let made = load(&original, Some(&snapshot)).await;
+    assert!(!made.status().from_snapshot);
+    made.close().await;
+    // Another list, written by a process that does not use that snapshot: more addresses,
+    // so the copy's data version and highest id pass the snapshot's.
+    let corner_b = LatLon {
+        lat: LIST_CORNER.lat + 0.000_13,
+        lon: LIST_CORNER.lon + 0.000_17,
+    };
+    let list_b = list_at(corner_b, 15, 20, "Đường Bản Sao");
+    assert_eq!(write_list(&copy, &list_b).await, list_b.len());
+
+    let beside = copy.dir.path().join("index.snapshot");
+    std::fs::copy(&snapshot, &beside).expect("put the snapshot beside the copy");
+    let loaded = load(&copy, Some(&beside)).await;
+    let plain = load(&copy, None).await;
+    let differing = differing_list_answers(&plain, &loaded);
+    assert_eq!(
+        differing, 0,
+        "{differing} of 1000 reverse answers differ from the database's"
+    );
+    assert!(
+        !loaded.status().from_snapshot,
+        "the snapshot of a diverged history was used"
+    );
+    assert_same_answers(&plain, &loaded);
+    loaded.close().await;
+    // The rebuild wrote the copy's own snapshot, which the next start uses.
+    let again = load(&copy, Some(&beside)).await;
+    assert!(
+        again.status().from_snapshot,
+        "the rebuilt snapshot was not used"
+    );
+    assert_eq!(differing_list_answers(&plain, &again), 0);
+    assert_same_answers(&plain, &again);
+}
+
+/// A copy made after the snapshot continues its history: the snapshot is used there (and
+/// caught up), even though the original went on differently after the copy.
+async fn a_snapshot_whose_history_a_copy_continues_is_used(backend: &Backend) {
+    let original = seeded_db(backend, 2_000).await;
+    let list_a = list_at(LIST_CORNER, 10, 20, "Đường Bản Gốc");
+    assert_eq!(write_list(&original, &list_a).await, list_a.len());
+    let snapshot = original.dir.path().join("index.snapshot");
+    let made = load(&original, Some(&snapshot)).await;
+    assert!(!made.status().from_snapshot);
+    made.close().await;
+    let copy = original.copy().await;
+    let corner_b = LatLon {
+        lat: LIST_CORNER.lat + 0.000_13,
+        lon: LIST_CORNER.lon + 0.000_17,
+    };
+    let list_b = list_at(corner_b, 15, 20, "Đường Bản Sao");
+    assert_eq!(write_list(&copy, &list_b).await, list_b.len());
+    let corner_c = LatLon {
+        lat: LIST_CORNER.lat - 0.000_11,
+        lon: LIST_CORNER.lon + 0.000_07,
+    };
+    let list_c = list_at(corner_c, 5, 20, "Đường Sau Bản Sao");
+    assert_eq!(write_list(&original, &list_c).await, list_c.len());
+
+    let beside = copy.dir.path().join("index.snapshot");
+    std::fs::copy(&snapshot, &beside).expect("put the snapshot beside the copy");
+    let loaded = load(&copy, Some(&beside)).await;
+    assert!(
+        loaded.status().from_snapshot,
+        "a snapshot whose history the copy continues was not used"
+    );
+    let plain = load(&copy, None).await;
+    assert_eq!(differing_list_answers(&plain, &loaded), 0);
+    assert_same_answers(&plain, &loaded);
+}
+
+/// On PostgreSQL a trigger adds the history entries, so writes by plain SQL (here,
+/// retirements) make a diverged copy's snapshot refused as vmap's own writes do.
+async fn a_snapshot_of_a_copy_diverged_by_plain_sql_is_refused(backend: &Backend) {
+    let original = seeded_db(backend, 2_000).await;
+    let copy = original.copy().await;
+    retire_by_plain_sql(&original, 1, 50).await;
+    let snapshot = original.dir.path().join("index.snapshot");
+    let made = load(&original, Some(&snapshot)).await;
+    assert_eq!(made.status().n_retired, 50);
+    made.close().await;
+    // More changes than the original's, so the copy's data version passes the snapshot's.
+    retire_by_plain_sql(&copy, 51, 150).await;
+
+    let beside = copy.dir.path().join("index.snapshot");
+    std::fs::copy(&snapshot, &beside).expect("put the snapshot beside the copy");
+    let loaded = load(&copy, Some(&beside)).await;
+    assert!(
+        !loaded.status().from_snapshot,
+        "the snapshot of a history diverged by plain SQL was used"
+    );
+    assert_eq!(loaded.status().n_retired, 100);
+    assert_same_answers(&load(&copy, None).await, &loaded);
+}
+
+/// Retires the addresses with ids `first..=last`, one statement, as a person at psql would.
+async fn retire_by_plain_sql(db: &TestDb, first: i64, last: i64) {
+    let mut conn = pg_connect(&db.url).await;
+    let retired = sqlx::query("UPDATE addresses SET status = 'retired' WHERE id BETWEEN $1 AND $2")
+        .bind(first)
+        .bind(last)
+        .execute(&mut conn)
+        .await
+        .expect("retire by plain SQL");
+    assert_eq!(retired.rows_affected(), (last - first + 1) as u64);
+    conn.close().await.expect("close");
 }

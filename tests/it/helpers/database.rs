@@ -44,6 +44,42 @@ impl TestDb {
     }
 }
 
+impl TestDb {
+    /// A copy of this database, as a backup restored elsewhere would be: the same rows, the
+    /// same `vmap_meta.instance_id`, the same history. Nothing may be connected to this
+    /// database meanwhile (PostgreSQL copies from a template only when it is idle).
+    pub async fn copy(&self) -> TestDb {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let Some((server_url, name)) = &self.postgres_drop else {
+            let from = self.dir.path().join("vmap.db");
+            let to = dir.path().join("vmap.db");
+            std::fs::copy(&from, &to).expect("copy the SQLite file");
+            // A WAL left by a connection that did not checkpoint holds committed rows too.
+            let wal = self.dir.path().join("vmap.db-wal");
+            if wal.exists() {
+                std::fs::copy(&wal, dir.path().join("vmap.db-wal")).expect("copy the WAL");
+            }
+            return TestDb {
+                url: sqlite_url(&to),
+                dir,
+                postgres_drop: None,
+            };
+        };
+        let copy = format!("{name}_copy");
+        let mut admin = pg_connect(server_url).await;
+        sqlx::query(&format!("CREATE DATABASE {copy} TEMPLATE {name}"))
+            .execute(&mut admin)
+            .await
+            .expect("copy the test database");
+        admin.close().await.expect("close the admin connection");
+        TestDb {
+            url: database_url(server_url, &copy),
+            dir,
+            postgres_drop: Some((server_url.clone(), copy)),
+        }
+    }
+}
+
 pub fn sqlite_url(path: &std::path::Path) -> String {
     format!("sqlite://{}", path.display())
 }
