@@ -46,6 +46,11 @@ pub struct StoreArgs {
     /// by default one per core, at most 4.
     #[arg(long, env = "VMAP_LOAD_THREADS", default_value_t = StoreOptions::default_load_threads())]
     pub load_threads: usize,
+    /// Longest wait for the database, in milliseconds: for a connection (an unreachable
+    /// server) and for another writer's lock. Past it a request answers 503
+    /// `database_unavailable`.
+    #[arg(long, env = "VMAP_DB_TIMEOUT_MS", default_value_t = StoreOptions::DEFAULT_DB_TIMEOUT.as_millis() as u64)]
+    pub db_timeout_ms: u64,
 }
 
 impl StoreArgs {
@@ -54,6 +59,7 @@ impl StoreArgs {
             pg_max_connections: self.pg_max_connections,
             sqlite_readers: self.sqlite_readers,
             load_threads: self.load_threads,
+            db_timeout: Duration::from_millis(self.db_timeout_ms.max(1)),
         }
     }
 }
