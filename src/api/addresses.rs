@@ -88,6 +88,7 @@ fn parse_code(code: &str) -> Result<VmapCode, AppError> {
         (status = 200, description = "The same place is already registered", body = AddressResponse),
         (status = 401, description = "Missing or wrong bearer token", body = super::Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid field, or outside coverage", body = super::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable (`database_unavailable`; see `Retry-After`), or the index is still loading", body = super::Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -200,6 +201,7 @@ pub struct EditRequest {
         (status = 404, description = "No address holds the code", body = super::Problem, content_type = "application/problem+json"),
         (status = 409, description = "The address is retired", body = super::Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid field", body = super::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable (`database_unavailable`; see `Retry-After`), or the index is still loading", body = super::Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -293,6 +295,7 @@ pub struct RetireQuery {
         (status = 401, description = "Missing or wrong bearer token", body = super::Problem, content_type = "application/problem+json"),
         (status = 404, description = "No address holds the code", body = super::Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid successor", body = super::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable (`database_unavailable`; see `Retry-After`), or the index is still loading", body = super::Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]

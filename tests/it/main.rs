@@ -10,6 +10,7 @@ mod bench_cmd;
 mod e2e;
 mod index_oracle;
 mod olc_vectors;
+mod outage;
 mod postgres;
 mod registry;
 mod snapshot;
@@ -25,6 +26,7 @@ fn main() -> std::process::ExitCode {
         e2e::trials(),
         index_oracle::trials(),
         olc_vectors::trials(),
+        outage::trials(),
         postgres::trials(),
         registry::trials(),
         snapshot::trials(),

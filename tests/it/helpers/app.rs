@@ -65,6 +65,7 @@ pub async fn test_app(
 pub struct TestResponse {
     pub status: StatusCode,
     pub content_type: String,
+    pub headers: axum::http::HeaderMap,
     pub body: Vec<u8>,
 }
 
@@ -77,6 +78,11 @@ impl TestResponse {
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
     }
+
+    /// A header's value as text; `None` when absent or not text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|value| value.to_str().ok())
+    }
 }
 
 /// Sends `request` through the router and reads the whole answer.
@@ -84,6 +90,7 @@ pub async fn send(router: &Router, request: Request<Body>) -> TestResponse {
     let response: Response<Body> = router.clone().oneshot(request).await.expect("infallible");
     let status = response.status();
     let content_type = content_type(response.headers());
+    let headers = response.headers().clone();
     let body = response
         .into_body()
         .collect()
@@ -94,6 +101,7 @@ pub async fn send(router: &Router, request: Request<Body>) -> TestResponse {
     TestResponse {
         status,
         content_type,
+        headers,
         body,
     }
 }

@@ -51,10 +51,12 @@ impl HttpClient {
             let response = self.client.request(request).await?;
             let status = response.status();
             let content_type = content_type(response.headers());
+            let headers = response.headers().clone();
             let body = response.into_body().collect().await?.to_bytes().to_vec();
             Ok::<_, HttpError>(TestResponse {
                 status,
                 content_type,
+                headers,
                 body,
             })
         };
