@@ -13,8 +13,8 @@ mod serve;
 
 pub use args::{
     AssignArgs, BenchCommand, BenchHttpArgs, BenchIndexArgs, BenchLoadArgs, BenchPostgisArgs,
-    BenchQueryArgs, CopyArgs, DataArgs, DecodeArgs, FormatArg, LimitsArgs, ReverseArgs, SeedArgs,
-    ServeArgs, SnapshotArgs, StoreArgs, SynthArgs, ZonesArgs,
+    BenchQueryArgs, ConnectionArgs, CopyArgs, DataArgs, DecodeArgs, FormatArg, LimitsArgs,
+    ReverseArgs, SeedArgs, ServeArgs, SnapshotArgs, StoreArgs, SynthArgs, ZonesArgs,
 };
 
 use std::ffi::OsString;

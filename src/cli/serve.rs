@@ -44,7 +44,7 @@ pub(super) async fn serve(args: ServeArgs) -> Result<(), CliError> {
     } else {
         api::app(state.clone())
     };
-    let mut server = tokio::spawn(api::serve(listener, router));
+    let mut server = tokio::spawn(api::serve(listener, router, args.connections.limits()));
     tracing::info!(%address, "listening; loading the registry");
     let started = Instant::now();
     let loading = async {

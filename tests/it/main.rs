@@ -7,6 +7,7 @@ mod api;
 mod assign;
 mod assign_safety;
 mod bench_cmd;
+mod connections;
 mod e2e;
 mod index_oracle;
 mod olc_vectors;
@@ -23,6 +24,7 @@ fn main() -> std::process::ExitCode {
         assign::trials(),
         assign_safety::trials(),
         bench_cmd::trials(),
+        connections::trials(),
         e2e::trials(),
         index_oracle::trials(),
         olc_vectors::trials(),

@@ -91,7 +91,7 @@ impl Server {
             .expect("bind port 0");
         let address = listener.local_addr().expect("local address");
         let task = tokio::spawn(async move {
-            let _ = vmap::api::serve(listener, router).await;
+            let _ = vmap::api::serve(listener, router, vmap::api::ConnectionLimits::DEFAULT).await;
         });
         Server {
             name: "in-process".to_owned(),
