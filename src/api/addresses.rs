@@ -92,6 +92,7 @@ fn parse_code(code: &str) -> Result<VmapCode, AppError> {
         (status = 422, description = "Invalid field, or outside coverage", body = super::Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body larger than the limit", body = super::Problem, content_type = "application/problem+json"),
         (status = 415, description = "The body is not JSON", body = super::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable (`database_unavailable`; see `Retry-After`), or the index is still loading", body = super::Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -206,6 +207,7 @@ pub struct EditRequest {
         (status = 422, description = "Invalid field", body = super::Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body larger than the limit", body = super::Problem, content_type = "application/problem+json"),
         (status = 415, description = "The body is not JSON", body = super::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable (`database_unavailable`; see `Retry-After`), or the index is still loading", body = super::Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -299,6 +301,7 @@ pub struct RetireQuery {
         (status = 401, description = "Missing or wrong bearer token", body = super::Problem, content_type = "application/problem+json"),
         (status = 404, description = "No address holds the code", body = super::Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid successor", body = super::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable (`database_unavailable`; see `Retry-After`), or the index is still loading", body = super::Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]

@@ -103,6 +103,7 @@ impl Write for ChannelWriter {
         (status = 415, description = "Not CSV, JSON or NDJSON", body = super::Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid query parameter", body = super::Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many assignments running at once", body = super::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable (`database_unavailable`; see `Retry-After`), or the index is still loading", body = super::Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -142,6 +143,11 @@ pub(super) async fn assign_list(
             }
         },
     };
+    // While the database is known to be away, say so at once: the streamed answer would
+    // otherwise begin 200 and break off at the first batch. A dry run needs no database.
+    if !dry_run && let Some(outage) = registry.database_outage() {
+        return Err(AppError::DatabaseUnavailable(outage.reason));
+    }
     let limits = state.limits;
     let declared_length = headers
         .get(header::CONTENT_LENGTH)

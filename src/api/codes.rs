@@ -100,6 +100,7 @@ fn code_body(registry: &Registry, lookup: CodeLookup) -> CodeBody {
         (status = 200, description = "The address, or the unregistered cell", body = CodeBody),
         (status = 400, description = "Malformed code; `errors[]` says which character and why", body = super::Problem, content_type = "application/problem+json"),
         (status = 404, description = "No zone has the code's postal code", body = super::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable (`database_unavailable`; see `Retry-After`), or the index is still loading", body = super::Problem, content_type = "application/problem+json"),
     )
 )]
 pub(super) async fn lookup_one(
@@ -164,6 +165,7 @@ pub struct CodesResponse {
         (status = 413, description = "Too many codes or body too large", body = super::Problem, content_type = "application/problem+json"),
         (status = 422, description = "Wrong JSON shape", body = super::Problem, content_type = "application/problem+json"),
         (status = 415, description = "The body is not JSON", body = super::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable (`database_unavailable`; see `Retry-After`), or the index is still loading", body = super::Problem, content_type = "application/problem+json"),
     )
 )]
 pub(super) async fn lookup_many(

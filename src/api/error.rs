@@ -38,12 +38,20 @@ impl FieldError {
     }
 }
 
+/// How long a client is told to wait (`Retry-After`, seconds) while the database is away:
+/// an outage outlasts a request, and retrying sooner only adds load as it ends.
+pub const DATABASE_RETRY_AFTER_S: u64 = 5;
+
 /// The problem+json body (RFC 9457).
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Problem {
     #[serde(rename = "type")]
     #[schema(example = "https://vmap.dev/problems/invalid-parameter")]
     pub problem_type: String,
+    /// Machine-readable: the last part of `type`, in snake case (`invalid_parameter`,
+    /// `database_unavailable`, `too_busy`, …).
+    #[schema(example = "invalid_parameter")]
+    pub code: String,
     #[schema(example = "Invalid parameter")]
     pub title: String,
     #[schema(example = 422)]
@@ -88,6 +96,12 @@ pub enum AppError {
     ReadOnly,
     #[error("the request took too long")]
     Timeout,
+    /// The database is unreachable, locked or read-only; the reason goes to the log only.
+    #[error(
+        "the database is unavailable (unreachable, locked or read-only); answers from memory, \
+         such as /v1/reverse and /v1/zones, go on; retry later"
+    )]
+    DatabaseUnavailable(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -153,6 +167,11 @@ impl AppError {
                 "timeout",
                 "Request timed out",
             ),
+            AppError::DatabaseUnavailable(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "database-unavailable",
+                "Database unavailable",
+            ),
             AppError::Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",
@@ -170,7 +189,21 @@ impl IntoResponse for AppError {
                 tracing::error!(%detail, "request failed");
                 "the server failed to answer; the incident is logged".to_owned()
             }
+            // The outage itself is logged once by the registry; each answer only here.
+            AppError::DatabaseUnavailable(reason) => {
+                tracing::debug!(%reason, "answered 503: the database is unavailable");
+                self.to_string()
+            }
             other => other.to_string(),
+        };
+        let retry_after = match self {
+            AppError::DatabaseUnavailable(_) => Some(DATABASE_RETRY_AFTER_S),
+            _ if status == StatusCode::TOO_MANY_REQUESTS
+                || status == StatusCode::SERVICE_UNAVAILABLE =>
+            {
+                Some(1)
+            }
+            _ => None,
         };
         let errors = match self {
             AppError::BadRequest { errors, .. } | AppError::Invalid { errors, .. } => errors,
@@ -178,6 +211,7 @@ impl IntoResponse for AppError {
         };
         let problem = Problem {
             problem_type: format!("https://vmap.dev/problems/{slug}"),
+            code: slug.replace('-', "_"),
             title: title.to_owned(),
             status: status.as_u16(),
             detail,
@@ -189,17 +223,14 @@ impl IntoResponse for AppError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
-        match status {
-            StatusCode::UNAUTHORIZED => {
-                headers.insert(
-                    header::WWW_AUTHENTICATE,
-                    HeaderValue::from_static("Bearer realm=\"vmap\""),
-                );
-            }
-            StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE => {
-                headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-            }
-            _ => {}
+        if status == StatusCode::UNAUTHORIZED {
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"vmap\""),
+            );
+        }
+        if let Some(seconds) = retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
     }
@@ -225,6 +256,9 @@ impl From<RegistryError> for AppError {
             | RegistryError::SuccessorRetired(_)
             | RegistryError::SuccessorNotRegistered(_) => {
                 AppError::invalid_field("successor", "invalid_successor", error.to_string())
+            }
+            other if other.is_database_unavailable() => {
+                AppError::DatabaseUnavailable(other.to_string())
             }
             other => AppError::Internal(other.to_string()),
         }
@@ -274,6 +308,7 @@ pub(super) async fn problem_for_bare_errors(
         problem_type: format!("https://vmap.dev/problems/{slug}"),
         title: reason.to_owned(),
         status: status.as_u16(),
+        code: slug.replace('-', "_"),
         detail,
         errors: Vec::new(),
     };

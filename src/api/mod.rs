@@ -1,7 +1,8 @@
 //! The HTTP API (version 1): axum routes, one file per resource, merged here.
 //!
 //! [`app`] builds the router from an [`AppState`] and does no I/O of its own, so tests drive
-//! it with `tower::ServiceExt::oneshot`; [`serve`] binds and runs it.
+//! it with `tower::ServiceExt::oneshot`; [`serve`] runs it on a bound listener, with the
+//! connection timeouts of [`ConnectionLimits`] (`server.rs`).
 
 mod addresses;
 mod assign;
@@ -11,6 +12,7 @@ pub mod error;
 mod ops;
 mod patterns;
 mod reverse;
+mod server;
 mod zones;
 
 use std::collections::HashMap;
@@ -27,6 +29,7 @@ use tower_http::trace::TraceLayer;
 
 pub use error::{AppError, FieldError, Problem};
 pub use ops::ApiDoc;
+pub use server::{ConnectionLimits, serve};
 
 use crate::registry::Registry;
 
@@ -244,13 +247,6 @@ async fn require_token(
         ));
     }
     Ok(next.run(request).await)
-}
-
-/// Binds nothing itself: serves `router` on an already bound listener until ctrl-c/SIGTERM.
-pub async fn serve(listener: tokio::net::TcpListener, router: Router) -> std::io::Result<()> {
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
 }
 
 async fn shutdown_signal() {

@@ -75,20 +75,25 @@ pub(super) async fn healthz() -> &'static str {
     "ok"
 }
 
-/// Readiness: the index is loaded and queries can be answered.
+/// Readiness: the index is loaded and the database is available.
+///
+/// While the database is away the answer is 503 `database_unavailable` (degraded): answers
+/// from memory (reverse, zones, status) go on, what needs the database answers 503.
 #[utoipa::path(
     get,
     path = "/readyz",
     tag = "ops",
     responses(
         (status = 200, description = "Ready", body = String, example = "ready"),
-        (status = 503, description = "Still loading", body = super::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Still loading (`not_ready`), or degraded: the database is unavailable (`database_unavailable`)", body = super::Problem, content_type = "application/problem+json"),
     )
 )]
 pub(super) async fn readyz(
     State(state): State<AppState>,
 ) -> Result<(StatusCode, &'static str), AppError> {
-    state.registry()?;
+    if let Some(outage) = state.registry()?.database_outage() {
+        return Err(AppError::DatabaseUnavailable(outage.reason));
+    }
     Ok((StatusCode::OK, "ready"))
 }
 

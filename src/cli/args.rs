@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand, ValueEnum};
 
-use crate::api::Limits;
+use crate::api::{ConnectionLimits, Limits};
 use crate::assign::format::Format;
 use crate::registry::{self, MatchRadius, QueryError, ReverseQuery};
 use crate::store::{Store, StoreOptions};
@@ -46,6 +46,11 @@ pub struct StoreArgs {
     /// by default one per core, at most 4.
     #[arg(long, env = "VMAP_LOAD_THREADS", default_value_t = StoreOptions::default_load_threads())]
     pub load_threads: usize,
+    /// Longest wait for the database, in milliseconds: for a connection (an unreachable
+    /// server) and for another writer's lock. Past it a request answers 503
+    /// `database_unavailable`.
+    #[arg(long, env = "VMAP_DB_TIMEOUT_MS", default_value_t = StoreOptions::DEFAULT_DB_TIMEOUT.as_millis() as u64)]
+    pub db_timeout_ms: u64,
 }
 
 impl StoreArgs {
@@ -54,6 +59,7 @@ impl StoreArgs {
             pg_max_connections: self.pg_max_connections,
             sqlite_readers: self.sqlite_readers,
             load_threads: self.load_threads,
+            db_timeout: Duration::from_millis(self.db_timeout_ms.max(1)),
         }
     }
 }
@@ -98,6 +104,8 @@ pub struct ServeArgs {
     pub demo_addresses: u64,
     #[command(flatten)]
     pub limits: LimitsArgs,
+    #[command(flatten)]
+    pub connections: ConnectionArgs,
     /// Bearer tokens allowed to write (register, edit, retire, assign); repeat the flag or
     /// separate with commas. Without tokens, writes are open, which vmap allows only on a
     /// loopback address.
@@ -153,6 +161,33 @@ impl LimitsArgs {
             max_assign_bytes: self.max_assign_bytes,
             max_concurrent_assign: self.max_concurrent_assign.max(1),
             max_field_chars: self.max_field_chars,
+        }
+    }
+}
+
+/// The timeouts of a client connection; their defaults are [`ConnectionLimits::DEFAULT`].
+#[derive(Debug, Clone, Args)]
+pub struct ConnectionArgs {
+    /// Longest a client may take to send a request's headers, from their first byte, in
+    /// milliseconds; then the connection is closed.
+    #[arg(long, env = "VMAP_HEADER_READ_TIMEOUT_MS", default_value_t = ConnectionLimits::DEFAULT.header_read_timeout.as_millis() as u64)]
+    pub header_read_timeout_ms: u64,
+    /// Longest a connection stays open without a request (kept alive between requests), in
+    /// milliseconds.
+    #[arg(long, env = "VMAP_IDLE_TIMEOUT_MS", default_value_t = ConnectionLimits::DEFAULT.idle_timeout.as_millis() as u64)]
+    pub idle_timeout_ms: u64,
+    /// Longest a request body may send nothing while it is read, in milliseconds; then the
+    /// request fails (an assignment stops and frees its slot).
+    #[arg(long, env = "VMAP_BODY_READ_TIMEOUT_MS", default_value_t = ConnectionLimits::DEFAULT.body_read_timeout.as_millis() as u64)]
+    pub body_read_timeout_ms: u64,
+}
+
+impl ConnectionArgs {
+    pub fn limits(&self) -> ConnectionLimits {
+        ConnectionLimits {
+            header_read_timeout: Duration::from_millis(self.header_read_timeout_ms.max(1)),
+            idle_timeout: Duration::from_millis(self.idle_timeout_ms.max(1)),
+            body_read_timeout: Duration::from_millis(self.body_read_timeout_ms.max(1)),
         }
     }
 }

@@ -13,8 +13,8 @@ mod serve;
 
 pub use args::{
     AssignArgs, BenchCommand, BenchHttpArgs, BenchIndexArgs, BenchLoadArgs, BenchPostgisArgs,
-    BenchQueryArgs, CopyArgs, DataArgs, DecodeArgs, FormatArg, LimitsArgs, ReverseArgs, SeedArgs,
-    ServeArgs, SnapshotArgs, StoreArgs, SynthArgs, ZonesArgs,
+    BenchQueryArgs, ConnectionArgs, CopyArgs, DataArgs, DecodeArgs, FormatArg, LimitsArgs,
+    ReverseArgs, SeedArgs, ServeArgs, SnapshotArgs, StoreArgs, SynthArgs, ZonesArgs,
 };
 
 use std::ffi::OsString;
@@ -127,6 +127,15 @@ pub enum CliError {
 }
 
 impl CliError {
+    /// Whether the database is away: the same command may succeed later.
+    pub fn is_database_unavailable(&self) -> bool {
+        match self {
+            CliError::Store(error) => error.is_unavailable(),
+            CliError::Registry(error) => error.is_database_unavailable(),
+            _ => false,
+        }
+    }
+
     fn file(path: &std::path::Path, source: std::io::Error) -> CliError {
         CliError::File {
             path: path.display().to_string(),

@@ -1,5 +1,13 @@
-//! `vmap serve`: bind, load the registry, serve, follow other writers.
+//! `vmap serve`: bind, connect and load the registry, serve, watch the database.
+//!
+//! Decisions: the server listens before it connects, so `/healthz` answers (and `/readyz`
+//! says "not ready") while the database is awaited. A database that is away at start-up
+//! (refused, silent, locked) is retried with a doubling wait capped at [`RETRY_CAP`],
+//! warning each time, rather than ending the process: a service manager that starts vmap
+//! and PostgreSQL together needs no ordering. Any other failure (a wrong password, a bad
+//! URL, a failed migration) still ends it, since waiting does not cure it.
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -9,30 +17,20 @@ use super::{CliError, check_write_safety, connect, load_registry, load_zones};
 use crate::api::{self, AppState};
 use crate::progress::Progress;
 use crate::registry::Registry;
+use crate::store::Store;
+use crate::zones::ZoneTable;
+
+/// The first wait before the database is asked again at start-up; doubled each time…
+const RETRY_FIRST: Duration = Duration::from_millis(500);
+/// …up to this.
+const RETRY_CAP: Duration = Duration::from_secs(30);
+
+/// How often the database is probed during an outage when following is off.
+const PROBE_EVERY: Duration = Duration::from_secs(1);
 
 pub(super) async fn serve(args: ServeArgs) -> Result<(), CliError> {
     check_write_safety(args.listen, &args.api_tokens, args.read_only)?;
     let zones = load_zones(&args.data.zones)?;
-    let store = connect(&args.data).await?;
-    if args.demo {
-        let counts = store.counts().await?;
-        if counts.active + counts.retired == 0 {
-            eprintln!(
-                "Empty database: seeding {} demo addresses…",
-                args.demo_addresses
-            );
-            let progress = Progress::new("seeding", args.demo_addresses);
-            let report =
-                crate::synth::seed(&store, zones.clone(), args.demo_addresses, 1, &progress)
-                    .await?;
-            eprintln!(
-                "Seeded {} addresses in {:.1} s",
-                report.n_addresses,
-                report.duration.as_secs_f64()
-            );
-        }
-    }
-    let limits = args.limits.limits();
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|source| CliError::Listen {
@@ -40,55 +38,128 @@ pub(super) async fn serve(args: ServeArgs) -> Result<(), CliError> {
             source,
         })?;
     let address = listener.local_addr().map_err(CliError::Serve)?;
-    let mut state = AppState::loading(limits).with_tokens(args.api_tokens.clone());
+    let mut state = AppState::loading(args.limits.limits()).with_tokens(args.api_tokens.clone());
     if args.read_only {
         state = state.read_only();
     }
     let router = api::app(state.clone());
-    let server = tokio::spawn(api::serve(listener, router));
+    let mut server = tokio::spawn(api::serve(listener, router, args.connections.limits()));
     tracing::info!(%address, "listening; loading the registry");
     let started = Instant::now();
-    let registry = Arc::new(load_registry(&args.data.snapshot, store, zones).await?);
+    let loading = async {
+        let store = until_available("connecting", || connect(&args.data)).await?;
+        if args.demo {
+            seed_demo(&store, &zones, args.demo_addresses).await?;
+        }
+        until_available("loading the registry", || async {
+            Ok(load_registry(&args.data.snapshot, store.clone(), zones.clone()).await?)
+        })
+        .await
+    };
+    let registry = tokio::select! {
+        loaded = loading => Arc::new(loaded?),
+        // Stopped (or failed) before the registry was loaded.
+        ended = &mut server => return served(ended),
+    };
     let status = registry.status();
     state.set_registry(registry.clone());
-    if args.follow_interval_ms > 0 {
-        tokio::spawn(follow(
-            registry,
-            Duration::from_millis(args.follow_interval_ms),
-        ));
-    }
+    let follow = args.follow_interval_ms > 0;
+    let interval = if follow {
+        Duration::from_millis(args.follow_interval_ms)
+    } else {
+        PROBE_EVERY
+    };
+    tokio::spawn(watch(registry, follow, interval));
     let ready_after = started.elapsed();
     tracing::info!(
         seconds = ready_after.as_secs_f64(),
         addresses = status.n_active,
         "ready"
     );
-    print_welcome(address, status.n_active, ready_after);
-    server
-        .await
+    print_welcome(address, status.n_active, status.build_duration);
+    served(server.await)
+}
+
+fn served(ended: Result<std::io::Result<()>, tokio::task::JoinError>) -> Result<(), CliError> {
+    ended
         .map_err(|error| CliError::Serve(std::io::Error::other(error)))?
         .map_err(CliError::Serve)
 }
 
-/// Applies other writers' changes to memory, every `interval`, for as long as the server runs.
-pub(super) async fn follow(registry: Arc<Registry>, interval: Duration) {
+/// Runs `attempt` until it succeeds or fails for another reason than the database being
+/// away, waiting [`RETRY_FIRST`], then twice as long each time up to [`RETRY_CAP`].
+async fn until_available<T, Fut>(
+    what: &str,
+    mut attempt: impl FnMut() -> Fut,
+) -> Result<T, CliError>
+where
+    Fut: Future<Output = Result<T, CliError>>,
+{
+    let mut wait = RETRY_FIRST;
+    let mut attempts = 0u32;
+    loop {
+        attempts += 1;
+        match attempt().await {
+            Err(error) if error.is_database_unavailable() => {
+                tracing::warn!(
+                    attempt = attempts,
+                    retry_in_s = wait.as_secs_f64(),
+                    %error,
+                    "the database is unavailable ({what}); retrying"
+                );
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(RETRY_CAP);
+            }
+            outcome => return outcome,
+        }
+    }
+}
+
+/// `--demo`: seeds an empty database with synthetic addresses.
+async fn seed_demo(store: &Store, zones: &Arc<ZoneTable>, n: u64) -> Result<(), CliError> {
+    let counts = store.counts().await?;
+    if counts.active + counts.retired > 0 {
+        return Ok(());
+    }
+    eprintln!("Empty database: seeding {n} demo addresses…");
+    let progress = Progress::new("seeding", n);
+    let report = crate::synth::seed(store, zones.clone(), n, 1, &progress).await?;
+    eprintln!(
+        "Seeded {} addresses in {:.1} s",
+        report.n_addresses,
+        report.duration.as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Every `interval`, for as long as the server runs: while the database is away, probes
+/// it (the outage ends when it answers); otherwise, when `follow`, applies the changes
+/// other writers (processes, replicas) made. The registry logs an outage's start and end.
+pub(super) async fn watch(registry: Arc<Registry>, follow: bool, interval: Duration) {
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
+        if registry.database_outage().is_some() && registry.check_database().await.is_err() {
+            continue;
+        }
+        if !follow {
+            continue;
+        }
         match registry.catch_up().await {
             Ok(0) => {}
             Ok(n) => tracing::debug!(changes = n, "followed other writers"),
+            Err(error) if error.is_database_unavailable() => {}
             Err(error) => tracing::warn!(%error, "following other writers failed; retrying"),
         }
     }
 }
 
-pub(super) fn print_welcome(address: SocketAddr, n_active: u64, ready_after: Duration) {
+pub(super) fn print_welcome(address: SocketAddr, n_active: u64, built_in: Duration) {
     eprintln!();
     eprintln!(
         "vmap is ready on http://{address} with {n_active} addresses (index built in {:.1} s)",
-        ready_after.as_secs_f64()
+        built_in.as_secs_f64()
     );
     eprintln!("Try:");
     eprintln!("  curl 'http://{address}/v1/reverse?lat=21.0285&lon=105.8542&limit=3'");

@@ -16,6 +16,7 @@ use crate::progress::Progress;
 use crate::store::{Store, StoreError, StoreIdentity};
 use crate::zones::{ZoneId, ZoneMethod, ZoneTable};
 
+mod health;
 mod memory;
 mod mint;
 mod query;
@@ -23,6 +24,7 @@ mod reads;
 mod snapshot;
 mod writes;
 
+pub use health::Outage;
 pub use mint::{AssignFailure, AssignOptions, AssignOutcome, AssignRow};
 pub use query::{
     DEFAULT_LIMIT, DEFAULT_MATCH_RADIUS_M, DEFAULT_RADIUS_M, MAX_LIMIT, MAX_MATCH_RADIUS_M,
@@ -30,6 +32,7 @@ pub use query::{
 };
 pub use snapshot::SnapshotError;
 
+use health::Health;
 use memory::{Memory, note_if_displaced};
 
 /// Zone by nearby addresses: this many nearest active addresses vote…
@@ -69,6 +72,14 @@ pub enum RegistryError {
         task: &'static str,
         source: tokio::task::JoinError,
     },
+}
+
+impl RegistryError {
+    /// Whether the database is away (see [`StoreError::is_unavailable`]): the same call may
+    /// succeed later.
+    pub fn is_database_unavailable(&self) -> bool {
+        matches!(self, RegistryError::Store(error) if error.is_unavailable())
+    }
 }
 
 /// Changes fetched per round trip while catching up.
@@ -141,6 +152,8 @@ pub struct Registry {
     memory: RwLock<Memory>,
     /// Serialises this process's writers: deciding codes and committing them is one step.
     write_lock: tokio::sync::Mutex<()>,
+    /// What was last seen of the database.
+    health: Health,
     build_duration: Duration,
     from_snapshot: bool,
 }
@@ -174,6 +187,7 @@ impl Registry {
             store,
             memory: RwLock::new(memory),
             write_lock: tokio::sync::Mutex::new(()),
+            health: Health::default(),
             build_duration: Duration::ZERO,
             from_snapshot: !built_from_database,
         };
@@ -339,7 +353,29 @@ impl Registry {
     /// The registered address holding `code`, read from the database (the system of
     /// record: it has every field, memory only what matching needs).
     pub async fn address(&self, code: VmapCode) -> Result<Option<Address>, RegistryError> {
-        Ok(self.store.get_by_code(&code).await?)
+        Ok(self.noted(self.store.get_by_code(&code).await)?)
+    }
+
+    /// The database outage under way, if a call found the database away and no probe has
+    /// found it back since.
+    pub fn database_outage(&self) -> Option<Outage> {
+        self.health.outage()
+    }
+
+    /// Asks the database whether it would take a write, without waiting on a lock; a
+    /// success ends the outage under way.
+    pub async fn check_database(&self) -> Result<(), RegistryError> {
+        self.noted(self.store.probe().await)?;
+        self.health.recovered();
+        Ok(())
+    }
+
+    /// `result` of a store call, noting an outage when it found the database away.
+    fn noted<T>(&self, result: Result<T, StoreError>) -> Result<T, StoreError> {
+        if let Err(error) = &result {
+            self.health.note(error);
+        }
+        result
     }
 
     /// Closes the database connections.

@@ -199,7 +199,7 @@ impl Registry {
             .by_postcode(code.postcode())
             .ok_or(RegistryError::UnknownPostcode(code.postcode()))?;
         let cell = code.cell(self.zones.reference_of(zone_id));
-        match self.store.get_by_code(&code).await? {
+        match self.noted(self.store.get_by_code(&code).await)? {
             Some(address) => Ok(CodeLookup::Registered {
                 address: Box::new(address),
                 zone_id,

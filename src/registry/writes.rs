@@ -24,7 +24,7 @@ impl Registry {
             if options.dry_run || new_rows.is_empty() {
                 return Ok(outcomes);
             }
-            match self.store.insert_addresses(&new_rows).await {
+            match self.noted(self.store.insert_addresses(&new_rows).await) {
                 Ok(inserted) => {
                     let mut memory = self.write_memory();
                     for (row, &id) in new_rows.iter().zip(&inserted.ids) {
@@ -65,7 +65,7 @@ impl Registry {
         let mut n_applied = 0;
         loop {
             let since = self.read_memory().followed_seq;
-            let changes = self.store.changes_since(since, CATCH_UP_BATCH).await?;
+            let changes = self.noted(self.store.changes_since(since, CATCH_UP_BATCH).await)?;
             let Some(last) = changes.last().map(|row| row.change_seq) else {
                 return Ok(n_applied);
             };
@@ -99,9 +99,7 @@ impl Registry {
         }
         let _writer = self.write_lock.lock().await;
         let current = self
-            .store
-            .get_by_code(&code)
-            .await?
+            .noted(self.store.get_by_code(&code).await)?
             .ok_or(RegistryError::NotRegistered(code))?;
         if current.status == AddressStatus::Retired {
             return Err(RegistryError::Retired(code));
@@ -118,9 +116,7 @@ impl Registry {
     ) -> Result<Address, RegistryError> {
         let _writer = self.write_lock.lock().await;
         let current = self
-            .store
-            .get_by_code(&code)
-            .await?
+            .noted(self.store.get_by_code(&code).await)?
             .ok_or(RegistryError::NotRegistered(code))?;
         if current.status == AddressStatus::Retired && successor.is_none() {
             return Ok(current);
@@ -129,7 +125,7 @@ impl Registry {
             if successor == code {
                 return Err(RegistryError::SelfSuccessor);
             }
-            match self.store.get_by_code(&successor).await? {
+            match self.noted(self.store.get_by_code(&successor).await)? {
                 Some(row) if row.status == AddressStatus::Active => {}
                 Some(_) => return Err(RegistryError::SuccessorRetired(successor)),
                 None => return Err(RegistryError::SuccessorNotRegistered(successor)),
@@ -150,9 +146,7 @@ impl Registry {
         change: &AddressChange,
     ) -> Result<Address, RegistryError> {
         let (_, after) = self
-            .store
-            .update_address(&code, change)
-            .await?
+            .noted(self.store.update_address(&code, change).await)?
             .ok_or(RegistryError::NotRegistered(code))?;
         let mut memory = self.write_memory();
         memory.apply(&self.zones, &IndexRow::from(&after))?;

@@ -4,12 +4,13 @@
 //! PostGIS-compatible EWKB in every backend ([`ewkb`]). Migrations are embedded and run on
 //! connect. The in-memory index is derived from what this module reads back.
 
+mod availability;
 pub mod ewkb;
 mod postgres;
 mod record;
 mod sqlite;
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::address::{Address, AddressChange, AddressId, AddressStatus, IndexRow, NewAddress};
 use crate::code::VmapCode;
@@ -47,6 +48,20 @@ pub enum StoreError {
     NotEmpty(u64),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+}
+
+impl StoreError {
+    /// Whether the database is away (unreachable, refusing connections, locked by another
+    /// writer for longer than the database timeout, read-only, full) rather than this
+    /// request failing: the same request may succeed later.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            StoreError::Database(error) => availability::sqlx_error(error),
+            StoreError::Sqlite(error) => availability::rusqlite_error(error),
+            StoreError::Migrate(error) => availability::migrate_error(error),
+            _ => false,
+        }
+    }
 }
 
 /// Summary figures of the registry.
@@ -123,11 +138,16 @@ pub struct StoreOptions {
     /// Plain SQLite connections that read the addresses at once at start-up, each over its
     /// own range of ids.
     pub load_threads: usize,
+    /// Longest wait for the database: for a connection from a pool (and so for an
+    /// unreachable server), and for another writer's lock (SQLite's `busy_timeout`,
+    /// PostgreSQL's `lock_timeout`). Past it the call fails as unavailable.
+    pub db_timeout: Duration,
 }
 
 impl StoreOptions {
     pub const DEFAULT_PG_MAX_CONNECTIONS: u32 = 16;
     pub const DEFAULT_SQLITE_READERS: u32 = 4;
+    pub const DEFAULT_DB_TIMEOUT: Duration = Duration::from_secs(3);
 
     /// One start-up reader per core, at most four: decoding rows is what they spend their
     /// time on, and more readers than cores only contend.
@@ -144,6 +164,7 @@ impl Default for StoreOptions {
             pg_max_connections: StoreOptions::DEFAULT_PG_MAX_CONNECTIONS,
             sqlite_readers: StoreOptions::DEFAULT_SQLITE_READERS,
             load_threads: StoreOptions::default_load_threads(),
+            db_timeout: StoreOptions::DEFAULT_DB_TIMEOUT,
         }
     }
 }
@@ -160,9 +181,7 @@ impl Store {
         if url.starts_with("sqlite:") {
             Ok(Store::Sqlite(SqliteStore::connect(url, options).await?))
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-            Ok(Store::Postgres(
-                PostgresStore::connect(url, options.pg_max_connections).await?,
-            ))
+            Ok(Store::Postgres(PostgresStore::connect(url, options).await?))
         } else {
             Err(StoreError::UnsupportedUrl(url.to_owned()))
         }
@@ -200,6 +219,13 @@ impl Store {
             dispatch!(self, store => store.history_at(version).await)?;
         row.map(|(version, token)| HistoryEntry::from_stored(version, &token))
             .transpose()
+    }
+
+    /// Checks, without waiting on another writer's lock, that the database answers and
+    /// would take a write; what the service asks while the database is away, to learn
+    /// when it is back.
+    pub async fn probe(&self) -> Result<(), StoreError> {
+        dispatch!(self, store => store.probe().await)
     }
 
     /// Inserts addresses in one transaction: all or none. Ids and change sequence numbers

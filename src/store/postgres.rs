@@ -1,15 +1,21 @@
 //! PostgreSQL + PostGIS backend: `geometry(Point,4326)` with a GiST index, bulk writes as
 //! array binds (`UNNEST`), writers serialised by a trigger (see the migration) so that change
 //! numbers become visible in order.
+//!
+//! Decisions: the database timeout bounds how long a call waits for a connection (the
+//! pool's `acquire_timeout`, which covers a refused or silent server) and for a lock
+//! (`lock_timeout`: the writers' serialising lock, a row another session holds). It is not
+//! a `statement_timeout`: the start-up read of every address is one statement that runs for
+//! as long as the table is large, and a single-row read does not run long on its own.
 
 use std::time::Duration;
 
 use futures::TryStreamExt;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{ConnectOptions, PgPool, Row};
+use sqlx::{ConnectOptions, Connection, PgPool, Row};
 
 use super::record::{AddressRecord, IndexRecord, convert};
-use super::{Inserted, StoreCounts, StoreError, StoreIdentity, ewkb, now_ms};
+use super::{Inserted, StoreCounts, StoreError, StoreIdentity, StoreOptions, ewkb, now_ms};
 use crate::address::{Address, AddressChange, AddressParts, IndexRow, NewAddress};
 use crate::code::VmapCode;
 
@@ -31,17 +37,38 @@ pub struct PostgresStore {
 }
 
 impl PostgresStore {
-    pub async fn connect(url: &str, max_connections: u32) -> Result<PostgresStore, StoreError> {
+    pub async fn connect(url: &str, settings: &StoreOptions) -> Result<PostgresStore, StoreError> {
+        let timeout = settings.db_timeout;
         let options: PgConnectOptions = url
             .parse::<PgConnectOptions>()?
-            .log_slow_statements(tracing::log::LevelFilter::Debug, Duration::from_secs(1));
+            .log_slow_statements(tracing::log::LevelFilter::Debug, Duration::from_secs(1))
+            .options([("lock_timeout", format!("{}ms", timeout.as_millis().max(1)))]);
+        // One connection on its own first: an unreachable server is then reported with its
+        // reason (refused, unknown host, no answer) rather than as the pool's timeout.
+        let first = tokio::time::timeout(timeout, options.connect())
+            .await
+            .map_err(|_| {
+                sqlx::Error::Io(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!("no answer from the database within {timeout:?}"),
+                ))
+            })??;
+        let _ = first.close().await;
         let pool = PgPoolOptions::new()
-            .max_connections(max_connections.max(2))
-            .acquire_timeout(Duration::from_secs(30))
+            .max_connections(settings.pg_max_connections.max(2))
+            .acquire_timeout(timeout)
             .connect_with(options)
             .await?;
         sqlx::migrate!("migrations/postgres").run(&pool).await?;
         Ok(PostgresStore { pool })
+    }
+
+    /// A read through the pool: PostgreSQL answers (writes need nothing more of it).
+    pub async fn probe(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1 FROM vmap_meta LIMIT 1")
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     pub fn pool(&self) -> &PgPool {

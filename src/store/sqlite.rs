@@ -5,6 +5,11 @@
 //! row from its worker thread to the async side, which made a 25 M-row start take minutes
 //! (see `for_each_index_row`). Writes have their own single-connection pool, so a write never waits for a
 //! reader's connection or invalidates another's cache.
+//!
+//! The database timeout is SQLite's `busy_timeout` (how long a call waits for another
+//! writer's lock) and every pool's `acquire_timeout`. [`SqliteStore::probe`] has a
+//! connection of its own that never waits for a lock, so that asking "is the database back?"
+//! while it is locked neither waits nor holds the writers' connection.
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -36,6 +41,8 @@ pub struct SqliteStore {
     /// (WAL), and assignment ran about twice as slow in `serve` that way.
     writer: SqlitePool,
     reader: SqlitePool,
+    /// One connection, opened when first needed, with no busy timeout: for `probe`.
+    probe: SqlitePool,
     /// Plain connections reading at once at start-up.
     load_threads: usize,
 }
@@ -49,7 +56,7 @@ impl SqliteStore {
             // WAL + NORMAL: a killed process loses nothing committed; only power loss may
             // lose the last transactions, never consistency.
             .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(30))
+            .busy_timeout(settings.db_timeout)
             .foreign_keys(true)
             // The code index is written in no particular order while seeding or assigning;
             // a larger page cache (negative = KiB) keeps those inserts off the disk.
@@ -59,17 +66,24 @@ impl SqliteStore {
             .filter(|path| !path.as_os_str().is_empty() && path.as_os_str() != ":memory:");
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
+            .acquire_timeout(settings.db_timeout)
             .connect_with(options.clone())
             .await?;
         sqlx::migrate!("migrations/sqlite").run(&writer).await?;
         let reader = SqlitePoolOptions::new()
             .max_connections(settings.sqlite_readers.max(1))
-            .connect_with(options)
+            .acquire_timeout(settings.db_timeout)
+            .connect_with(options.clone())
             .await?;
+        let probe = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(settings.db_timeout)
+            .connect_lazy_with(options.busy_timeout(Duration::ZERO));
         Ok(SqliteStore {
             path,
             writer,
             reader,
+            probe,
             load_threads: settings.load_threads.max(1),
         })
     }
@@ -77,6 +91,19 @@ impl SqliteStore {
     pub async fn close(&self) {
         self.writer.close().await;
         self.reader.close().await;
+        self.probe.close().await;
+    }
+
+    /// Takes the write lock and writes (a row to itself), then rolls back, failing at once
+    /// when another writer holds the lock: a read-only file fails only on the write, since
+    /// `BEGIN IMMEDIATE` alone succeeds there.
+    pub async fn probe(&self) -> Result<(), StoreError> {
+        let mut tx = self.probe.begin_with("BEGIN IMMEDIATE").await?;
+        sqlx::query("UPDATE vmap_meta SET value = value WHERE key = 'instance_id'")
+            .execute(&mut *tx)
+            .await?;
+        tx.rollback().await?;
+        Ok(())
     }
 
     pub async fn max_id(&self) -> Result<i64, StoreError> {

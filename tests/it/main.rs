@@ -7,10 +7,12 @@ mod api;
 mod assign;
 mod assign_safety;
 mod bench_cmd;
+mod connections;
 mod e2e;
 mod edge;
 mod index_oracle;
 mod olc_vectors;
+mod outage;
 mod postgres;
 mod registry;
 mod snapshot;
@@ -23,10 +25,12 @@ fn main() -> std::process::ExitCode {
         assign::trials(),
         assign_safety::trials(),
         bench_cmd::trials(),
+        connections::trials(),
         e2e::trials(),
         edge::trials(),
         index_oracle::trials(),
         olc_vectors::trials(),
+        outage::trials(),
         postgres::trials(),
         registry::trials(),
         snapshot::trials(),

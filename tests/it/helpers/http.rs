@@ -45,6 +45,17 @@ impl HttpClient {
             .uri(format!("http://{}{path}", self.address))
     }
 
+    /// Sends `request` and returns the answer as soon as its head has come, its body unread.
+    pub async fn open(
+        &self,
+        request: Request<RequestBody>,
+    ) -> Result<hyper::Response<hyper::body::Incoming>, HttpError> {
+        tokio::time::timeout(ANSWER_TIMEOUT, self.client.request(request))
+            .await
+            .map_err(|_| format!("no answer within {ANSWER_TIMEOUT:?}"))?
+            .map_err(Into::into)
+    }
+
     /// Sends `request` and reads the whole answer, or says why it could not.
     pub async fn try_send(&self, request: Request<RequestBody>) -> Result<TestResponse, HttpError> {
         let exchange = async {

@@ -6,7 +6,8 @@
 //! - [`server`]: [`Server`], `vmap serve` or the router on port 0, ready once `/readyz` is;
 //! - [`http`]: [`HttpClient`], the one client for a real socket (hyper-util);
 //! - [`vmap_cli`]: [`run_vmap`] and [`vmap_command`] for the CLI;
-//! - [`lists`]: synthetic CSV lists, CSV answers taken apart.
+//! - [`lists`]: synthetic CSV lists, CSV answers taken apart;
+//! - [`proxy`]: [`TcpProxy`], a TCP proxy a test closes to make a database unreachable.
 //!
 //! Decision: PostgreSQL variants when no server is given. The binary runs on libtest-mimic
 //! (`harness = false` in Cargo.toml), which can mark a test *ignored* when the run starts.
@@ -23,6 +24,7 @@ pub mod database;
 pub mod harness;
 pub mod http;
 pub mod lists;
+pub mod proxy;
 pub mod server;
 pub mod vmap_cli;
 
@@ -32,5 +34,6 @@ pub use app::{
 };
 pub use database::{Backend, DirectPool, TestDb, pg_connect, sqlite_url};
 pub use lists::{column, parse_csv, synth_csv};
+pub use proxy::TcpProxy;
 pub use server::Server;
 pub use vmap_cli::{run_vmap, vmap_command};

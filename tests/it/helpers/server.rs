@@ -41,25 +41,46 @@ impl Server {
     /// `vmap serve --database-url DATABASE_URL --listen 127.0.0.1:0`, logging to
     /// `LOG_DIR/NAME.log`; returns once it is ready.
     pub async fn start_vmap(name: &str, database_url: &str, log_dir: &Path) -> Server {
+        Server::start_vmap_with(name, database_url, log_dir, &[]).await
+    }
+
+    /// [`Server::start_vmap`] with settings in its environment (`VMAP_…` variables).
+    pub async fn start_vmap_with(
+        name: &str,
+        database_url: &str,
+        log_dir: &Path,
+        env: &[(&str, &str)],
+    ) -> Server {
+        let mut server = Server::spawn_vmap(name, database_url, log_dir, env).await;
+        server.wait_ready(VMAP_READY_WITHIN).await;
+        server
+    }
+
+    /// [`Server::start_vmap_with`] that returns as soon as the server listens, ready or not.
+    pub async fn spawn_vmap(
+        name: &str,
+        database_url: &str,
+        log_dir: &Path,
+        env: &[(&str, &str)],
+    ) -> Server {
         let log = log_dir.join(format!("{name}.log"));
         let log_file = std::fs::File::create(&log).expect("log file");
         let child = vmap_command(["serve", "--database-url", database_url])
             .args(["--listen", "127.0.0.1:0"])
             .env("RUST_LOG", "info,sqlx=error")
+            .envs(env.iter().copied())
             .stdout(log_file.try_clone().expect("log file"))
             .stderr(log_file)
             .spawn()
             .expect("start vmap serve");
         let mut running = Running::Process { child, log };
         let address = listening_address(name, &mut running).await;
-        let mut server = Server {
+        Server {
             name: name.to_owned(),
             address,
             client: HttpClient::new(address),
             running,
-        };
-        server.wait_ready(VMAP_READY_WITHIN).await;
-        server
+        }
     }
 
     /// `router` on a port of its own in this process, answering at once; ready or not is up
@@ -70,7 +91,7 @@ impl Server {
             .expect("bind port 0");
         let address = listener.local_addr().expect("local address");
         let task = tokio::spawn(async move {
-            let _ = vmap::api::serve(listener, router).await;
+            let _ = vmap::api::serve(listener, router, vmap::api::ConnectionLimits::DEFAULT).await;
         });
         Server {
             name: "in-process".to_owned(),
@@ -108,19 +129,30 @@ impl Server {
     /// Polls `/readyz` until it answers 200; fails the test after `within`, or as soon as a
     /// `vmap serve` child exits.
     pub async fn wait_ready(&mut self, within: Duration) {
+        self.wait_for_status("/readyz", 200, within).await;
+    }
+
+    /// Polls `GET path` until it answers `status` and returns that answer; fails the test
+    /// after `within`, or as soon as a `vmap serve` child exits.
+    pub async fn wait_for_status(
+        &mut self,
+        path: &str,
+        status: u16,
+        within: Duration,
+    ) -> TestResponse {
         let started = Instant::now();
         let mut poll = tokio::time::interval(POLL_EVERY);
         loop {
             poll.tick().await;
             self.assert_running();
-            if let Ok(response) = self.client.try_get("/readyz").await
-                && response.status == 200
+            if let Ok(response) = self.client.try_get(path).await
+                && response.status == status
             {
-                return;
+                return response;
             }
             assert!(
                 started.elapsed() < within,
-                "{} not ready after {within:?}:\n{}",
+                "{} did not answer {status} to {path} within {within:?}:\n{}",
                 self.name,
                 self.log_text()
             );
