@@ -104,6 +104,7 @@ fn reverse_query(limit: usize, radius_m: f64, errors: &mut Vec<FieldError>) -> R
     ),
     responses(
         (status = 200, description = "Nearest addresses, zone and grid code", body = ReverseBody),
+        (status = 400, description = "A query parameter given more than once", body = super::Problem, content_type = "application/problem+json"),
         (status = 422, description = "Missing or invalid parameter", body = super::Problem, content_type = "application/problem+json"),
     )
 )]

@@ -62,6 +62,7 @@ pub(super) async fn zone_by_postcode(
     responses(
         (status = 200, description = "The zone and how it was found", body = ZoneBody),
         (status = 404, description = "The point is outside coverage", body = super::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "A query parameter given more than once", body = super::Problem, content_type = "application/problem+json"),
         (status = 422, description = "Missing or invalid lat/lon", body = super::Problem, content_type = "application/problem+json"),
     )
 )]
