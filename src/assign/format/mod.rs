@@ -57,8 +57,8 @@ use std::path::Path;
 use csv::ByteRecord;
 use serde_json::{Map, Value};
 
-use read_csv::CsvRows;
 pub use read_csv::CsvHeaderPeeker;
+use read_csv::CsvRows;
 use read_json::{JsonRows, NdjsonRows};
 pub use write::RowWriter;
 
@@ -989,7 +989,9 @@ mod tests {
         for (format, input) in inputs {
             let (header, rows) = read_all(format, input);
             let mut writer = RowWriter::new(format, header.as_ref(), Vec::new()).expect("writer");
-            writer.write_row(&rows[0], &outcome_for(&rows[0])).expect("row");
+            writer
+                .write_row(&rows[0], &outcome_for(&rows[0]))
+                .expect("row");
             writer.write_abort(message).expect("abort record");
             let output = String::from_utf8(writer.finish().expect("finish")).expect("UTF-8");
             match format {
@@ -999,11 +1001,17 @@ mod tests {
                         lines.next(),
                         Some("id;lat;lon;status;code;postcode;distance_m;error_code;error_message")
                     );
-                    assert!(lines.next().is_some_and(|row| row.starts_with("k1;21;105;created;")));
+                    assert!(
+                        lines
+                            .next()
+                            .is_some_and(|row| row.starts_with("k1;21;105;created;"))
+                    );
                     // Input columns empty; `status` is an output column, overwritten.
                     assert_eq!(
                         lines.next(),
-                        Some(";;;error;;;;stream_aborted;\"the answer stops after 1 rows: \"\"why\"\"\"")
+                        Some(
+                            ";;;error;;;;stream_aborted;\"the answer stops after 1 rows: \"\"why\"\"\""
+                        )
                     );
                     assert_eq!(lines.next(), None);
                 }
@@ -1013,7 +1021,10 @@ mod tests {
                     assert_eq!(parsed[1]["status"], "error");
                     assert_eq!(parsed[1]["error_code"], "stream_aborted");
                     assert_eq!(parsed[1]["error_message"], message);
-                    assert_eq!(parsed[1].as_object().map(Map::len), Some(OUTPUT_COLUMNS.len()));
+                    assert_eq!(
+                        parsed[1].as_object().map(Map::len),
+                        Some(OUTPUT_COLUMNS.len())
+                    );
                 }
                 Format::Ndjson => {
                     let last: Value =
@@ -1050,7 +1061,13 @@ mod tests {
     #[test]
     fn the_header_is_known_once_its_line_has_come() {
         let mut peeker = CsvHeaderPeeker::new();
-        let parts = [&b"\xEF"[..], b"\xBB\xBF", b"\r\n", b"id;La", b"titude;\"a\nb\""];
+        let parts = [
+            &b"\xEF"[..],
+            b"\xBB\xBF",
+            b"\r\n",
+            b"id;La",
+            b"titude;\"a\nb\"",
+        ];
         for part in parts {
             assert_eq!(peeker.push(part), CsvHeaderPeek::NeedMore, "{part:?}");
         }
@@ -1061,7 +1078,11 @@ mod tests {
         assert_eq!(header.columns(), ["id", "Latitude", "a\nb", "lng"]);
         assert_eq!(header.separator(), b';');
         assert!(header.missing_coordinates().is_empty());
-        let pushed: Vec<u8> = parts.concat().into_iter().chain(last.iter().copied()).collect();
+        let pushed: Vec<u8> = parts
+            .concat()
+            .into_iter()
+            .chain(last.iter().copied())
+            .collect();
         assert_eq!(peeker.into_bytes(), pushed, "every byte is given back");
 
         assert_eq!(columns(&peek(b"id,lat", &[])), ["id", "lat"]);
@@ -1074,7 +1095,10 @@ mod tests {
             other => panic!("{other:?}"),
         };
         assert_eq!(header("id,lat,street\n").missing_coordinates(), ["lon"]);
-        assert_eq!(header("Longitude,LAT\n").missing_coordinates(), Vec::<&str>::new());
+        assert_eq!(
+            header("Longitude,LAT\n").missing_coordinates(),
+            Vec::<&str>::new()
+        );
         assert_eq!(header("id,street\n").missing_coordinates(), ["lat", "lon"]);
         // A quoted field the line end does not close: the header waits for its end.
         let open_quote = b"a\"b,\"c\nd\",lat,lon\n";
