@@ -1,4 +1,28 @@
 //! `POST /v1/assign`: a whole address list in, the same list with codes out, streamed.
+//!
+//! Decisions:
+//! - What can be checked before the answer begins is answered with a status: 413 for a
+//!   declared `Content-Length` over `--max-assign-bytes`, or for a body that passes it
+//!   within what is read first; 503 while the database is known to be away (not for a dry
+//!   run); for CSV, 422 `missing_column` naming `lat` and/or `lon` when the header line
+//!   (read before answering, at most 1 MiB; an empty body has none) has no such column.
+//!   A header-only CSV that has them answers 200 with the header only.
+//! - Once the answer has begun (200), a failure cannot change the status. The list then
+//!   ends with one abort record in its own format — `status` `error`, `error_code`
+//!   `stream_aborted`, `error_message` saying after how many rows and why — and the
+//!   document is closed (the JSON array's `]`), so it still parses and no client takes it
+//!   for the whole list. The rows above it are answered; the rest were not processed.
+//!   Cutting the connection instead was the old behaviour: a lenient client read a CSV cut
+//!   between batches, or an `[]` closed early, as a complete answer.
+//! - One code for every cause (the database went away, the body passed its limit mid-way,
+//!   the body failed or went silent, a server fault): whatever the cause, the remedy is the
+//!   same — send the rows after the answered ones again — and the message says which it was.
+//!   A chunked body that passes the limit is read no further: the rows read before it are
+//!   answered, and the message says `… after N rows: … larger than B bytes …`.
+//! - The answer declares `Trailer: vmap-status` and ends with `vmap-status: complete` or
+//!   `aborted`, for clients that read trailers (hyper sends them only to a request with
+//!   `TE: trailers`). The last record is the check that needs nothing more: an answer is
+//!   complete unless its last record has `error_code` `stream_aborted`.
 
 use std::io::Write;
 
@@ -9,10 +33,13 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use futures::StreamExt;
+use http_body_util::StreamBody;
+use hyper::body::Frame;
 use serde::Deserialize;
 
-use super::{AppError, AppState};
-use crate::assign::{self, AssignSettings, format::Format};
+use super::{AppError, AppState, FieldError};
+use crate::assign::format::{CsvHeaderPeek, CsvHeaderPeeker, Format, MAX_HEADER_SCAN_BYTES};
+use crate::assign::{self, AssignSettings};
 use crate::registry::{AssignOptions, MAX_MATCH_RADIUS_M, MatchRadius};
 
 pub(super) fn router() -> Router<AppState> {
@@ -53,13 +80,13 @@ pub(super) fn is_dry_run(uri: &axum::http::Uri) -> bool {
 
 /// Sends what the list writer writes to the response body, chunk by chunk.
 struct ChannelWriter {
-    sender: tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>,
+    sender: tokio::sync::mpsc::Sender<Bytes>,
 }
 
 impl Write for ChannelWriter {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         self.sender
-            .blocking_send(Ok(Bytes::copy_from_slice(buf)))
+            .blocking_send(Bytes::copy_from_slice(buf))
             .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "client went away"))?;
         Ok(buf.len())
     }
@@ -74,10 +101,14 @@ impl Write for ChannelWriter {
 /// The body is CSV (`text/csv`; header row; `,` or `;`; UTF-8 with or without BOM), a JSON
 /// array (`application/json`) or NDJSON (`application/x-ndjson`) of rows with `lat`, `lon`
 /// and optionally `id`, `house_number`, `alley`, `street`, `unit`, `ward`, `district`,
-/// `province`, `address`; other columns are carried through. The answer is the same list in
-/// the same format and order, each row with `code`, `status` (`created`, `existing`,
-/// `error`), `postcode`, `distance_m`, `error_code`, `error_message`; it is streamed as rows
-/// are decided. A bad row answers `error` and never stops the others.
+/// `province`, `address`; other columns are carried through (a CSV header without `lat` or
+/// `lon` answers 422). The answer is the same list in the same format and order, each row
+/// with `code`, `status` (`created`, `existing`, `error`), `postcode`, `distance_m`,
+/// `error_code`, `error_message`; it is streamed as rows are decided. A bad row answers
+/// `error` and never stops the others. A list that cannot be finished once the answer has
+/// begun ends with one record with `error_code` `stream_aborted` saying after how many rows
+/// and why, and with the trailer `vmap-status: aborted` (`complete` otherwise; sent to a
+/// request with `TE: trailers`).
 #[utoipa::path(
     post,
     path = "/v1/assign",
@@ -92,7 +123,8 @@ impl Write for ChannelWriter {
         )
     ),
     responses(
-        (status = 200, description = "The list with codes, row for row, in the request's format",
+        (status = 200, description = "The list with codes, row for row, in the request's format; a list cut short ends with a `stream_aborted` record",
+            headers(("Trailer" = String, description = "`vmap-status`: the trailer field that ends the answer, `complete` or `aborted` (sent when the request has `TE: trailers`)")),
             content(
                 (String = "text/csv", example = "id,lat,lon,house_number,street,code,status,postcode,distance_m,error_code,error_message\nc-1,21.0285,105.8542,12,Phố Hàng Bạc,110072VJ3CR5,created,11007,,,\n"),
                 ([Object] = "application/json"),
@@ -101,7 +133,7 @@ impl Write for ChannelWriter {
         (status = 401, description = "Missing or wrong bearer token", body = super::Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body larger than the limit", body = super::Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not CSV, JSON or NDJSON", body = super::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid query parameter", body = super::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid query parameter, or a CSV header without a `lat` or `lon` column (`missing_column`)", body = super::Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many assignments running at once", body = super::Problem, content_type = "application/problem+json"),
         (status = 503, description = "The database is unavailable (`database_unavailable`; see `Retry-After`), or the index is still loading", body = super::Problem, content_type = "application/problem+json"),
     ),
@@ -177,22 +209,17 @@ pub(super) async fn assign_list(
         let chunk = chunk.map_err(std::io::Error::other)?;
         seen += chunk.len() as u64;
         if seen > max_bytes {
-            return Err(std::io::Error::other(format!(
-                "the list is larger than {max_bytes} bytes"
-            )));
+            return Err(std::io::Error::other(BodyTooLarge { limit: max_bytes }));
         }
         Ok::<_, std::io::Error>(chunk)
     });
-    // Read the first chunk before answering: a client that sent `Expect: 100-continue`
-    // (curl does for bodies over 1 MiB) gets its "100 Continue" only while the request body
-    // is read before the response starts; otherwise it waits a second before uploading.
     let mut stream = Box::pin(stream);
-    let first_chunk = stream.next().await;
-    let stream = futures::stream::iter(first_chunk).chain(stream);
+    let read_ahead = read_ahead(&mut stream, format).await?;
+    let stream = futures::stream::iter(read_ahead).chain(stream);
     let input = tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(stream));
 
-    let (sender, receiver) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(16);
-    let error_sender = sender.clone();
+    let (sender, receiver) = tokio::sync::mpsc::channel::<Bytes>(16);
+    let (end_sender, end_receiver) = tokio::sync::oneshot::channel::<Ending>();
     let settings = AssignSettings {
         options: AssignOptions {
             match_radius,
@@ -214,10 +241,10 @@ pub(super) async fn assign_list(
         )
         .await
     });
-    // Watches the task: an error, or even a panic, must cut the answer short rather than
-    // end it as if the list were complete.
+    // Watches the task and tells the body how the list ended; an error, or even a panic, is
+    // an abort (the engine has then written the abort record).
     tokio::spawn(async move {
-        let failure = match task.await {
+        let ending = match task.await {
             Ok(Ok((summary, _))) => {
                 tracing::info!(
                     rows = summary.rows,
@@ -227,22 +254,147 @@ pub(super) async fn assign_list(
                     rows_per_s = summary.rows_per_second() as u64,
                     "assigned a list"
                 );
-                return;
+                Ending::Complete
             }
-            Ok(Err(error)) => error.to_string(),
+            Ok(Err(error)) => {
+                tracing::warn!(%error, "assignment stopped");
+                Ending::Aborted
+            }
             Err(join_error) => {
                 tracing::error!(%join_error, "assignment task failed");
-                "the assignment failed".to_owned()
+                Ending::Aborted
             }
         };
-        tracing::warn!(%failure, "assignment stopped");
-        let _ = error_sender.send(Err(std::io::Error::other(failure))).await;
+        let _ = end_sender.send(ending);
     });
-    let body = Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(receiver));
-    let mut response = body.into_response();
-    response.headers_mut().insert(
+    let mut response = answer_body(receiver, end_receiver).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static(format.content_type()),
     );
+    headers.insert(header::TRAILER, HeaderValue::from_static(STATUS_TRAILER));
     Ok(response)
+}
+
+/// The trailer field that says how an answer ended: `complete` or `aborted`.
+const STATUS_TRAILER: &str = "vmap-status";
+
+/// How the list ended, as the watcher saw it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ending {
+    Complete,
+    Aborted,
+}
+
+/// The answer: what the list writer writes, then the `vmap-status` trailer once the writer
+/// is done (every sender dropped) and the watcher has said how the list ended. The body
+/// always ends normally; how the list ended is in its last record and in the trailer.
+fn answer_body(
+    data: tokio::sync::mpsc::Receiver<Bytes>,
+    ending: tokio::sync::oneshot::Receiver<Ending>,
+) -> Body {
+    let data = tokio_stream::wrappers::ReceiverStream::new(data)
+        .map(|bytes| Ok::<_, std::convert::Infallible>(Frame::data(bytes)));
+    let trailer = futures::stream::once(async move {
+        // A watcher gone without a word did not see the list complete.
+        let status = match ending.await {
+            Ok(Ending::Complete) => "complete",
+            Ok(Ending::Aborted) | Err(_) => "aborted",
+        };
+        let mut trailers = HeaderMap::new();
+        trailers.insert(STATUS_TRAILER, HeaderValue::from_static(status));
+        Ok(Frame::trailers(trailers))
+    });
+    Body::new(StreamBody::new(data.chain(trailer)))
+}
+
+/// The body passed `--max-assign-bytes`.
+#[derive(Debug, thiserror::Error)]
+#[error("the list is larger than {limit} bytes (--max-assign-bytes)")]
+struct BodyTooLarge {
+    limit: u64,
+}
+
+/// Reads the start of the body before the answer begins, and returns what it read.
+///
+/// Reading before answering is what makes hyper send "100 Continue" to a client that sent
+/// `Expect: 100-continue` (curl does for bodies over 1 MiB; it otherwise waits a second
+/// before uploading). JSON and NDJSON: the first chunk. CSV: up to the end of the header
+/// line (at most [`MAX_HEADER_SCAN_BYTES`]; a longer header is left to the reader), which
+/// must name `lat` and `lon`, else 422. A body over the limit within what is read is 413.
+async fn read_ahead<S>(
+    stream: &mut S,
+    format: Format,
+) -> Result<Vec<std::io::Result<Bytes>>, AppError>
+where
+    S: futures::Stream<Item = std::io::Result<Bytes>> + Unpin,
+{
+    let mut chunks = Vec::new();
+    let mut peeker = (format == Format::Csv).then(CsvHeaderPeeker::new);
+    loop {
+        let chunk = match stream.next().await {
+            Some(Ok(chunk)) => chunk,
+            Some(Err(error)) => {
+                if let Some(too_large) = error
+                    .get_ref()
+                    .and_then(|inner| inner.downcast_ref::<BodyTooLarge>())
+                {
+                    return Err(AppError::TooLarge(format!("{too_large}; split it")));
+                }
+                // Any other fault of the body is the reader's to report, in the answer.
+                chunks.push(Err(error));
+                return Ok(chunks);
+            }
+            None => {
+                if let Some(peeker) = &mut peeker {
+                    check_header(peeker.finish())?;
+                }
+                return Ok(chunks);
+            }
+        };
+        let Some(peeker) = peeker.as_mut() else {
+            chunks.push(Ok(chunk));
+            return Ok(chunks);
+        };
+        let peek = peeker.push(&chunk);
+        chunks.push(Ok(chunk));
+        if peek != CsvHeaderPeek::NeedMore || peeker.len() >= MAX_HEADER_SCAN_BYTES {
+            check_header(peek)?;
+            return Ok(chunks);
+        }
+    }
+}
+
+/// A CSV list must have `lat` and `lon` columns: without them no row can be assigned, and a
+/// list of `missing_coordinate` rows would only hide the mistake.
+fn check_header(peek: CsvHeaderPeek) -> Result<(), AppError> {
+    let missing = match &peek {
+        CsvHeaderPeek::Header(header) => header.missing_coordinates(),
+        CsvHeaderPeek::NoHeader => vec!["lat", "lon"],
+        CsvHeaderPeek::NeedMore => return Ok(()),
+    };
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let what = match peek {
+        CsvHeaderPeek::NoHeader => "the list has no header line",
+        _ => "the CSV header has no such column",
+    };
+    Err(AppError::invalid_fields(
+        missing
+            .into_iter()
+            .map(|field| {
+                let aliases = match field {
+                    "lat" => "lat or latitude",
+                    _ => "lon, lng, long or longitude",
+                };
+                FieldError::new(
+                    field,
+                    "missing_column",
+                    format!("{what}: a CSV list needs a {aliases} column"),
+                )
+            })
+            .collect(),
+    ))
 }

@@ -18,7 +18,9 @@
 //!   connection under a client that is still uploading, and a client that reads only once
 //!   its upload is sent would see a broken pipe instead of the answer. Reading the rest of
 //!   the body before answering was the alternative, but it would take in up to 512 MiB only
-//!   to refuse it.
+//!   to refuse it. A body dropped after its answer began (an assignment that stopped
+//!   reading a list over its limit) makes the connection linger the same way once the
+//!   answer is sent; it cannot say `Connection: close` any more, so it just closes.
 //! - The body-read timeout is a limit on silence, not on the whole body: a large list on a
 //!   slow link keeps going as long as it keeps coming.
 
@@ -369,18 +371,18 @@ impl hyper::service::Service<Request<Incoming>> for ConnectionService {
                     body,
                     ended: false,
                     unread: unread.clone(),
+                    clock: self.clock.clone(),
                 },
             ))
         });
         let mut router = self.router.clone();
-        let clock = self.clock.clone();
         Box::pin(async move {
             let mut response = match tower_service::Service::call(&mut router, request).await {
                 Ok(response) => response,
                 Err(never) => match never {},
             };
+            // The body was dropped unread (which also makes the connection linger).
             if unread.load(Ordering::Relaxed) {
-                clock.left_a_body_unread.store(true, Ordering::Relaxed);
                 response
                     .headers_mut()
                     .insert(header::CONNECTION, HeaderValue::from_static("close"));
@@ -393,12 +395,14 @@ impl hyper::service::Service<Request<Incoming>> for ConnectionService {
     }
 }
 
-/// A request body that notes whether it was dropped before its end.
+/// A request body that notes whether it was dropped before its end: for its answer (if
+/// not sent yet) and for the connection, which then lingers once its last answer is sent.
 #[derive(Debug)]
 struct RequestBody {
     body: Incoming,
     ended: bool,
     unread: Arc<AtomicBool>,
+    clock: Arc<Clock>,
 }
 
 impl hyper::body::Body for RequestBody {
@@ -429,6 +433,9 @@ impl Drop for RequestBody {
     fn drop(&mut self) {
         if !self.ended && !hyper::body::Body::is_end_stream(&self.body) {
             self.unread.store(true, Ordering::Relaxed);
+            // Also when the answer has begun already (an assignment that stopped reading a
+            // list over its limit): the client may still be sending.
+            self.clock.left_a_body_unread.store(true, Ordering::Relaxed);
         }
     }
 }

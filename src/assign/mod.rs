@@ -6,6 +6,12 @@
 //! and commits each batch ([`Registry::assign_batch`]), and another blocking thread writes
 //! the answers in the input's format. Batches are cut at fixed row counts from the start of
 //! the list, so a list run again after a crash is cut the same way and gets the same codes.
+//!
+//! Decisions: a list that stops early (the database goes away, the input fails or passes
+//! its byte limit) still ends as a valid document in its own format — the rows decided so
+//! far, then one `stream_aborted` record saying after how many rows and why — rather than
+//! breaking off: a CSV cut between rows, or a JSON array closed early, would read as a
+//! complete list. The rows read before an input fault are decided, so the count is exact.
 
 pub mod format;
 mod outcome;
@@ -203,8 +209,51 @@ async fn decide_batch(
         .collect())
 }
 
+/// What the engine hands the writer thread.
+enum ToWriter {
+    Rows(Vec<InputRow>, Vec<RowOutcome>),
+    /// The list is complete: close the document.
+    Complete,
+    /// The list stops here: write the abort record with this message, then close.
+    Aborted(String),
+}
+
+/// The abort record's message: how many rows are answered above it, and why it stops.
+fn abort_message(rows: u64, cause: &str) -> String {
+    format!(
+        "the answer stops after {rows} rows: {cause}. The rows above are answered; later rows \
+         were not processed: send them again"
+    )
+}
+
+/// Why a list stopped, in words fit for the answer (details of a server failure go to the
+/// log only).
+fn decide_cause(error: &AssignError) -> String {
+    match error {
+        AssignError::Registry(error) if error.is_database_unavailable() => {
+            "the database became unavailable (unreachable, locked or read-only)".to_owned()
+        }
+        _ => "the server failed (the cause is logged)".to_owned(),
+    }
+}
+
+/// Why reading the list stopped: the input's own fault (a body over its limit, a client
+/// that went silent), so it is told as it is.
+fn read_cause(error: &FormatError) -> String {
+    match error {
+        FormatError::Io(error) => format!("reading the list failed: {error}"),
+        FormatError::Csv(error) => format!("reading the list failed: {error}"),
+    }
+}
+
 /// Assigns codes to every row of `input` and writes the answered list to `output`.
 /// Returns the summary and the output writer once everything is written and flushed.
+///
+/// A list that cannot be finished — the registry fails (the database went away), or
+/// reading `input` fails — still ends as a valid document: the rows decided so far, then
+/// one abort record ([`RowWriter::write_abort`]) saying after how many rows and why; then
+/// the error is returned. So does a run whose engine stops without saying how the list
+/// ended (a panic): the writer never closes a list as complete unless told so.
 pub async fn run<R, W>(
     registry: Arc<Registry>,
     format: Format,
@@ -221,8 +270,7 @@ where
     let batch_rows = settings.batch_rows.max(1);
     let (header_sender, header_receiver) = tokio::sync::oneshot::channel();
     let (batch_sender, mut batch_receiver) = tokio::sync::mpsc::channel::<Vec<InputRow>>(2);
-    let (answer_sender, mut answer_receiver) =
-        tokio::sync::mpsc::channel::<(Vec<InputRow>, Vec<RowOutcome>)>(2);
+    let (answer_sender, mut answer_receiver) = tokio::sync::mpsc::channel::<ToWriter>(2);
 
     let reader = tokio::task::spawn_blocking(move || -> Result<(), FormatError> {
         let rows = match format::read_rows(format, input) {
@@ -235,7 +283,22 @@ where
         let _ = header_sender.send(rows.csv_header().cloned());
         let mut batch = Vec::with_capacity(batch_rows);
         for row in rows {
-            batch.push(row?);
+            // The engine stopped (the registry failed): read no further.
+            if batch_sender.is_closed() {
+                return Ok(());
+            }
+            let row = match row {
+                Ok(row) => row,
+                Err(error) => {
+                    // The rows read before the fault are answered: the answer then says
+                    // exactly where the list stopped.
+                    if !batch.is_empty() {
+                        let _ = batch_sender.blocking_send(batch);
+                    }
+                    return Err(error);
+                }
+            };
+            batch.push(row);
             if batch.len() == batch_rows {
                 let full = std::mem::replace(&mut batch, Vec::with_capacity(batch_rows));
                 if batch_sender.blocking_send(full).is_err() {
@@ -252,11 +315,31 @@ where
     let writer = tokio::task::spawn_blocking(move || -> Result<W, FormatError> {
         let header = header_receiver.blocking_recv().ok().flatten();
         let mut writer = RowWriter::new(format, header.as_ref(), output)?;
-        while let Some((rows, outcomes)) = answer_receiver.blocking_recv() {
-            for (row, outcome) in rows.iter().zip(&outcomes) {
-                writer.write_row(row, outcome)?;
+        let mut rows_written = 0_u64;
+        loop {
+            match answer_receiver.blocking_recv() {
+                Some(ToWriter::Rows(rows, outcomes)) => {
+                    for (row, outcome) in rows.iter().zip(&outcomes) {
+                        writer.write_row(row, outcome)?;
+                    }
+                    rows_written += rows.len() as u64;
+                    writer.flush()?;
+                }
+                Some(ToWriter::Complete) => break,
+                Some(ToWriter::Aborted(message)) => {
+                    writer.write_abort(&message)?;
+                    break;
+                }
+                // The engine went away without saying how the list ended: it did not end
+                // well, and the document must not look complete.
+                None => {
+                    writer.write_abort(&abort_message(
+                        rows_written,
+                        "the server failed (the cause is logged)",
+                    ))?;
+                    break;
+                }
             }
-            writer.flush()?;
         }
         writer.finish()
     });
@@ -282,22 +365,47 @@ where
         if let Some(progress) = &progress {
             progress.inc(rows.len() as u64);
         }
-        if answer_sender.send((rows, outcomes)).await.is_err() {
+        if answer_sender
+            .send(ToWriter::Rows(rows, outcomes))
+            .await
+            .is_err()
+        {
             break;
         }
     }
     drop(batch_receiver);
+    // After a registry failure the ending is known at once, and the reader is left to stop
+    // by itself at its next row (the batch channel is closed): it may be waiting for input
+    // that the client sends slowly, and the answer must not wait for it. Otherwise the
+    // batch channel closed because the reader is done, and its result says how the list
+    // ended.
+    let read_result = match &decide_error {
+        Some(_) => None,
+        None => Some(
+            reader
+                .await
+                .map_err(|error| AssignError::Stopped(error.to_string()))?,
+        ),
+    };
+    let cause = match (&decide_error, &read_result) {
+        (Some(error), _) => Some(decide_cause(error)),
+        (None, Some(Err(error))) => Some(read_cause(error)),
+        _ => None,
+    };
+    let ending = match cause {
+        Some(cause) => ToWriter::Aborted(abort_message(summary.rows, &cause)),
+        None => ToWriter::Complete,
+    };
+    // A writer already gone has failed, and says so below.
+    let _ = answer_sender.send(ending).await;
     drop(answer_sender);
-    let read_result = reader
-        .await
-        .map_err(|error| AssignError::Stopped(error.to_string()))?;
     let write_result = writer
         .await
         .map_err(|error| AssignError::Stopped(error.to_string()))?;
     if let Some(error) = decide_error {
         return Err(error);
     }
-    read_result?;
+    read_result.unwrap_or(Ok(()))?;
     let output = write_result?;
     summary.duration = started.elapsed();
     Ok((summary, output))

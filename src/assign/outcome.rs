@@ -66,11 +66,15 @@ pub enum RowErrorCode {
     RowLimit,
     /// The server failed to decide the row; it is logged.
     Internal,
+    /// Not a row of the list: the last record of an answer cut short (the database went
+    /// away, the body passed its byte limit or failed). The rows before it are answered;
+    /// the rest were not processed.
+    StreamAborted,
 }
 
 impl RowErrorCode {
     /// Every code, in the order the README lists them.
-    pub const ALL: [RowErrorCode; 15] = [
+    pub const ALL: [RowErrorCode; 16] = [
         RowErrorCode::MissingCoordinate,
         RowErrorCode::InvalidCoordinate,
         RowErrorCode::CoordinateOutOfRange,
@@ -86,6 +90,7 @@ impl RowErrorCode {
         RowErrorCode::TooFarFromReference,
         RowErrorCode::InvalidSuffix,
         RowErrorCode::Internal,
+        RowErrorCode::StreamAborted,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -105,6 +110,7 @@ impl RowErrorCode {
             RowErrorCode::InvalidField => "invalid_field",
             RowErrorCode::RowLimit => "row_limit",
             RowErrorCode::Internal => "internal",
+            RowErrorCode::StreamAborted => "stream_aborted",
         }
     }
 }

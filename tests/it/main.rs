@@ -6,6 +6,7 @@ mod helpers;
 mod api;
 mod assign;
 mod assign_safety;
+mod assign_stream;
 mod bench_cmd;
 mod connections;
 mod e2e;
@@ -24,6 +25,7 @@ fn main() -> std::process::ExitCode {
         api::trials(),
         assign::trials(),
         assign_safety::trials(),
+        assign_stream::trials(),
         bench_cmd::trials(),
         connections::trials(),
         e2e::trials(),

@@ -24,7 +24,14 @@
 //!   where needed; header = input columns as written + the appended output columns.
 //! - Empty CSV input (no header at all) reads as no rows; the writer, given no header, writes
 //!   just the output header line (separated by `,`). A header-only input answers with the
-//!   header only.
+//!   header only. [`CsvHeaderPeeker`] finds the header from the first bytes as they come, by
+//!   the reader's own rules (a property test holds the two together), so that the server can
+//!   refuse a list without `lat` and `lon` columns before it answers; a quoted header field
+//!   that runs past the line end makes it wait for the field's end.
+//! - A list cut short ends with one abort record ([`RowWriter::write_abort`]) written like a
+//!   row that could not be read — input columns empty (CSV), just the output keys (JSON) —
+//!   with `status` `error` and `error_code` `stream_aborted`; the document is then closed as
+//!   usual, so it parses, and its last record says that it is not the whole list.
 //! - A CSV row with the wrong field count is a `column_count` error row; it is written padded
 //!   with empty fields or cut to the header's width, so every output row lines up with the
 //!   header. A row with invalid UTF-8 is an `invalid_utf8` error row; the output, declared
@@ -50,6 +57,7 @@ use std::path::Path;
 use csv::ByteRecord;
 use serde_json::{Map, Value};
 
+pub use read_csv::CsvHeaderPeeker;
 use read_csv::CsvRows;
 use read_json::{JsonRows, NdjsonRows};
 pub use write::RowWriter;
@@ -74,7 +82,7 @@ const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 /// How far the CSV header line is scanned for the separator. The header is normally tiny; the
 /// bound only keeps an input with an unbalanced quote in its first line from being buffered
 /// whole before the CSV reader even starts.
-const MAX_HEADER_SCAN_BYTES: usize = 1 << 20;
+pub const MAX_HEADER_SCAN_BYTES: usize = 1 << 20;
 
 /// One of the three list formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -252,6 +260,32 @@ impl CsvHeader {
     pub fn separator(&self) -> u8 {
         self.separator
     }
+
+    /// The coordinate fields no column names (`lat`, `lon`), in that order: a list without
+    /// them has no row that can be assigned.
+    pub fn missing_coordinates(&self) -> Vec<&'static str> {
+        let named = |wanted: Field| {
+            self.columns
+                .iter()
+                .any(|column| Field::from_name(column) == Some(wanted))
+        };
+        [(Field::Lat, "lat"), (Field::Lon, "lon")]
+            .into_iter()
+            .filter(|&(field, _)| !named(field))
+            .map(|(_, name)| name)
+            .collect()
+    }
+}
+
+/// What the first bytes of a CSV list tell of its header ([`CsvHeaderPeeker`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CsvHeaderPeek {
+    /// The header line has not ended yet.
+    NeedMore,
+    /// The input ended before any non-blank line: no header, no rows.
+    NoHeader,
+    /// The header the reader will find.
+    Header(CsvHeader),
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -945,6 +979,138 @@ mod tests {
     }
 
     #[test]
+    fn an_abort_record_ends_each_format_as_a_valid_document() {
+        let inputs: [(Format, &[u8]); 3] = [
+            (Format::Csv, b"id;lat;lon;status\nk1;21;105;x\n"),
+            (Format::Json, b"[{\"id\":\"k1\",\"lat\":21,\"lon\":105}]"),
+            (Format::Ndjson, b"{\"id\":\"k1\",\"lat\":21,\"lon\":105}\n"),
+        ];
+        let message = "the answer stops after 1 rows: \"why\"";
+        for (format, input) in inputs {
+            let (header, rows) = read_all(format, input);
+            let mut writer = RowWriter::new(format, header.as_ref(), Vec::new()).expect("writer");
+            writer
+                .write_row(&rows[0], &outcome_for(&rows[0]))
+                .expect("row");
+            writer.write_abort(message).expect("abort record");
+            let output = String::from_utf8(writer.finish().expect("finish")).expect("UTF-8");
+            match format {
+                Format::Csv => {
+                    let mut lines = output.lines();
+                    assert_eq!(
+                        lines.next(),
+                        Some("id;lat;lon;status;code;postcode;distance_m;error_code;error_message")
+                    );
+                    assert!(
+                        lines
+                            .next()
+                            .is_some_and(|row| row.starts_with("k1;21;105;created;"))
+                    );
+                    // Input columns empty; `status` is an output column, overwritten.
+                    assert_eq!(
+                        lines.next(),
+                        Some(
+                            ";;;error;;;;stream_aborted;\"the answer stops after 1 rows: \"\"why\"\"\""
+                        )
+                    );
+                    assert_eq!(lines.next(), None);
+                }
+                Format::Json => {
+                    let parsed: Vec<Value> = serde_json::from_str(&output).expect("a JSON array");
+                    assert_eq!(parsed.len(), 2);
+                    assert_eq!(parsed[1]["status"], "error");
+                    assert_eq!(parsed[1]["error_code"], "stream_aborted");
+                    assert_eq!(parsed[1]["error_message"], message);
+                    assert_eq!(
+                        parsed[1].as_object().map(Map::len),
+                        Some(OUTPUT_COLUMNS.len())
+                    );
+                }
+                Format::Ndjson => {
+                    let last: Value =
+                        serde_json::from_str(output.lines().last().expect("lines")).expect("JSON");
+                    assert_eq!(output.lines().count(), 2);
+                    assert_eq!(last["error_code"], "stream_aborted");
+                    assert_eq!(last["error_message"], message);
+                }
+            }
+        }
+    }
+
+    /// What the peeker says of `input` pushed in `parts` (cut at these offsets).
+    fn peek(input: &[u8], cuts: &[usize]) -> CsvHeaderPeek {
+        let mut peeker = CsvHeaderPeeker::new();
+        let mut from = 0;
+        for &cut in cuts.iter().chain([&input.len()]) {
+            let cut = cut.clamp(from, input.len());
+            match peeker.push(&input[from..cut]) {
+                CsvHeaderPeek::NeedMore => from = cut,
+                known => return known,
+            }
+        }
+        peeker.finish()
+    }
+
+    fn columns(peek: &CsvHeaderPeek) -> Vec<&str> {
+        match peek {
+            CsvHeaderPeek::Header(header) => header.columns().iter().map(String::as_str).collect(),
+            other => panic!("no header: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_header_is_known_once_its_line_has_come() {
+        let mut peeker = CsvHeaderPeeker::new();
+        let parts = [
+            &b"\xEF"[..],
+            b"\xBB\xBF",
+            b"\r\n",
+            b"id;La",
+            b"titude;\"a\nb\"",
+        ];
+        for part in parts {
+            assert_eq!(peeker.push(part), CsvHeaderPeek::NeedMore, "{part:?}");
+        }
+        let last = b";lng\r\n1;2";
+        let CsvHeaderPeek::Header(header) = peeker.push(last) else {
+            panic!("the line has ended");
+        };
+        assert_eq!(header.columns(), ["id", "Latitude", "a\nb", "lng"]);
+        assert_eq!(header.separator(), b';');
+        assert!(header.missing_coordinates().is_empty());
+        let pushed: Vec<u8> = parts
+            .concat()
+            .into_iter()
+            .chain(last.iter().copied())
+            .collect();
+        assert_eq!(peeker.into_bytes(), pushed, "every byte is given back");
+
+        assert_eq!(columns(&peek(b"id,lat", &[])), ["id", "lat"]);
+        assert_eq!(peek(b"", &[]), CsvHeaderPeek::NoHeader);
+        assert_eq!(peek(b"\xEF\xBB\xBF\n\n", &[1]), CsvHeaderPeek::NoHeader);
+        // Two bytes of a BOM and no more: content, not a BOM.
+        assert_eq!(columns(&peek(b"\xEF\xBBx\n", &[2])), ["\u{FFFD}x"]);
+        let header = |line: &str| match peek(line.as_bytes(), &[]) {
+            CsvHeaderPeek::Header(header) => header,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(header("id,lat,street\n").missing_coordinates(), ["lon"]);
+        assert_eq!(
+            header("Longitude,LAT\n").missing_coordinates(),
+            Vec::<&str>::new()
+        );
+        assert_eq!(header("id,street\n").missing_coordinates(), ["lat", "lon"]);
+        // A quoted field the line end does not close: the header waits for its end.
+        let open_quote = b"a\"b,\"c\nd\",lat,lon\n";
+        let mut peeker = CsvHeaderPeeker::new();
+        assert_eq!(peeker.push(&open_quote[..7]), CsvHeaderPeek::NeedMore);
+        let CsvHeaderPeek::Header(header) = peeker.push(&open_quote[7..]) else {
+            panic!("the record has ended");
+        };
+        assert_eq!(header.columns(), ["a\"b", "c\nd", "lat", "lon"]);
+    }
+
+    #[test]
     fn rows_without_original_and_foreign_rows_are_written() {
         let header = CsvHeader::new(vec!["id".into(), "note".into()], b';');
         let mut writer = RowWriter::new(Format::Csv, Some(&header), Vec::new()).expect("writer");
@@ -1205,6 +1371,18 @@ mod tests {
                 let carried: Vec<&str> = record.iter().take(values.len()).collect();
                 prop_assert_eq!(carried, values.iter().map(String::as_str).collect::<Vec<_>>());
             }
+        }
+
+        #[test]
+        fn the_peeker_finds_the_header_the_reader_finds(
+            input in interesting_input(),
+            cuts in proptest::collection::vec(0_usize..300, 0..6),
+        ) {
+            let mut cuts = cuts;
+            cuts.sort_unstable();
+            let (header, _) = read_all(Format::Csv, &input);
+            let expected = header.map_or(CsvHeaderPeek::NoHeader, CsvHeaderPeek::Header);
+            prop_assert_eq!(peek(&input, &cuts), expected);
         }
 
         #[test]

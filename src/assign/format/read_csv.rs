@@ -4,8 +4,9 @@ use csv::ByteRecord;
 use std::io::{self, BufRead, Read};
 
 use super::{
-    BoxedInput, CsvHeader, FIELD_COUNT, Field, FormatError, InputRow, MAX_HEADER_SCAN_BYTES,
-    Original, ReadError, RowErrorCode, RowFields, UTF8_BOM, clean_text, fill_buffer,
+    BoxedInput, CsvHeader, CsvHeaderPeek, FIELD_COUNT, Field, FormatError, InputRow,
+    MAX_HEADER_SCAN_BYTES, Original, ReadError, RowErrorCode, RowFields, UTF8_BOM, clean_text,
+    fill_buffer,
 };
 
 pub(super) struct CsvRows<'a> {
@@ -32,11 +33,10 @@ impl<'a> CsvRows<'a> {
             .from_reader(io::Cursor::new(read_ahead).chain(input));
         let mut record = ByteRecord::new();
         let header = if reader.read_byte_record(&mut record)? {
-            let columns = record
-                .iter()
-                .map(|column| String::from_utf8_lossy(column).into_owned())
-                .collect();
-            Some(CsvHeader { columns, separator })
+            Some(CsvHeader {
+                columns: header_columns(&record),
+                separator,
+            })
         } else {
             None
         };
@@ -157,6 +157,46 @@ pub(super) const FIELD_ORDER: [Field; FIELD_COUNT] = [
     Field::Address,
 ];
 
+/// Finds the header line, fed the input a part at a time: the first non-blank line, whose
+/// end is a line end outside double quotes. The one rule for the reader and for the server's
+/// look at the header before it answers.
+#[derive(Debug, Default)]
+pub(super) struct HeaderScan {
+    /// Bytes fed so far.
+    scanned: usize,
+    /// Where the current line starts.
+    line_start: usize,
+    in_quotes: bool,
+}
+
+impl HeaderScan {
+    /// Scans the next part of the input; returns the header line's range once its end is in
+    /// `part` (offsets from the start of the input, the end not included).
+    pub(super) fn feed(&mut self, part: &[u8]) -> Option<std::ops::Range<usize>> {
+        for (offset, &byte) in part.iter().enumerate() {
+            match byte {
+                b'"' => self.in_quotes = !self.in_quotes,
+                b'\r' | b'\n' if !self.in_quotes => {
+                    let line_end = self.scanned + offset;
+                    if line_end > self.line_start {
+                        self.scanned = line_end;
+                        return Some(self.line_start..line_end);
+                    }
+                    self.line_start = line_end + 1;
+                }
+                _ => {}
+            }
+        }
+        self.scanned += part.len();
+        None
+    }
+
+    /// The header line when the input ends before a line end: what follows the blank lines.
+    pub(super) fn at_end(&self) -> std::ops::Range<usize> {
+        self.line_start.min(self.scanned)..self.scanned
+    }
+}
+
 /// Reads up to the end of the first non-blank line (a line end inside double quotes does not
 /// count). Returns everything read, BOM removed, and where the header line lies in it.
 pub(super) fn read_header_line(
@@ -168,36 +208,146 @@ pub(super) fn read_header_line(
     } else {
         Vec::new()
     };
-    let mut line_start = 0;
-    let mut in_quotes = false;
-    let mut header_end = None;
-    while header_end.is_none() && read_ahead.len() < MAX_HEADER_SCAN_BYTES {
+    let mut scan = HeaderScan::default();
+    // A partial BOM is content: scan it too.
+    let mut header = scan.feed(&read_ahead);
+    while header.is_none() && read_ahead.len() < MAX_HEADER_SCAN_BYTES {
         fill_buffer(input)?;
         let chunk = input.buffer();
         if chunk.is_empty() {
             break;
         }
-        let mut taken = chunk.len();
-        for (offset, &byte) in chunk.iter().enumerate() {
-            match byte {
-                b'"' => in_quotes = !in_quotes,
-                b'\r' | b'\n' if !in_quotes => {
-                    let line_end = read_ahead.len() + offset;
-                    if line_end > line_start {
-                        header_end = Some(line_end);
-                        taken = offset;
-                        break;
-                    }
-                    line_start = line_end + 1;
-                }
-                _ => {}
-            }
-        }
+        header = scan.feed(chunk);
+        let taken = match &header {
+            Some(line) => line.end - read_ahead.len(),
+            None => chunk.len(),
+        };
         read_ahead.extend_from_slice(&chunk[..taken]);
         input.consume(taken);
     }
-    let header_end = header_end.unwrap_or(read_ahead.len());
-    Ok((read_ahead, line_start.min(header_end)..header_end))
+    let header = header.unwrap_or_else(|| scan.at_end());
+    Ok((read_ahead, header))
+}
+
+/// Looks at the first bytes of a CSV list, as they come, for the header the reader will
+/// find: the same BOM, blank-line, quote and separator rules, on the same bytes.
+#[derive(Debug, Default)]
+pub struct CsvHeaderPeeker {
+    bytes: Vec<u8>,
+    /// Where the content starts (after a BOM), once enough bytes came to tell.
+    content_start: Option<usize>,
+    scan: HeaderScan,
+    /// The header line, once its end came.
+    line: Option<std::ops::Range<usize>>,
+    /// How many bytes there were at the last parse that found the record still open: the
+    /// next parse waits until they have doubled, so that a header that never closes costs
+    /// linear time however it is cut up.
+    parsed_at: usize,
+}
+
+impl CsvHeaderPeeker {
+    pub fn new() -> CsvHeaderPeeker {
+        CsvHeaderPeeker::default()
+    }
+
+    /// The bytes pushed so far.
+    pub fn len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+
+    /// Takes the next part of the input; says whether the header is known yet.
+    pub fn push(&mut self, part: &[u8]) -> CsvHeaderPeek {
+        self.bytes.extend_from_slice(part);
+        if self.content_start.is_none() {
+            let known = UTF8_BOM.len().min(self.bytes.len());
+            if self.bytes[..known] == UTF8_BOM[..known] && known < UTF8_BOM.len() {
+                // The first bytes of a BOM: the rest decides whether it is one.
+                return CsvHeaderPeek::NeedMore;
+            }
+            let start = if self.bytes.starts_with(UTF8_BOM) {
+                UTF8_BOM.len()
+            } else {
+                0
+            };
+            self.content_start = Some(start);
+            self.line = self.scan.feed(&self.bytes[start..]);
+        } else if self.line.is_none() {
+            self.line = self.scan.feed(part);
+        }
+        if self.line.is_none() || self.bytes.len() < 2 * self.parsed_at {
+            return CsvHeaderPeek::NeedMore;
+        }
+        match self.parse(false) {
+            CsvHeaderPeek::NeedMore => {
+                self.parsed_at = self.bytes.len();
+                CsvHeaderPeek::NeedMore
+            }
+            known => known,
+        }
+    }
+
+    /// The input ended: the header is what the bytes hold, if anything.
+    pub fn finish(&mut self) -> CsvHeaderPeek {
+        if self.content_start.is_none() {
+            let start = if self.bytes.starts_with(UTF8_BOM) {
+                UTF8_BOM.len()
+            } else {
+                0
+            };
+            self.content_start = Some(start);
+            self.line = self.scan.feed(&self.bytes[start..]);
+        }
+        if self.line.is_none() {
+            self.line = Some(self.scan.at_end());
+        }
+        self.parse(true)
+    }
+
+    /// Gives back every byte pushed, for the reader to read from the start.
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.bytes
+    }
+
+    fn parse(&self, complete: bool) -> CsvHeaderPeek {
+        let (Some(start), Some(line)) = (self.content_start, self.line.clone()) else {
+            return CsvHeaderPeek::NeedMore;
+        };
+        let content = self.bytes.get(start..).unwrap_or_default();
+        let separator = detect_separator(content.get(line.clone()).unwrap_or_default());
+        let from_line = content.get(line.start..).unwrap_or_default();
+        // Before the input ends, a byte is put after what came: a record it joins was still
+        // open (a quoted field going on past the line end), and more input could change it.
+        let sentinel: &[u8] = if complete { b"" } else { b"\0" };
+        let mut reader = csv::ReaderBuilder::new()
+            .delimiter(separator)
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(from_line.chain(sentinel));
+        let mut record = ByteRecord::new();
+        match reader.read_byte_record(&mut record) {
+            Ok(true) if !complete && reader.position().byte() > from_line.len() as u64 => {
+                CsvHeaderPeek::NeedMore
+            }
+            Ok(true) => CsvHeaderPeek::Header(CsvHeader {
+                columns: header_columns(&record),
+                separator,
+            }),
+            Ok(false) if complete => CsvHeaderPeek::NoHeader,
+            // Reading bytes in memory does not fail; more input decides.
+            Ok(false) | Err(_) => CsvHeaderPeek::NeedMore,
+        }
+    }
+}
+
+pub(super) fn header_columns(record: &ByteRecord) -> Vec<String> {
+    record
+        .iter()
+        .map(|column| String::from_utf8_lossy(column).into_owned())
+        .collect()
 }
 
 /// Consumes a leading UTF-8 BOM. Returns how many bytes of it were there: fewer than three

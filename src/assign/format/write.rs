@@ -9,7 +9,7 @@ use std::io::Write;
 
 use super::{
     CsvHeader, DISTANCE_COLUMN, Format, FormatError, InputRow, OUTPUT_COLUMNS, Original,
-    RowOutcome, normalized_name,
+    RowErrorCode, RowOutcome, normalized_name,
 };
 
 /// Writes rows in the format they were read in.
@@ -93,6 +93,14 @@ impl<W: Write> RowWriter<W> {
             }
         }
         Ok(())
+    }
+
+    /// Writes the record that ends a list cut short: every input column empty (CSV) or just
+    /// the output keys (JSON, NDJSON), `status` `error`, `error_code` `stream_aborted` and
+    /// `message`. Then [`RowWriter::finish`] closes the document as usual, so it stays valid.
+    pub fn write_abort(&mut self, message: &str) -> Result<(), FormatError> {
+        let outcome = RowOutcome::failed(RowErrorCode::StreamAborted, message);
+        self.write_row(&InputRow::new(0, Ok(Default::default())), &outcome)
     }
 
     /// Pushes what has been written so far to the output.

@@ -67,6 +67,8 @@ pub struct TestResponse {
     pub content_type: String,
     pub headers: axum::http::HeaderMap,
     pub body: Vec<u8>,
+    /// The trailer fields that followed the body, if any came.
+    pub trailers: Option<axum::http::HeaderMap>,
 }
 
 impl TestResponse {
@@ -83,6 +85,14 @@ impl TestResponse {
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|value| value.to_str().ok())
     }
+
+    /// A trailer field's value as text; `None` when absent or not text.
+    pub fn trailer(&self, name: &str) -> Option<&str> {
+        self.trailers
+            .as_ref()
+            .and_then(|trailers| trailers.get(name))
+            .and_then(|value| value.to_str().ok())
+    }
 }
 
 /// Sends `request` through the router and reads the whole answer.
@@ -91,18 +101,15 @@ pub async fn send(router: &Router, request: Request<Body>) -> TestResponse {
     let status = response.status();
     let content_type = content_type(response.headers());
     let headers = response.headers().clone();
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes()
-        .to_vec();
+    let collected = response.into_body().collect().await.expect("body");
+    let trailers = collected.trailers().cloned();
+    let body = collected.to_bytes().to_vec();
     TestResponse {
         status,
         content_type,
         headers,
         body,
+        trailers,
     }
 }
 

@@ -56,24 +56,35 @@ impl HttpClient {
             .map_err(Into::into)
     }
 
-    /// Sends `request` and reads the whole answer, or says why it could not.
-    pub async fn try_send(&self, request: Request<RequestBody>) -> Result<TestResponse, HttpError> {
-        let exchange = async {
-            let response = self.client.request(request).await?;
+    /// Reads the rest of an answer [`HttpClient::open`] returned.
+    pub async fn read_rest(
+        response: hyper::Response<hyper::body::Incoming>,
+    ) -> Result<TestResponse, HttpError> {
+        let read = async {
             let status = response.status();
             let content_type = content_type(response.headers());
             let headers = response.headers().clone();
-            let body = response.into_body().collect().await?.to_bytes().to_vec();
+            let collected = response.into_body().collect().await?;
+            let trailers = collected.trailers().cloned();
+            let body = collected.to_bytes().to_vec();
             Ok::<_, HttpError>(TestResponse {
                 status,
                 content_type,
                 headers,
                 body,
+                trailers,
             })
         };
-        tokio::time::timeout(ANSWER_TIMEOUT, exchange)
+        tokio::time::timeout(ANSWER_TIMEOUT, read)
             .await
-            .map_err(|_| format!("no answer within {ANSWER_TIMEOUT:?}"))?
+            .map_err(|_| format!("the answer did not end within {ANSWER_TIMEOUT:?}"))?
+    }
+
+    /// Sends `request` and reads the whole answer, or says why it could not. Trailer fields
+    /// come only when the request says it takes them (`TE: trailers`).
+    pub async fn try_send(&self, request: Request<RequestBody>) -> Result<TestResponse, HttpError> {
+        let response = self.open(request).await?;
+        HttpClient::read_rest(response).await
     }
 
     /// Sends `request` and reads the whole answer; fails the test when there is none.
