@@ -354,6 +354,9 @@ where
             }
         };
         let Some(peeker) = peeker.as_mut() else {
+            if format == Format::Json {
+                check_json_start(&chunk)?;
+            }
             chunks.push(Ok(chunk));
             return Ok(chunks);
         };
@@ -363,6 +366,20 @@ where
             check_header(peek)?;
             return Ok(chunks);
         }
+    }
+}
+
+/// A JSON list is an array: a body that opens with anything else (`{`, a NUL, text) is not a
+/// list with bad rows but no list at all, and is refused before the answer begins.
+fn check_json_start(chunk: &[u8]) -> Result<(), AppError> {
+    let text = chunk.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(chunk);
+    match text.iter().find(|byte| !byte.is_ascii_whitespace()) {
+        None | Some(b'[') => Ok(()),
+        Some(_) => Err(AppError::invalid_field(
+            "body",
+            "not_an_array",
+            "a JSON list is an array of rows: [{\"lat\": …, \"lon\": …}, …]",
+        )),
     }
 }
 

@@ -16,6 +16,7 @@ trials! {
         a_read_only_server_refuses_writes_with_403_and_serves_dry_runs,
         the_document_declares_security_and_availability_as_served,
         requests_mean_one_thing_or_are_refused,
+        a_json_list_that_is_not_an_array_is_refused_before_the_answer,
     ],
 }
 
@@ -238,4 +239,29 @@ async fn requests_mean_one_thing_or_are_refused() {
         let response = post_as(&router, uri, "application/json", None, body).await;
         assert_problem(&response, 422, Some("body"));
     }
+}
+
+async fn a_json_list_that_is_not_an_array_is_refused_before_the_answer() {
+    let (_db, router) = router(|state| state).await;
+    for body in ["\u{0}", "{}", "\"text\"", "  {\"lat\":21,\"lon\":105}"] {
+        let response = post_as(
+            &router,
+            "/v1/assign?dry_run=true",
+            "application/json",
+            None,
+            body,
+        )
+        .await;
+        assert_problem(&response, 422, Some("body"));
+    }
+    let fine = r#" [{"lat":21.0285,"lon":105.8542}]"#;
+    let response = post_as(
+        &router,
+        "/v1/assign?dry_run=true",
+        "application/json",
+        None,
+        fine,
+    )
+    .await;
+    assert_eq!(response.status.as_u16(), 200, "{}", response.text());
 }
