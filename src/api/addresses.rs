@@ -191,7 +191,8 @@ pub struct EditRequest {
     pub client_ref: Option<Option<String>>,
 }
 
-/// Move (a corrected coordinate) or edit an address; its code stays.
+/// Move (a corrected coordinate) or edit an address; its code stays. A move beyond what a
+/// code of the address's zone can reach (0.45° from its reference point) is refused.
 #[utoipa::path(
     patch,
     path = "/v1/addresses/{code}",
@@ -204,7 +205,7 @@ pub struct EditRequest {
         (status = 401, description = "Missing or wrong bearer token", body = super::Problem, content_type = "application/problem+json"),
         (status = 404, description = "No address holds the code", body = super::Problem, content_type = "application/problem+json"),
         (status = 409, description = "The address is retired", body = super::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid field", body = super::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid field, or a move outside coverage or beyond what the code can reach (`too_far_from_reference`, naming `lat` and `lon`)", body = super::Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body larger than the limit", body = super::Problem, content_type = "application/problem+json"),
         (status = 415, description = "The body is not JSON", body = super::Problem, content_type = "application/problem+json"),
         (status = 503, description = "The database is unavailable (`database_unavailable`; see `Retry-After`), or the index is still loading", body = super::Problem, content_type = "application/problem+json"),

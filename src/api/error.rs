@@ -249,6 +249,13 @@ impl From<RegistryError> for AppError {
             RegistryError::Retired(code) => {
                 AppError::Conflict(format!("address {code} is retired and cannot be changed"))
             }
+            RegistryError::MoveTooFar { .. } => {
+                let message = error.to_string();
+                AppError::invalid_fields(vec![
+                    FieldError::new("lat", "too_far_from_reference", message.clone()),
+                    FieldError::new("lon", "too_far_from_reference", message),
+                ])
+            }
             RegistryError::StatusChangeNotAllowed => {
                 AppError::invalid_field("body", "invalid", error.to_string())
             }

@@ -60,6 +60,19 @@ pub enum RegistryError {
     Retired(VmapCode),
     #[error("status and successor change only by retiring")]
     StatusChangeNotAllowed,
+    /// A move to where the code's zone could not own the point: the code would no longer
+    /// decode anywhere near its address.
+    #[error(
+        "({lat}, {lon}) is too far from the reference point of zone {postcode} for code \
+         {code} to decode near it; register the address anew and retire this one with it as \
+         successor"
+    )]
+    MoveTooFar {
+        code: VmapCode,
+        postcode: Postcode,
+        lat: f64,
+        lon: f64,
+    },
     #[error("an address cannot succeed itself")]
     SelfSuccessor,
     #[error("successor {0} is retired")]

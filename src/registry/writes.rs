@@ -88,7 +88,9 @@ impl Registry {
         self.read_memory().followed_seq
     }
 
-    /// Moves or edits an address; its code stays. Refused for a retired address.
+    /// Moves or edits an address; its code stays. Refused for a retired address, and for a
+    /// move farther from the code's zone than a code of that zone can reach (0.45° from its
+    /// reference point): the code would then decode nowhere near its address.
     pub async fn update(
         &self,
         code: VmapCode,
@@ -103,6 +105,21 @@ impl Registry {
             .ok_or(RegistryError::NotRegistered(code))?;
         if current.status == AddressStatus::Retired {
             return Err(RegistryError::Retired(code));
+        }
+        if let Some(point) = change.location {
+            let postcode = code.postcode();
+            let zone_id = self
+                .zones
+                .by_postcode(postcode)
+                .ok_or(RegistryError::UnknownPostcode(postcode))?;
+            if !self.zones.can_own(zone_id, point) {
+                return Err(RegistryError::MoveTooFar {
+                    code,
+                    postcode,
+                    lat: point.lat,
+                    lon: point.lon,
+                });
+            }
         }
         self.commit_change(code, &change).await
     }

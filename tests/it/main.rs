@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod address_writes;
 mod api;
 mod assign;
 mod assign_safety;
@@ -22,6 +23,7 @@ fn main() -> std::process::ExitCode {
     let arguments = libtest_mimic::Arguments::from_args();
     let trials = [
         vec![helpers::harness::configuration_trial()],
+        address_writes::trials(),
         api::trials(),
         assign::trials(),
         assign_safety::trials(),
