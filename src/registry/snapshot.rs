@@ -182,13 +182,35 @@ pub(super) fn write(
     };
     let header_bytes = postcard::to_stdvec(&header).map_err(|err| damaged(path, &err))?;
     let temporary = path.with_extension("partial");
-    let file = File::create(&temporary).map_err(io)?;
+    let written = write_sections(&temporary, &header_bytes, &facts, memory).and_then(|bytes| {
+        std::fs::rename(&temporary, path).map_err(io)?;
+        Ok(bytes)
+    });
+    if written.is_err() {
+        // Nothing half-written stays behind (a full disk keeps no dead file either).
+        let _ = std::fs::remove_file(&temporary);
+    }
+    written
+}
+
+/// Writes the whole snapshot to `temporary` and syncs it; returns the bytes written.
+fn write_sections(
+    temporary: &Path,
+    header_bytes: &[u8],
+    facts: &Facts,
+    memory: &Memory,
+) -> Result<u64, SnapshotError> {
+    let io = |source| SnapshotError::Io {
+        path: temporary.to_path_buf(),
+        source,
+    };
+    let file = File::create(temporary).map_err(io)?;
     let mut out = BufWriter::with_capacity(1 << 20, file);
     out.write_all(MAGIC).map_err(io)?;
     out.write_all(&FORMAT.to_le_bytes()).map_err(io)?;
     out.write_all(&(header_bytes.len() as u32).to_le_bytes())
         .map_err(io)?;
-    out.write_all(&header_bytes).map_err(io)?;
+    out.write_all(header_bytes).map_err(io)?;
     let table_offset = (8 + 4 + 4 + header_bytes.len()) as u64;
     // The table is written last, once the sections' lengths and checksums are known; one
     // section at a time is held in memory.
@@ -197,13 +219,13 @@ pub(super) fn write(
     let mut table = Vec::with_capacity(N_SECTIONS * 20);
     for index in 0..N_SECTIONS {
         let section = match index {
-            0 => postcard::to_stdvec(&facts).map_err(|err| damaged(path, &err))?,
+            0 => postcard::to_stdvec(facts).map_err(|err| damaged(temporary, &err))?,
             1 => encode_records(&memory.records),
             2 => encode_points(memory.index.main_points()),
             _ => memory
                 .index
                 .encode_tree()
-                .map_err(|err| damaged(path, &err))?,
+                .map_err(|err| damaged(temporary, &err))?,
         };
         table.extend_from_slice(&offset.to_le_bytes());
         table.extend_from_slice(&(section.len() as u64).to_le_bytes());
@@ -214,7 +236,6 @@ pub(super) fn write(
     let file = out.into_inner().map_err(|err| io(err.into_error()))?;
     file.write_all_at(&table, table_offset).map_err(io)?;
     file.sync_all().map_err(io)?;
-    std::fs::rename(&temporary, path).map_err(io)?;
     Ok(offset)
 }
 

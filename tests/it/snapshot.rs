@@ -23,6 +23,7 @@ trials! {
         a_damaged_snapshot_is_rebuilt,
         a_snapshot_of_a_diverged_copy_is_refused_and_rebuilt,
         a_snapshot_whose_history_a_copy_continues_is_used,
+        a_snapshot_that_cannot_be_written_leaves_no_partial_file,
     ],
     postgres: [a_snapshot_of_a_copy_diverged_by_plain_sql_is_refused],
 }
@@ -332,4 +333,23 @@ async fn retire_by_plain_sql(db: &TestDb, first: i64, last: i64) {
         .expect("retire by plain SQL");
     assert_eq!(retired.rows_affected(), (last - first + 1) as u64);
     conn.close().await.expect("close");
+}
+
+async fn a_snapshot_that_cannot_be_written_leaves_no_partial_file(backend: &Backend) {
+    let db = seeded_db(backend, 300).await;
+    // A directory with a file in it where the snapshot goes: it cannot be read, and the
+    // finished file cannot be renamed over it.
+    let path = db.dir.path().join("blocked.snapshot");
+    std::fs::create_dir(&path).expect("directory");
+    std::fs::write(path.join("keep"), b"x").expect("file");
+    let registry = load(&db, Some(&path)).await;
+    assert_eq!(registry.status().n_active, 300, "built from the database");
+    registry.close().await;
+    let partial: Vec<String> = std::fs::read_dir(db.dir.path())
+        .expect("list")
+        .filter_map(|entry| entry.ok())
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".partial"))
+        .collect();
+    assert!(partial.is_empty(), "left behind: {partial:?}");
 }
