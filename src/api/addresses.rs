@@ -287,10 +287,15 @@ pub(super) async fn edit(
 pub struct RetireQuery {
     /// The code of the address that replaces this one.
     pub successor: Option<String>,
+    /// `true` to replace the successor of an address retired already with another one
+    /// (without it, that answers 409).
+    #[param(value_type = Option<bool>)]
+    pub replace_successor: Option<String>,
 }
 
 /// Retire an address: it leaves reverse answers at once; its code is never issued again and
-/// still resolves, to the retired record and its successor. Retiring twice is harmless.
+/// still resolves, to the retired record and its successor. Retiring twice is harmless;
+/// giving a retired address another successor than its own needs `replace_successor=true`.
 #[utoipa::path(
     delete,
     path = "/v1/addresses/{code}",
@@ -301,7 +306,8 @@ pub struct RetireQuery {
         (status = 400, description = "Malformed code", body = super::Problem, content_type = "application/problem+json"),
         (status = 401, description = "Missing or wrong bearer token", body = super::Problem, content_type = "application/problem+json"),
         (status = 404, description = "No address holds the code", body = super::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid successor", body = super::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Retired already with another successor; `replace_successor=true` replaces it", body = super::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid successor or flag", body = super::Problem, content_type = "application/problem+json"),
         (status = 503, description = "The database is unavailable (`database_unavailable`; see `Retry-After`), or the index is still loading", body = super::Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
@@ -326,6 +332,8 @@ pub(super) async fn retire(
             Some(VmapCode::parse(text).map_err(|error| AppError::bad_code("successor", &error))?)
         }
     };
-    let row = registry.retire(code, successor).await?;
+    let replace_successor =
+        super::assign::parse_flag("replace_successor", query.replace_successor.as_deref())?;
+    let row = registry.retire(code, successor, replace_successor).await?;
     Ok(Json(AddressResponse::from_row(row, "retired")))
 }

@@ -56,7 +56,7 @@ pub struct AssignQuery {
     pub match_radius_m: Option<String>,
 }
 
-fn parse_flag(name: &str, text: Option<&str>) -> Result<bool, AppError> {
+pub(super) fn parse_flag(name: &str, text: Option<&str>) -> Result<bool, AppError> {
     match text.map(str::trim) {
         None | Some("") => Ok(false),
         Some("true" | "1" | "yes") => Ok(true),

@@ -246,6 +246,7 @@ impl From<RegistryError> for AppError {
             RegistryError::NotRegistered(code) => {
                 AppError::NotFound(format!("no address holds code {code}"))
             }
+            RegistryError::SuccessorConflict { .. } => AppError::Conflict(error.to_string()),
             RegistryError::Retired(code) => {
                 AppError::Conflict(format!("address {code} is retired and cannot be changed"))
             }

@@ -79,6 +79,16 @@ pub enum RegistryError {
     SuccessorRetired(VmapCode),
     #[error("successor {0} is not registered")]
     SuccessorNotRegistered(VmapCode),
+    /// Re-retiring with another successor than the one recorded, without asking to replace it.
+    #[error(
+        "address {code} is retired already, with successor {recorded}; to make {requested} its \
+         successor instead, ask to replace it (?replace_successor=true)"
+    )]
+    SuccessorConflict {
+        code: VmapCode,
+        recorded: VmapCode,
+        requested: VmapCode,
+    },
     /// A background task (the snapshot reader, the index build) panicked or was cancelled.
     #[error("{task} failed: {source}")]
     Task {

@@ -125,18 +125,35 @@ impl Registry {
     }
 
     /// Retires an address: it leaves reverse answers, its code stays reserved for ever and
-    /// resolves to the retired record (and its successor). Retiring twice is harmless.
+    /// resolves to the retired record (and its successor). Retiring twice is harmless; a
+    /// retired address without a successor may be given one, but one that has a successor
+    /// gets another only when `replace_successor` says so (a second client retiring it with
+    /// its own successor would otherwise overwrite the first one's without a word).
     pub async fn retire(
         &self,
         code: VmapCode,
         successor: Option<VmapCode>,
+        replace_successor: bool,
     ) -> Result<Address, RegistryError> {
         let _writer = self.write_lock.lock().await;
         let current = self
             .noted(self.store.get_by_code(&code).await)?
             .ok_or(RegistryError::NotRegistered(code))?;
-        if current.status == AddressStatus::Retired && successor.is_none() {
-            return Ok(current);
+        if current.status == AddressStatus::Retired {
+            match (successor, current.successor) {
+                (None, _) => return Ok(current),
+                (Some(requested), Some(recorded)) if requested == recorded => {
+                    return Ok(current);
+                }
+                (Some(requested), Some(recorded)) if !replace_successor => {
+                    return Err(RegistryError::SuccessorConflict {
+                        code,
+                        recorded,
+                        requested,
+                    });
+                }
+                (Some(_), _) => {}
+            }
         }
         if let Some(successor) = successor {
             if successor == code {

@@ -14,6 +14,7 @@ const SEEDED: u64 = 500;
 trials! {
     each_backend: [
         a_move_beyond_what_the_code_can_reach_is_refused,
+        another_successor_replaces_the_recorded_one_only_when_asked,
     ],
 }
 
@@ -50,4 +51,53 @@ async fn a_move_beyond_what_the_code_can_reach_is_refused(backend: &Backend) {
     let response = patch_address(&router, &code, near).await;
     assert_eq!(response.status, 200, "{}", response.text());
     assert_eq!(response.json()["location"]["lat"], spot.0 + 0.01);
+}
+
+async fn retire(router: &axum::Router, code: &str, query: &str) -> TestResponse {
+    let request = Request::delete(format!("/v1/addresses/{code}{query}"))
+        .body(Body::empty())
+        .expect("request");
+    send(router, request).await
+}
+
+async fn another_successor_replaces_the_recorded_one_only_when_asked(backend: &Backend) {
+    let (_db, _registry, router) = test_app(backend, SEEDED, Limits::default()).await;
+    let old = register(&router, (16.0544, 108.2022)).await;
+    let first = register(&router, (16.0554, 108.2022)).await;
+    let second = register(&router, (16.0564, 108.2022)).await;
+    let successor = |response: TestResponse| response.json()["successor"].clone();
+    let retired = retire(&router, &old, &format!("?successor={first}")).await;
+    assert_eq!(successor(retired), first.as_str());
+    // The same again, or without a successor: harmless, the successor stays.
+    let again = retire(&router, &old, &format!("?successor={first}")).await;
+    assert_eq!(successor(again), first.as_str());
+    assert_eq!(successor(retire(&router, &old, "").await), first.as_str());
+    // Another one: refused, and the recorded successor stays…
+    let problem = assert_problem(
+        &retire(&router, &old, &format!("?successor={second}")).await,
+        409,
+        None,
+    );
+    assert!(
+        problem["detail"]
+            .as_str()
+            .is_some_and(|detail| detail.contains("replace_successor=true")),
+        "{problem}"
+    );
+    let lookup = get(&router, &format!("/v1/codes/{old}")).await.json();
+    assert_eq!(lookup["successor"], first.as_str());
+    // …unless asked for.
+    let replaced = retire(
+        &router,
+        &old,
+        &format!("?successor={second}&replace_successor=true"),
+    )
+    .await;
+    assert_eq!(replaced.status, 200, "{}", replaced.text());
+    assert_eq!(successor(replaced), second.as_str());
+    assert_problem(
+        &retire(&router, &old, "?replace_successor=perhaps").await,
+        422,
+        Some("replace_successor"),
+    );
 }

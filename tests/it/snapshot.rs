@@ -170,7 +170,7 @@ async fn changes_after_the_snapshot_are_caught_up(backend: &Backend) {
         })
         .collect();
     assert!(created.len() > 40, "{outcomes:?}");
-    first.retire(created[0], None).await.expect("retire");
+    first.retire(created[0], None, false).await.expect("retire");
 
     let read = load(&db, Some(&path)).await;
     assert!(read.status().from_snapshot);

@@ -127,7 +127,7 @@ async fn sqlite_registry_with_edits() -> (TestDb, Edits) {
         edited: first[6].code,
     };
     registry
-        .retire(edits.retired, Some(edits.successor))
+        .retire(edits.retired, Some(edits.successor), false)
         .await
         .expect("retire");
     let move_with_quotes = AddressChange {
