@@ -6,7 +6,7 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
 use super::bodies::{AddressBody, AddressStatusBody, CellBody, LatLonBody, ZoneBody};
-use super::{ApiJson, AppError, AppState};
+use super::{ApiJson, AppError, AppState, stream};
 use crate::code::VmapCode;
 use crate::registry::{CodeLookup, Registry, RegistryError};
 
@@ -153,7 +153,15 @@ pub struct CodesResponse {
     pub results: Vec<CodeItem>,
 }
 
+/// Codes looked up and sent together, one chunk of a streamed answer: each is a query.
+const CODES_PER_CHUNK: usize = 256;
+
 /// Validate and look up many codes; each answers alone.
+///
+/// The answer is streamed a chunk of codes at a time (see `stream.rs`). The first chunk is
+/// looked up before the answer starts, so a database that is away answers 503; should it
+/// fail later, the answer is cut short (the connection closes) rather than end as if
+/// complete.
 #[utoipa::path(
     post,
     path = "/v1/codes",
@@ -165,14 +173,16 @@ pub struct CodesResponse {
         (status = 413, description = "Too many codes or body too large", body = super::Problem, content_type = "application/problem+json"),
         (status = 422, description = "Wrong JSON shape", body = super::Problem, content_type = "application/problem+json"),
         (status = 415, description = "The body is not JSON", body = super::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many batch requests at once (`too_busy`; see `Retry-After`)", body = super::Problem, content_type = "application/problem+json"),
         (status = 503, description = "The database is unavailable (`database_unavailable`; see `Retry-After`), or the index is still loading", body = super::Problem, content_type = "application/problem+json"),
     )
 )]
 pub(super) async fn lookup_many(
     State(state): State<AppState>,
     ApiJson(request): ApiJson<CodesRequest>,
-) -> Result<Json<CodesResponse>, AppError> {
-    let registry = state.registry()?;
+) -> Result<axum::response::Response, AppError> {
+    let deadline = tokio::time::Instant::now() + state.limits.request_timeout;
+    let registry = state.registry()?.clone();
     let max = state.limits.max_batch_items;
     if request.codes.len() > max {
         return Err(AppError::TooLarge(format!(
@@ -180,36 +190,79 @@ pub(super) async fn lookup_many(
             request.codes.len()
         )));
     }
-    let mut results = Vec::with_capacity(request.codes.len());
-    for input in request.codes {
-        let outcome = match VmapCode::parse(&input) {
-            Err(error) => Err(ItemError {
-                code: error.kind().to_owned(),
-                message: error.to_string(),
-            }),
-            Ok(code) => match registry.lookup(code).await {
-                Ok(lookup) => Ok(code_body(registry, lookup)),
-                Err(RegistryError::UnknownPostcode(postcode)) => Err(ItemError {
-                    code: "unknown_postcode".to_owned(),
-                    message: format!("no zone has postal code {postcode}"),
-                }),
-                Err(other) => return Err(other.into()),
-            },
-        };
-        results.push(match outcome {
-            Ok(body) => CodeItem {
-                input,
-                well_formed: true,
-                result: Some(body),
-                error: None,
-            },
-            Err(error) => CodeItem {
-                input,
-                well_formed: error.code == "unknown_postcode",
-                result: None,
-                error: Some(error),
-            },
-        });
+    let permit = state.batch_permit()?;
+    let mut codes = request.codes.into_iter();
+    let first = lookup_chunk(&registry, codes.by_ref().take(CODES_PER_CHUNK)).await?;
+    let (mut results, response) = stream::results_stream(deadline);
+    tokio::spawn(async move {
+        let _permit = permit;
+        let mut chunk = first;
+        loop {
+            if let Err(error) = results.send(&chunk).await {
+                tracing::debug!(%error, "batch code lookup answer stopped");
+                return;
+            }
+            if codes.len() == 0 {
+                break;
+            }
+            chunk = match lookup_chunk(&registry, codes.by_ref().take(CODES_PER_CHUNK)).await {
+                Ok(chunk) => chunk,
+                Err(error) => {
+                    tracing::warn!(%error, "batch code lookup cut short");
+                    return;
+                }
+            };
+        }
+        if let Err(error) = results.finish().await {
+            tracing::debug!(%error, "batch code lookup answer stopped");
+        }
+    });
+    Ok(response)
+}
+
+/// Looks up `codes`, each answering alone; returns each item as JSON. Fails only when the
+/// database does.
+async fn lookup_chunk(
+    registry: &Registry,
+    codes: impl Iterator<Item = String>,
+) -> Result<Vec<Vec<u8>>, AppError> {
+    let mut items = Vec::new();
+    for input in codes {
+        let item = code_item(registry, input).await?;
+        let json = serde_json::to_vec(&item)
+            .map_err(|error| AppError::Internal(format!("batch code lookup answer: {error}")))?;
+        items.push(json);
     }
-    Ok(Json(CodesResponse { results }))
+    Ok(items)
+}
+
+async fn code_item(registry: &Registry, input: String) -> Result<CodeItem, AppError> {
+    let outcome = match VmapCode::parse(&input) {
+        Err(error) => Err(ItemError {
+            code: error.kind().to_owned(),
+            message: error.to_string(),
+        }),
+        Ok(code) => match registry.lookup(code).await {
+            Ok(lookup) => Ok(code_body(registry, lookup)),
+            Err(RegistryError::UnknownPostcode(postcode)) => Err(ItemError {
+                code: "unknown_postcode".to_owned(),
+                message: format!("no zone has postal code {postcode}"),
+            }),
+            Err(other) => return Err(other.into()),
+        },
+    };
+    Ok(match outcome {
+        Ok(body) => CodeItem {
+            input,
+            well_formed: true,
+            result: Some(body),
+            error: None,
+        },
+        Err(error) => CodeItem {
+            input,
+            well_formed: error.code == "unknown_postcode",
+            result: None,
+            error: Some(error),
+        },
+    })
 }

@@ -80,6 +80,12 @@ pub enum AppError {
     NotFound(String),
     #[error("{0}")]
     TooLarge(String),
+    /// Too large, because of the values of these fields (413 naming them).
+    #[error("{detail}")]
+    TooLargeFields {
+        detail: String,
+        errors: Vec<FieldError>,
+    },
     #[error("{0}")]
     UnsupportedMediaType(String),
     #[error("{0}")]
@@ -118,12 +124,10 @@ impl AppError {
 
     /// A 422 for several fields at once.
     pub fn invalid_fields(errors: Vec<FieldError>) -> AppError {
-        let detail = errors
-            .iter()
-            .map(|error| format!("{}: {}", error.field, error.message))
-            .collect::<Vec<_>>()
-            .join("; ");
-        AppError::Invalid { detail, errors }
+        AppError::Invalid {
+            detail: joined_detail(&errors),
+            errors,
+        }
     }
 
     /// A 400 for a malformed code, with the position and reason.
@@ -143,7 +147,7 @@ impl AppError {
                 "Invalid parameter",
             ),
             AppError::NotFound(_) => (StatusCode::NOT_FOUND, "not-found", "Not found"),
-            AppError::TooLarge(_) => (
+            AppError::TooLarge(_) | AppError::TooLargeFields { .. } => (
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "too-large",
                 "Request too large",
@@ -181,6 +185,15 @@ impl AppError {
     }
 }
 
+/// `field: message; field: message`.
+fn joined_detail(errors: &[FieldError]) -> String {
+    errors
+        .iter()
+        .map(|error| format!("{}: {}", error.field, error.message))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let (status, slug, title) = self.parts();
@@ -206,7 +219,9 @@ impl IntoResponse for AppError {
             _ => None,
         };
         let errors = match self {
-            AppError::BadRequest { errors, .. } | AppError::Invalid { errors, .. } => errors,
+            AppError::BadRequest { errors, .. }
+            | AppError::Invalid { errors, .. }
+            | AppError::TooLargeFields { errors, .. } => errors,
             _ => Vec::new(),
         };
         let problem = Problem {

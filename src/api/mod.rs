@@ -13,6 +13,7 @@ mod ops;
 mod patterns;
 mod reverse;
 mod server;
+mod stream;
 mod zones;
 
 use std::collections::HashMap;
@@ -38,6 +39,11 @@ use crate::registry::Registry;
 pub struct Limits {
     /// Most points in one `POST /v1/reverse`, most codes in one `POST /v1/codes`.
     pub max_batch_items: usize,
+    /// Most addresses one `POST /v1/reverse` may ask for: points × limit.
+    pub max_batch_answers: usize,
+    /// Batch requests (`POST /v1/reverse`, `POST /v1/codes`) answered at once; more
+    /// answer 429.
+    pub max_concurrent_batches: usize,
     /// Largest request body, bytes.
     pub max_body_bytes: usize,
     /// Longest a request may take (an assignment's streamed answer is not cut by it).
@@ -57,6 +63,8 @@ impl Limits {
     /// both read them.
     pub const DEFAULT: Limits = Limits {
         max_batch_items: 10_000,
+        max_batch_answers: 100_000,
+        max_concurrent_batches: 8,
         max_body_bytes: 16 * 1024 * 1024,
         request_timeout: Duration::from_secs(30),
         max_assign_rows: 1_000_000,
@@ -83,6 +91,7 @@ pub struct AppState {
     /// Writes answer 403 (dry runs still work): `serve --read-only`.
     read_only: bool,
     assign_permits: Arc<tokio::sync::Semaphore>,
+    batch_permits: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
@@ -94,6 +103,7 @@ impl AppState {
             tokens: Arc::new(Vec::new()),
             read_only: false,
             assign_permits: Arc::new(tokio::sync::Semaphore::new(limits.max_concurrent_assign)),
+            batch_permits: Arc::new(tokio::sync::Semaphore::new(limits.max_concurrent_batches)),
         }
     }
 
@@ -136,6 +146,17 @@ impl AppState {
 
     pub fn registry(&self) -> Result<&Arc<Registry>, AppError> {
         self.registry.get().ok_or(AppError::NotReady)
+    }
+
+    /// A slot for one batch request, held until its answer is sent; 429 when every slot is
+    /// taken.
+    fn batch_permit(&self) -> Result<tokio::sync::OwnedSemaphorePermit, AppError> {
+        self.batch_permits.clone().try_acquire_owned().map_err(|_| {
+            AppError::TooBusy(format!(
+                "{} batch requests are being answered; retry shortly",
+                self.limits.max_concurrent_batches
+            ))
+        })
     }
 }
 

@@ -6,7 +6,7 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
 use super::bodies::{LatLonBody, NearbyAddressBody, ZoneBody, optional_display_string};
-use super::{ApiJson, AppError, AppState, FieldError, Params};
+use super::{ApiJson, AppError, AppState, FieldError, Params, stream};
 use crate::code::VmapCode;
 use crate::point::LatLon;
 use crate::registry::{self, Registry, ReverseAnswer, ReverseQuery};
@@ -174,6 +174,10 @@ pub struct BatchReverseResponse {
 }
 
 /// Reverse for many points at once, answered in input order.
+///
+/// The answer is streamed a chunk of points at a time (see `stream.rs`); each chunk is
+/// answered under one read lock, so a write that lands while a large batch is answered
+/// may show in its later chunks only.
 #[utoipa::path(
     post,
     path = "/v1/reverse",
@@ -182,15 +186,17 @@ pub struct BatchReverseResponse {
     responses(
         (status = 200, description = "One answer per point, in input order", body = BatchReverseResponse),
         (status = 400, description = "Malformed JSON", body = super::Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Too many points or body too large", body = super::Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Too many points, too many addresses asked for (points × limit; `errors[]` names `points` and `limit`), or body too large", body = super::Problem, content_type = "application/problem+json"),
         (status = 415, description = "The body is not JSON", body = super::Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid point, limit or radius; `errors[]` names each", body = super::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many batch requests at once (`too_busy`; see `Retry-After`)", body = super::Problem, content_type = "application/problem+json"),
     )
 )]
 pub(super) async fn reverse_many(
     State(state): State<AppState>,
     ApiJson(request): ApiJson<BatchReverseRequest>,
-) -> Result<impl axum::response::IntoResponse, AppError> {
+) -> Result<axum::response::Response, AppError> {
+    let deadline = tokio::time::Instant::now() + state.limits.request_timeout;
     let registry = state.registry()?.clone();
     let max = state.limits.max_batch_items;
     if request.points.len() > max {
@@ -217,41 +223,62 @@ pub(super) async fn reverse_many(
     if !errors.is_empty() {
         return Err(AppError::invalid_fields(errors));
     }
-    // The answers are found and written out as JSON on every core: for 10 000 points the
-    // JSON is several megabytes, and writing it on one thread took longer than the
-    // queries. The bytes are those `Json(BatchReverseResponse)` would give.
-    let body = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, serde_json::Error> {
+    check_answer_count(points.len(), query.limit(), state.limits.max_batch_answers)?;
+    let permit = state.batch_permit()?;
+    let (mut results, response) = stream::results_stream(deadline);
+    let runtime = tokio::runtime::Handle::current();
+    // The answers of each chunk are found and written out as JSON on every core: for
+    // thousands of points the JSON is megabytes, and writing it on one thread took longer
+    // than the queries.
+    tokio::task::spawn_blocking(move || {
         use rayon::prelude::*;
-        let answers = registry.reverse_many(&points, query);
-        let items: Vec<Vec<u8>> = request
-            .points
-            .into_par_iter()
-            .zip(points)
-            .zip(answers)
-            .map(|((input, point), answer)| {
-                serde_json::to_vec(&ReverseBody::new(&registry, input.id, point, answer))
-            })
-            .collect::<Result<_, _>>()?;
-        let mut body =
-            Vec::with_capacity(items.iter().map(Vec::len).sum::<usize>() + items.len() + 16);
-        body.extend_from_slice(b"{\"results\":[");
-        for (index, item) in items.iter().enumerate() {
-            if index > 0 {
-                body.push(b',');
+        let _permit = permit;
+        let mut ids = request.points.into_iter().map(|point| point.id);
+        for chunk in points.chunks(stream::points_per_chunk(query.limit())) {
+            let answers = registry.reverse_many(chunk, query);
+            let chunk_ids: Vec<_> = ids.by_ref().take(chunk.len()).collect();
+            let items = chunk_ids
+                .into_par_iter()
+                .zip(chunk.par_iter())
+                .zip(answers)
+                .map(|((id, &point), answer)| {
+                    serde_json::to_vec(&ReverseBody::new(&registry, id, point, answer))
+                })
+                .collect::<Result<Vec<_>, _>>();
+            let sent = match items {
+                Ok(items) => runtime.block_on(results.send(&items)),
+                Err(error) => {
+                    tracing::error!(%error, "batch reverse answer could not be written");
+                    return;
+                }
+            };
+            if let Err(error) = sent {
+                tracing::debug!(%error, "batch reverse answer stopped");
+                return;
             }
-            body.extend_from_slice(item);
         }
-        body.extend_from_slice(b"]}");
-        Ok(body)
+        if let Err(error) = runtime.block_on(results.finish()) {
+            tracing::debug!(%error, "batch reverse answer stopped");
+        }
+    });
+    Ok(response)
+}
+
+/// 413 naming `points` and `limit` when a batch asks for more than `max` addresses.
+fn check_answer_count(points: usize, limit: usize, max: usize) -> Result<(), AppError> {
+    let asked = points.saturating_mul(limit);
+    if asked <= max {
+        return Ok(());
+    }
+    let message = format!(
+        "{points} points × limit {limit} asks for {asked} addresses, at most {max} per request; \
+         send fewer points or a lower limit"
+    );
+    Err(AppError::TooLargeFields {
+        detail: message.clone(),
+        errors: vec![
+            FieldError::new("points", "too_many_answers", message.clone()),
+            FieldError::new("limit", "too_many_answers", message),
+        ],
     })
-    .await
-    .map_err(|error| AppError::Internal(format!("batch reverse failed: {error}")))?
-    .map_err(|error| AppError::Internal(format!("batch reverse answer: {error}")))?;
-    Ok((
-        [(
-            axum::http::header::CONTENT_TYPE,
-            axum::http::HeaderValue::from_static("application/json"),
-        )],
-        body,
-    ))
 }

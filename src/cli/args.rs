@@ -131,6 +131,12 @@ pub struct LimitsArgs {
     /// Most points (or codes) in one batch request.
     #[arg(long, env = "VMAP_MAX_BATCH_ITEMS", default_value_t = Limits::DEFAULT.max_batch_items)]
     pub max_batch_items: usize,
+    /// Most addresses one batch reverse may ask for: points × limit; more answer 413.
+    #[arg(long, env = "VMAP_MAX_BATCH_ANSWERS", default_value_t = Limits::DEFAULT.max_batch_answers)]
+    pub max_batch_answers: usize,
+    /// Batch requests (POST /v1/reverse, POST /v1/codes) answered at once; more answer 429.
+    #[arg(long, env = "VMAP_MAX_CONCURRENT_BATCHES", default_value_t = Limits::DEFAULT.max_concurrent_batches)]
+    pub max_concurrent_batches: usize,
     /// Largest request body in bytes.
     #[arg(long, env = "VMAP_MAX_BODY_BYTES", default_value_t = Limits::DEFAULT.max_body_bytes)]
     pub max_body_bytes: usize,
@@ -155,6 +161,8 @@ impl LimitsArgs {
     pub fn limits(&self) -> Limits {
         Limits {
             max_batch_items: self.max_batch_items,
+            max_batch_answers: self.max_batch_answers,
+            max_concurrent_batches: self.max_concurrent_batches.max(1),
             max_body_bytes: self.max_body_bytes,
             request_timeout: Duration::from_secs(self.request_timeout_s),
             max_assign_rows: self.max_assign_rows,
@@ -299,9 +307,10 @@ pub struct BenchHttpArgs {
     /// Concurrent connections of the GET load, one worker each.
     #[arg(long, default_value_t = 64)]
     pub concurrency: usize,
-    /// Connections of the batch load; by default the smaller of `--concurrency` and this
+    /// Connections of the batch load; by default the smallest of `--concurrency`, this
     /// machine's cores (the server already spreads each batch over its cores, so a few at a
-    /// time saturate it and more only queue).
+    /// time saturate it and more only queue) and the server's default
+    /// `--max-concurrent-batches`.
     #[arg(long)]
     pub batch_concurrency: Option<usize>,
     /// Points per batch request (the server's default maximum); 0 skips the batch load.

@@ -121,9 +121,11 @@ async fn bench_http(args: BenchHttpArgs) -> Result<(), CliError> {
     let settings = bench::http::HttpSettings {
         url: args.url.clone(),
         concurrency: args.concurrency,
-        batch_concurrency: args
-            .batch_concurrency
-            .unwrap_or_else(|| args.concurrency.min(cores())),
+        batch_concurrency: args.batch_concurrency.unwrap_or_else(|| {
+            args.concurrency
+                .min(cores())
+                .min(crate::api::Limits::DEFAULT.max_concurrent_batches)
+        }),
         batch_size: args.batch_size,
         check: args.query.check,
         context: load_context(&args.query, &args.load, query),

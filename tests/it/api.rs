@@ -19,6 +19,8 @@ trials! {
         reverse_rejects_bad_parameters_naming_the_field,
         batch_reverse_answers_in_input_order,
         batch_reverse_rejects_bad_bodies,
+        batch_answers_are_streamed_byte_for_byte,
+        batch_requests_are_bounded_in_size_and_number,
         body_size_limit_answers_413,
         code_lookup_registered_unregistered_malformed_unknown,
         bulk_code_lookup_answers_each_code_alone,
@@ -234,6 +236,137 @@ async fn batch_reverse_rejects_bad_bodies(backend: &Backend) {
         .body(Body::from("{}"))
         .expect("request");
     assert_problem(&send(&router, wrong_type).await, 415, None);
+}
+
+/// The answer as the frames it was sent in.
+async fn frames(router: &axum::Router, uri: &str, body: String) -> Vec<Vec<u8>> {
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let request = Request::post(uri)
+        .header("content-type", "application/json")
+        .body(Body::from(body))
+        .expect("request");
+    let response = router.clone().oneshot(request).await.expect("infallible");
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "application/json");
+    let mut body = response.into_body();
+    let mut frames = Vec::new();
+    while let Some(frame) = body.frame().await {
+        if let Ok(data) = frame.expect("frame").into_data() {
+            frames.push(data.to_vec());
+        }
+    }
+    frames
+}
+
+/// `{"results":[a,b,…]}` from the JSON of each result.
+fn whole_answer(items: &[String]) -> Vec<u8> {
+    format!("{{\"results\":[{}]}}", items.join(",")).into_bytes()
+}
+
+async fn batch_answers_are_streamed_byte_for_byte(backend: &Backend) {
+    let (_db, registry, router) = app(backend).await;
+    // Enough points for several chunks; each answer is the single-point answer, byte for
+    // byte (a point without an id answers exactly as GET does).
+    let points = registry.sample_locations(2_100, 7);
+    let body = serde_json::json!({
+        "points": points.iter().map(|p| serde_json::json!({"lat": p.lat, "lon": p.lon})).collect::<Vec<_>>(),
+        "limit": 3,
+    });
+    let streamed = frames(&router, "/v1/reverse", body.to_string()).await;
+    assert!(streamed.len() > 2, "{} frames", streamed.len());
+    let mut singles = Vec::new();
+    for point in &points {
+        let uri = format!("/v1/reverse?lat={}&lon={}&limit=3", point.lat, point.lon);
+        singles.push(get(&router, &uri).await.text());
+    }
+    let streamed = streamed.concat();
+    assert!(
+        streamed == whole_answer(&singles),
+        "the streamed answer differs from the built one"
+    );
+
+    // Codes: registered ones and free cells, each item the GET answer wrapped.
+    let answer: serde_json::Value = serde_json::from_slice(&streamed).expect("JSON");
+    let mut codes = Vec::new();
+    for result in answer["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .take(300)
+    {
+        let code = result["addresses"][0]["code"].as_str().expect("code");
+        let parsed: vmap::code::VmapCode = code.parse().expect("a code");
+        codes.push(code.to_owned());
+        codes.push(parsed.base().with_suffix(99).expect("suffix").canonical());
+    }
+    let streamed = frames(
+        &router,
+        "/v1/codes",
+        serde_json::json!({ "codes": codes }).to_string(),
+    )
+    .await;
+    assert!(streamed.len() > 2, "{} frames", streamed.len());
+    let mut items = Vec::new();
+    for code in &codes {
+        let single = get(&router, &format!("/v1/codes/{code}")).await;
+        assert_eq!(single.status, 200, "{code}: {}", single.text());
+        let input = serde_json::to_string(code).expect("string");
+        items.push(format!(
+            "{{\"input\":{input},\"well_formed\":true,\"result\":{}}}",
+            single.text()
+        ));
+    }
+    assert!(
+        streamed.concat() == whole_answer(&items),
+        "the streamed code answer differs from the built one"
+    );
+}
+
+async fn batch_requests_are_bounded_in_size_and_number(backend: &Backend) {
+    let limits = Limits {
+        max_batch_answers: 10,
+        max_concurrent_batches: 1,
+        ..Limits::default()
+    };
+    let (_db, registry, router) = test_app(backend, N, limits).await;
+    let points = |n: usize| {
+        let points = vec![serde_json::json!({"lat": 21.0285, "lon": 105.8542}); n];
+        serde_json::json!({"points": points, "limit": 3}).to_string()
+    };
+    // 4 points × 3 addresses is over 10: refused before any work, naming both fields.
+    let problem = assert_problem(
+        &post_json(&router, "/v1/reverse", points(4)).await,
+        413,
+        Some("points"),
+    );
+    assert_eq!(problem["code"], "too_large");
+    assert!(problem.to_string().contains("\"limit\""), "{problem}");
+    // 3 × 3 is within it, and the slot is given back once the answer is sent.
+    for _ in 0..2 {
+        let response = post_json(&router, "/v1/reverse", points(3)).await;
+        assert_eq!(response.status, 200, "{}", response.text());
+        assert_eq!(response.json()["results"].as_array().map(Vec::len), Some(3));
+    }
+    // Every slot taken: 429 with Retry-After, for both batch endpoints.
+    let busy = api::app(AppState::ready(
+        registry,
+        Limits {
+            max_concurrent_batches: 0,
+            ..Limits::default()
+        },
+    ));
+    for (uri, body) in [
+        ("/v1/reverse", points(1)),
+        ("/v1/codes", r#"{"codes": ["111162RWXP69"]}"#.to_owned()),
+    ] {
+        let response = post_json(&busy, uri, body).await;
+        let problem = assert_problem(&response, 429, None);
+        assert_eq!(problem["code"], "too_busy");
+        assert!(response.header("retry-after").is_some(), "{uri}");
+    }
+    // Single reads are not batches.
+    assert_eq!(get(&busy, "/v1/reverse?lat=21&lon=105").await.status, 200);
 }
 
 async fn body_size_limit_answers_413(backend: &Backend) {

@@ -1,0 +1,199 @@
+//! Batch answers (`POST /v1/reverse`, `POST /v1/codes`) sent as `{"results":[…]}` a chunk
+//! of results at a time, instead of built whole in memory first.
+//!
+//! Decisions:
+//! - The bytes are the ones `Json(… { results })` gives: each result is serialized alone by
+//!   serde_json and the results are joined with `,` inside `{"results":[` and `]}`, so a
+//!   client cannot tell the streamed answer from a built one (a test compares them).
+//! - A chunk holds about [`CHUNK_ANSWERS`] addresses: a batch then keeps a few hundred
+//!   kilobytes in flight (the chunk being made and two waiting for the connection) however
+//!   large it is, where the whole answer to 10 000 points × 100 addresses was 128 MB.
+//! - The answer must be taken by the client within the request timeout, counted from when
+//!   the handler started: a client that stops reading would otherwise hold its batch slot
+//!   and its chunks for ever. Past it, or when a later chunk fails, the body ends in an
+//!   error, so the connection is cut rather than the chunked answer ended as if complete.
+
+use std::io;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use futures::StreamExt;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+/// About how many addresses one chunk of a batch reverse answer holds.
+pub(super) const CHUNK_ANSWERS: usize = 4_096;
+/// Most points in one chunk (at `limit` 1 each answer is about 450 bytes, zone included).
+const MAX_CHUNK_POINTS: usize = 1_024;
+/// Chunks made but not yet taken by the connection.
+const CHUNKS_IN_FLIGHT: usize = 2;
+
+const OPENING: &[u8] = b"{\"results\":[";
+const CLOSING: &[u8] = b"]}";
+
+/// Points per chunk of a batch reverse asking `limit` addresses per point.
+pub(super) fn points_per_chunk(limit: usize) -> usize {
+    (CHUNK_ANSWERS / limit.max(1)).clamp(1, MAX_CHUNK_POINTS)
+}
+
+/// Why a chunk could not be sent.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum StreamError {
+    #[error("the client went away")]
+    Closed,
+    #[error("the client did not take the answer within the request timeout")]
+    TimedOut,
+}
+
+/// The sending end of a streamed `{"results":[…]}` answer.
+#[derive(Debug)]
+pub(super) struct ResultsSender {
+    sender: mpsc::Sender<Result<Bytes, io::Error>>,
+    deadline: Instant,
+    opened: bool,
+    results_sent: usize,
+    complete: Arc<AtomicBool>,
+}
+
+/// A 200 `application/json` answer whose body is what the returned sender sends, to be
+/// taken by `deadline`.
+pub(super) fn results_stream(deadline: Instant) -> (ResultsSender, Response) {
+    let (sender, receiver) = mpsc::channel(CHUNKS_IN_FLIGHT);
+    let complete = Arc::new(AtomicBool::new(false));
+    let finished = Arc::clone(&complete);
+    // After the last chunk: nothing when the answer was finished, else an error, which
+    // makes hyper cut the connection instead of ending the answer cleanly.
+    let tail = futures::stream::once(async move {
+        (!finished.load(Ordering::Acquire))
+            .then(|| Err(io::Error::other("the batch answer was cut short")))
+    })
+    .filter_map(std::future::ready);
+    let body = Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(receiver).chain(tail));
+    let mut response = body.into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    let sender = ResultsSender {
+        sender,
+        deadline,
+        opened: false,
+        results_sent: 0,
+        complete,
+    };
+    (sender, response)
+}
+
+impl ResultsSender {
+    /// Sends `results` (each one serialized JSON value) as one chunk.
+    pub(super) async fn send(&mut self, results: &[Vec<u8>]) -> Result<(), StreamError> {
+        if results.is_empty() {
+            return Ok(());
+        }
+        let size = results.iter().map(|result| result.len() + 1).sum::<usize>();
+        let mut chunk = Vec::with_capacity(size + OPENING.len());
+        self.open(&mut chunk);
+        for result in results {
+            if self.results_sent > 0 {
+                chunk.push(b',');
+            }
+            chunk.extend_from_slice(result);
+            self.results_sent += 1;
+        }
+        self.send_chunk(chunk).await
+    }
+
+    /// Closes the answer: after this the body ends cleanly.
+    pub(super) async fn finish(mut self) -> Result<(), StreamError> {
+        let mut chunk = Vec::with_capacity(OPENING.len() + CLOSING.len());
+        self.open(&mut chunk);
+        chunk.extend_from_slice(CLOSING);
+        self.send_chunk(chunk).await?;
+        self.complete.store(true, Ordering::Release);
+        Ok(())
+    }
+
+    fn open(&mut self, chunk: &mut Vec<u8>) {
+        if !std::mem::replace(&mut self.opened, true) {
+            chunk.extend_from_slice(OPENING);
+        }
+    }
+
+    async fn send_chunk(&mut self, chunk: Vec<u8>) -> Result<(), StreamError> {
+        match tokio::time::timeout_at(self.deadline, self.sender.send(Ok(Bytes::from(chunk)))).await
+        {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err(StreamError::Closed),
+            Err(_) => Err(StreamError::TimedOut),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::BodyExt;
+    use std::time::Duration;
+
+    #[test]
+    fn chunks_hold_a_bounded_number_of_answers() {
+        assert_eq!(points_per_chunk(1), MAX_CHUNK_POINTS);
+        assert_eq!(points_per_chunk(100), 40);
+        assert_eq!(points_per_chunk(0), MAX_CHUNK_POINTS);
+        assert_eq!(points_per_chunk(usize::MAX), 1);
+    }
+
+    async fn body_of(response: Response) -> Result<Vec<u8>, String> {
+        response
+            .into_body()
+            .collect()
+            .await
+            .map(|collected| collected.to_bytes().to_vec())
+            .map_err(|error| error.to_string())
+    }
+
+    #[tokio::test]
+    async fn the_bytes_are_those_of_the_whole_answer() {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let (mut sender, response) = results_stream(deadline);
+        let task = tokio::spawn(async move {
+            sender.send(&[b"1".to_vec(), b"{}".to_vec()]).await?;
+            sender.send(&[]).await?;
+            sender.send(&[b"\"x\"".to_vec()]).await?;
+            sender.finish().await
+        });
+        let body = body_of(response).await.expect("complete body");
+        task.await.expect("task").expect("sent");
+        let whole = serde_json::json!({"results": [1, {}, "x"]});
+        assert_eq!(body, serde_json::to_vec(&whole).expect("json"));
+
+        let (sender, response) = results_stream(deadline);
+        tokio::spawn(sender.finish());
+        assert_eq!(body_of(response).await.expect("body"), b"{\"results\":[]}");
+    }
+
+    #[tokio::test]
+    async fn an_unfinished_answer_ends_in_an_error() {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let (mut sender, response) = results_stream(deadline);
+        tokio::spawn(async move {
+            let _ = sender.send(&[b"1".to_vec()]).await;
+        });
+        assert!(body_of(response).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn a_client_that_stops_reading_is_given_up_at_the_deadline() {
+        let deadline = Instant::now() + Duration::from_millis(100);
+        let (mut sender, response) = results_stream(deadline);
+        let mut outcome = Ok(());
+        for _ in 0..=CHUNKS_IN_FLIGHT {
+            outcome = sender.send(&[b"1".to_vec()]).await;
+        }
+        assert!(matches!(outcome, Err(StreamError::TimedOut)), "{outcome:?}");
+        drop(response);
+    }
+}
