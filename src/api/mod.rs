@@ -32,6 +32,7 @@ pub use error::{AppError, FieldError, Problem};
 pub use ops::ApiDoc;
 pub use server::{ConnectionLimits, serve};
 
+use crate::assign::format::ReadLimits;
 use crate::registry::Registry;
 
 /// Limits of the API; every one a config value.
@@ -56,6 +57,10 @@ pub struct Limits {
     pub max_concurrent_assign: usize,
     /// Longest text of one field, characters.
     pub max_field_chars: usize,
+    /// Longest cell of an assign list, any column, bytes.
+    pub max_cell_bytes: usize,
+    /// Longest row of an assign list, bytes.
+    pub max_row_bytes: usize,
 }
 
 impl Limits {
@@ -71,7 +76,17 @@ impl Limits {
         max_assign_bytes: 512 * 1024 * 1024,
         max_concurrent_assign: 4,
         max_field_chars: crate::assign::DEFAULT_MAX_FIELD_CHARS,
+        max_cell_bytes: ReadLimits::DEFAULT.max_cell_bytes,
+        max_row_bytes: ReadLimits::DEFAULT.max_row_bytes,
     };
+
+    /// The byte limits of an assign list's cells and rows.
+    pub fn read_limits(&self) -> ReadLimits {
+        ReadLimits {
+            max_cell_bytes: self.max_cell_bytes,
+            max_row_bytes: self.max_row_bytes,
+        }
+    }
 }
 
 impl Default for Limits {

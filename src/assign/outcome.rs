@@ -50,6 +50,10 @@ pub enum RowErrorCode {
     InvalidSuffix,
     /// A text field is longer than the configured limit.
     FieldTooLong,
+    /// A cell of any column is over the byte limit of a cell.
+    CellTooLarge,
+    /// The row is over the byte limit of a row.
+    RowTooLarge,
     /// A CSV row with another number of fields than the header.
     ColumnCount,
     /// A CSV row that is not valid UTF-8.
@@ -74,12 +78,14 @@ pub enum RowErrorCode {
 
 impl RowErrorCode {
     /// Every code, in the order the README lists them.
-    pub const ALL: [RowErrorCode; 16] = [
+    pub const ALL: [RowErrorCode; 18] = [
         RowErrorCode::MissingCoordinate,
         RowErrorCode::InvalidCoordinate,
         RowErrorCode::CoordinateOutOfRange,
         RowErrorCode::OutsideCoverage,
         RowErrorCode::FieldTooLong,
+        RowErrorCode::CellTooLarge,
+        RowErrorCode::RowTooLarge,
         RowErrorCode::ColumnCount,
         RowErrorCode::InvalidUtf8,
         RowErrorCode::InvalidCsv,
@@ -102,6 +108,8 @@ impl RowErrorCode {
             RowErrorCode::TooFarFromReference => "too_far_from_reference",
             RowErrorCode::InvalidSuffix => "invalid_suffix",
             RowErrorCode::FieldTooLong => "field_too_long",
+            RowErrorCode::CellTooLarge => "cell_too_large",
+            RowErrorCode::RowTooLarge => "row_too_large",
             RowErrorCode::ColumnCount => "column_count",
             RowErrorCode::InvalidUtf8 => "invalid_utf8",
             RowErrorCode::InvalidCsv => "invalid_csv",

@@ -7,7 +7,7 @@ use std::time::Duration;
 use clap::{Args, Subcommand, ValueEnum};
 
 use crate::api::{ConnectionLimits, Limits};
-use crate::assign::format::Format;
+use crate::assign::format::{Format, ReadLimits};
 use crate::registry::{self, MatchRadius, QueryError, ReverseQuery};
 use crate::store::{Store, StoreOptions};
 
@@ -155,6 +155,31 @@ pub struct LimitsArgs {
     /// Longest text of one address field, characters.
     #[arg(long, env = "VMAP_MAX_FIELD_CHARS", default_value_t = Limits::DEFAULT.max_field_chars)]
     pub max_field_chars: usize,
+    #[command(flatten)]
+    pub list: ListLimitsArgs,
+}
+
+/// The byte limits of an assign list, for `serve` and `assign`; their defaults are
+/// [`ReadLimits::DEFAULT`].
+#[derive(Debug, Clone, Args)]
+pub struct ListLimitsArgs {
+    /// Longest cell of an assign list, any column (carried-through ones included), bytes;
+    /// a row with a longer one answers `cell_too_large`.
+    #[arg(long, env = "VMAP_MAX_CELL_BYTES", default_value_t = ReadLimits::DEFAULT.max_cell_bytes)]
+    pub max_cell_bytes: usize,
+    /// Longest row of an assign list (CSV record, JSON element, NDJSON line), bytes; a
+    /// longer one answers `row_too_large`.
+    #[arg(long, env = "VMAP_MAX_ROW_BYTES", default_value_t = ReadLimits::DEFAULT.max_row_bytes)]
+    pub max_row_bytes: usize,
+}
+
+impl ListLimitsArgs {
+    pub fn read_limits(&self) -> ReadLimits {
+        ReadLimits {
+            max_cell_bytes: self.max_cell_bytes,
+            max_row_bytes: self.max_row_bytes,
+        }
+    }
 }
 
 impl LimitsArgs {
@@ -169,6 +194,8 @@ impl LimitsArgs {
             max_assign_bytes: self.max_assign_bytes,
             max_concurrent_assign: self.max_concurrent_assign.max(1),
             max_field_chars: self.max_field_chars,
+            max_cell_bytes: self.list.max_cell_bytes,
+            max_row_bytes: self.list.max_row_bytes,
         }
     }
 }
@@ -388,6 +415,8 @@ pub struct AssignArgs {
     /// Rows decided and committed together (one transaction each).
     #[arg(long, default_value_t = crate::assign::DEFAULT_BATCH_ROWS)]
     pub batch_rows: usize,
+    #[command(flatten)]
+    pub list: ListLimitsArgs,
 }
 
 #[derive(Debug, Clone, Args)]

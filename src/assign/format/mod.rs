@@ -2,11 +2,18 @@
 //! array of objects, and NDJSON (one object per line).
 //!
 //! Rows are read one at a time from any [`Read`] and written one at a time to any [`Write`], so
-//! a list of a million rows never sits in memory; only the current row does (a single giant row
-//! is held whole, the caller's body limit bounds it). The writer answers in the format it was
-//! given, row for row: the input row untouched plus the [`OUTPUT_COLUMNS`].
+//! a list of a million rows never sits in memory; only the current row does, and no more of it
+//! than [`ReadLimits`] allow. The writer answers in the format it was given, row for row: the
+//! input row untouched plus the [`OUTPUT_COLUMNS`].
 //!
 //! Decisions:
+//! - Every column is held to [`ReadLimits`], not only the known fields: a cell over
+//!   `max_cell_bytes` makes the row a `cell_too_large` error row, answered with that cell
+//!   emptied (JSON: `null`) and the rest carried through; a row over `max_row_bytes` is a
+//!   `row_too_large` error row, read to its end without being kept, answered without its
+//!   input columns. Either way the next row is read as usual. A CSV header over the row limit
+//!   refuses the list ([`ListError`]). A JSON cell is the value of one key (an array or object
+//!   counted as its JSON text).
 //! - Column names and JSON keys match the known fields after trimming, ignoring ASCII case and
 //!   treating `' '` and `'-'` as `'_'` (so `House Number` is `house_number`). Aliases: `latitude`
 //!   for `lat`; `lng`, `long`, `longitude` for `lon`. When two columns or keys name the same
@@ -22,12 +29,11 @@
 //!   skipped; the separator is `;` when the header line has more `;` than `,` outside double
 //!   quotes, else `,`. CSV output: the input's separator, no BOM, `\n` line ends, quotes only
 //!   where needed; header = input columns as written + the appended output columns.
-//! - Empty CSV input (no header at all) reads as no rows; the writer, given no header, writes
-//!   just the output header line (separated by `,`). A header-only input answers with the
-//!   header only. [`CsvHeaderPeeker`] finds the header from the first bytes as they come, by
-//!   the reader's own rules (a property test holds the two together), so that the server can
-//!   refuse a list without `lat` and `lon` columns before it answers; a quoted header field
-//!   that runs past the line end makes it wait for the field's end.
+//! - A list is refused as a whole ([`ListError`]) only for what its start shows, before any
+//!   row is answered: [`ListPeeker`] judges it, for the reader and for the server's look before
+//!   it answers alike. A CSV list needs a header naming `lat` and `lon`: an empty input, or a
+//!   header without one of them, is refused (no row of it could be assigned). A header-only
+//!   input answers with the header only.
 //! - A list cut short ends with one abort record ([`RowWriter::write_abort`]) written like a
 //!   row that could not be read — input columns empty (CSV), just the output keys (JSON) —
 //!   with `status` `error` and `error_code` `stream_aborted`; the document is then closed as
@@ -46,6 +52,7 @@
 //!   just the output keys. `distance_m` is a plain decimal with at most two decimals (`0`,
 //!   `1.37`), a number in JSON; absent values are empty CSV fields or JSON `null`.
 
+mod peek;
 mod read_csv;
 mod read_json;
 mod write;
@@ -57,7 +64,7 @@ use std::path::Path;
 use csv::ByteRecord;
 use serde_json::{Map, Value};
 
-pub use read_csv::CsvHeaderPeeker;
+pub use peek::{ListPeeker, ListStart, peek_list};
 use read_csv::CsvRows;
 use read_json::{JsonRows, NdjsonRows};
 pub use write::RowWriter;
@@ -78,11 +85,6 @@ pub const OUTPUT_COLUMNS: [&str; 6] = [
 const DISTANCE_COLUMN: usize = 3;
 
 const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
-
-/// How far the CSV header line is scanned for the separator. The header is normally tiny; the
-/// bound only keeps an input with an unbalanced quote in its first line from being buffered
-/// whole before the CSV reader even starts.
-pub const MAX_HEADER_SCAN_BYTES: usize = 1 << 20;
 
 /// One of the three list formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -224,6 +226,87 @@ pub enum FormatError {
     Io(#[from] io::Error),
     #[error("CSV failure: {0}")]
     Csv(csv::Error),
+    /// The list is refused before any row is answered.
+    #[error(transparent)]
+    List(#[from] ListError),
+}
+
+/// Why a whole list is refused, from its start, before any row is answered (the API answers
+/// 422, `vmap assign` fails before it makes its output file).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ListError {
+    #[error("the CSV header is larger than {limit} bytes")]
+    HeaderTooLarge { limit: usize },
+    /// The CSV header names no `lat` or no `lon` column (`columns`: which, in that order).
+    #[error("the CSV header has no {} column: {}", columns.join(" or "), needs(columns))]
+    MissingColumn { columns: Vec<&'static str> },
+    /// The CSV list is empty: no header line at all.
+    #[error("the list has no header line: {}", needs(&["lat", "lon"]))]
+    NoHeader,
+}
+
+impl ListError {
+    /// Machine-readable reason.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ListError::HeaderTooLarge { .. } => "header_too_large",
+            ListError::MissingColumn { .. } | ListError::NoHeader => "missing_column",
+        }
+    }
+
+    /// What the refusal names, each with what it says of it: a column's name, or `header`; a
+    /// missing `lat` and `lon` are named apart.
+    pub fn fields(&self) -> Vec<(String, String)> {
+        let missing = |columns: &[&'static str], what: &str| {
+            columns
+                .iter()
+                .map(|&column| (column.to_owned(), format!("{what}: {}", needs(&[column]))))
+                .collect()
+        };
+        match self {
+            ListError::HeaderTooLarge { .. } => vec![("header".to_owned(), self.to_string())],
+            ListError::MissingColumn { columns } => {
+                missing(columns, "the CSV header has no such column")
+            }
+            ListError::NoHeader => missing(&["lat", "lon"], "the list has no header line"),
+        }
+    }
+}
+
+/// What a CSV list needs of these coordinate columns, with the names each may have.
+fn needs(columns: &[&str]) -> String {
+    let named: Vec<&str> = columns
+        .iter()
+        .map(|&column| match column {
+            "lat" => "a lat or latitude column",
+            _ => "a lon, lng, long or longitude column",
+        })
+        .collect();
+    format!("a CSV list needs {}", named.join(" and "))
+}
+
+/// Byte limits of one row, applied to every column, carried-through ones included, while
+/// the row is read: a row over them fails alone and is never held whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadLimits {
+    /// Longest cell (CSV field, or JSON value of one key), bytes.
+    pub max_cell_bytes: usize,
+    /// Longest row (CSV record, JSON element, NDJSON line) as read, bytes.
+    pub max_row_bytes: usize,
+}
+
+impl ReadLimits {
+    pub const DEFAULT: ReadLimits = ReadLimits {
+        max_cell_bytes: 64 * 1024,
+        max_row_bytes: 1024 * 1024,
+    };
+}
+
+impl Default for ReadLimits {
+    fn default() -> ReadLimits {
+        ReadLimits::DEFAULT
+    }
 }
 
 impl From<csv::Error> for FormatError {
@@ -244,13 +327,11 @@ impl From<csv::Error> for FormatError {
 pub struct CsvHeader {
     columns: Vec<String>,
     separator: u8,
+    /// For each known field, the column it is read from.
+    field_columns: [Option<usize>; FIELD_COUNT],
 }
 
 impl CsvHeader {
-    pub fn new(columns: Vec<String>, separator: u8) -> CsvHeader {
-        CsvHeader { columns, separator }
-    }
-
     /// The column names as written (BOM stripped, invalid UTF-8 replaced by U+FFFD).
     pub fn columns(&self) -> &[String] {
         &self.columns
@@ -260,32 +341,6 @@ impl CsvHeader {
     pub fn separator(&self) -> u8 {
         self.separator
     }
-
-    /// The coordinate fields no column names (`lat`, `lon`), in that order: a list without
-    /// them has no row that can be assigned.
-    pub fn missing_coordinates(&self) -> Vec<&'static str> {
-        let named = |wanted: Field| {
-            self.columns
-                .iter()
-                .any(|column| Field::from_name(column) == Some(wanted))
-        };
-        [(Field::Lat, "lat"), (Field::Lon, "lon")]
-            .into_iter()
-            .filter(|&(field, _)| !named(field))
-            .map(|(_, name)| name)
-            .collect()
-    }
-}
-
-/// What the first bytes of a CSV list tell of its header ([`CsvHeaderPeeker`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CsvHeaderPeek {
-    /// The header line has not ended yet.
-    NeedMore,
-    /// The input ended before any non-blank line: no header, no rows.
-    NoHeader,
-    /// The header the reader will find.
-    Header(CsvHeader),
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -328,6 +383,23 @@ impl Field {
 
     fn index(self) -> usize {
         self as usize
+    }
+
+    /// The field's own name.
+    fn name(self) -> &'static str {
+        match self {
+            Field::Id => "id",
+            Field::Lat => "lat",
+            Field::Lon => "lon",
+            Field::HouseNumber => "house_number",
+            Field::Alley => "alley",
+            Field::Street => "street",
+            Field::Unit => "unit",
+            Field::Ward => "ward",
+            Field::District => "district",
+            Field::Province => "province",
+            Field::Address => "address",
+        }
     }
 }
 
@@ -377,18 +449,41 @@ fn describe_byte(byte: u8) -> String {
 
 type BoxedInput<'a> = BufReader<Box<dyn Read + Send + 'a>>;
 
-/// Streams rows out of `input`. The iterator yields `Err` only for I/O failures of the reader
-/// (then stops). For CSV the header is read here, so the writer can be set up before any row.
+/// Streams rows out of `input`, with the default [`ReadLimits`]. The iterator yields `Err`
+/// only for I/O failures of the reader (then stops). The list's start is judged here
+/// ([`ListPeeker`]; a refused list is [`FormatError::List`]), and the CSV header read, so the
+/// writer can be set up before any row.
 pub fn read_rows<'a>(
     format: Format,
     input: impl Read + Send + 'a,
 ) -> Result<RowReader<'a>, FormatError> {
+    read_rows_with(format, input, ReadLimits::DEFAULT)
+}
+
+/// [`read_rows`] with these limits.
+pub fn read_rows_with<'a>(
+    format: Format,
+    input: impl Read + Send + 'a,
+    limits: ReadLimits,
+) -> Result<RowReader<'a>, FormatError> {
     let boxed: Box<dyn Read + Send + 'a> = Box::new(input);
-    let input = BufReader::new(boxed);
-    let rows = match format {
-        Format::Csv => Rows::Csv(Box::new(CsvRows::new(input)?)),
-        Format::Json => Rows::Json(JsonRows::new(input)),
-        Format::Ndjson => Rows::Ndjson(NdjsonRows::new(input)),
+    let mut input = BufReader::new(boxed);
+    let mut peeker = ListPeeker::new(format, limits);
+    let header = peeker.read_from(&mut input)??;
+    // The rows go on from what the peeker took and did not use.
+    let (rest, parser) = peeker.into_rest();
+    let chained: Box<dyn Read + Send + 'a> = Box::new(io::Cursor::new(rest).chain(input));
+    let input = BufReader::new(chained);
+    let rows = match (format, header, parser) {
+        (Format::Csv, Some(header), Some(parser)) => {
+            Rows::Csv(Box::new(CsvRows::new(input, parser, header, limits)))
+        }
+        (Format::Json, ..) => Rows::Json(JsonRows::new(input, limits)),
+        (Format::Ndjson, ..) => Rows::Ndjson(NdjsonRows::new(input, limits)),
+        // The peeker accepts a CSV list only with its header, read by its parser.
+        (Format::Csv, ..) => {
+            return Err(io::Error::other("the CSV header was accepted without being read").into());
+        }
     };
     Ok(RowReader { rows, done: false })
 }
@@ -406,10 +501,10 @@ enum Rows<'a> {
 }
 
 impl RowReader<'_> {
-    /// The CSV header (None for JSON formats and for an empty CSV input), needed by the writer.
+    /// The CSV header (None for the JSON formats), needed by the writer.
     pub fn csv_header(&self) -> Option<&CsvHeader> {
         match &self.rows {
-            Rows::Csv(rows) => rows.header.as_ref(),
+            Rows::Csv(rows) => Some(&rows.header),
             Rows::Json(_) | Rows::Ndjson(_) => None,
         }
     }
@@ -442,7 +537,7 @@ impl Iterator for RowReader<'_> {
             return None;
         }
         let next = match &mut self.rows {
-            Rows::Csv(rows) => rows.next_row(),
+            Rows::Csv(rows) => rows.next_row().map_err(FormatError::from),
             Rows::Json(rows) => rows.next_row().map_err(FormatError::from),
             Rows::Ndjson(rows) => rows.next_row().map_err(FormatError::from),
         };
@@ -519,7 +614,12 @@ mod tests {
 
     /// Reads `input` and writes every row back with `outcome_for`.
     fn round_trip(format: Format, input: &[u8]) -> String {
-        let mut reader = read_rows(format, input).expect("reader starts");
+        write_back(format, input, ReadLimits::DEFAULT)
+    }
+
+    /// [`round_trip`] with these limits.
+    fn write_back(format: Format, input: &[u8], limits: ReadLimits) -> String {
+        let mut reader = read_rows_with(format, input, limits).expect("reader starts");
         let header = reader.csv_header().cloned();
         let mut writer = RowWriter::new(format, header.as_ref(), Vec::new()).expect("writer");
         for row in reader.by_ref() {
@@ -766,16 +866,92 @@ mod tests {
 
     #[test]
     fn invalid_utf8_row_is_an_error_row() {
-        let input = b"id,lat,street\n1,10,Ph\xE1\n2,10,ok\n";
+        let input = b"id,lat,lon,street\n1,10,2,Ph\xE1\n2,10,2,ok\n";
         let (_, rows) = read_all(Format::Csv, input);
         assert_eq!(rows.len(), 2);
         assert_eq!(error_code(&rows[0]), "invalid_utf8");
         assert_eq!(fields(&rows[1]).street, text("ok"));
         let output = round_trip(Format::Csv, input);
         assert!(
-            output.contains("1,10,Ph\u{FFFD},,error,,,invalid_utf8,"),
+            output.contains("1,10,2,Ph\u{FFFD},,error,,,invalid_utf8,"),
             "{output}"
         );
+    }
+
+    fn read_limited(format: Format, input: &[u8], limits: ReadLimits) -> Vec<InputRow> {
+        read_rows_with(format, input, limits)
+            .expect("reader starts")
+            .collect::<Result<Vec<_>, _>>()
+            .expect("in-memory input has no I/O errors")
+    }
+
+    /// Each row's id, or its error code.
+    fn ids_or_error_codes(rows: &[InputRow]) -> Vec<Result<&str, &str>> {
+        rows.iter()
+            .map(|row| {
+                row.fields
+                    .as_ref()
+                    .map(|fields| fields.id.as_deref().unwrap_or(""))
+                    .map_err(|error| error.code.as_str())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_column_is_held_to_the_cell_and_row_limits() {
+        let limits = ReadLimits {
+            max_cell_bytes: 8,
+            max_row_bytes: 40,
+        };
+        let long_note = "n".repeat(9);
+        let huge_note = "h".repeat(100);
+        let csv = format!(
+            "id,lat,lon,note\na,1,2,ok\nb,1,2,{long_note}\nc,1,2,\"{huge_note}\"\nd,1,2,fine\n"
+        );
+        let rows = read_limited(Format::Csv, csv.as_bytes(), limits);
+        let expected = [
+            Ok("a"),
+            Err("cell_too_large"),
+            Err("row_too_large"),
+            Ok("d"),
+        ];
+        assert_eq!(ids_or_error_codes(&rows), expected);
+        let message = &rows[1].fields.as_ref().expect_err("error").message;
+        assert!(
+            message.contains("column \"note\": 9 bytes, at most 8"),
+            "{message}"
+        );
+        let output = write_back(Format::Csv, csv.as_bytes(), limits);
+        let lines: Vec<&str> = output.lines().collect();
+        // The over-large cell is emptied, the rest of its row carried through; a row over
+        // the row limit is answered without its input columns.
+        assert!(lines[2].starts_with("b,1,2,,,error,"), "{}", lines[2]);
+        assert!(lines[3].starts_with(",,,,,error,"), "{}", lines[3]);
+        assert!(
+            lines[4].starts_with("d,1,2,fine,700000000000,"),
+            "{}",
+            lines[4]
+        );
+
+        for format in [Format::Json, Format::Ndjson] {
+            let objects = [
+                r#"{"id":"a","lat":1}"#.to_owned(),
+                format!(r#"{{"id":"b","note":"{long_note}"}}"#),
+                format!(r#"{{"id":"c","note":["{huge_note}"]}}"#),
+                r#"{"id":"d","lat":1}"#.to_owned(),
+            ];
+            let input = match format {
+                Format::Json => format!("[{}]", objects.join(",")),
+                _ => objects.join("\n"),
+            };
+            let rows = read_limited(format, input.as_bytes(), limits);
+            assert_eq!(ids_or_error_codes(&rows), expected, "{format}");
+            let output = write_back(format, input.as_bytes(), limits);
+            assert!(
+                output.contains(r#"{"id":"b","note":null,"code":null,"status":"error""#),
+                "{format}: {output}"
+            );
+        }
     }
 
     #[test]
@@ -963,14 +1139,19 @@ mod tests {
     #[test]
     fn empty_and_header_only_csv() {
         for empty in [&b""[..], b"\xEF\xBB\xBF", b"\n\r\n"] {
-            let (header, rows) = read_all(Format::Csv, empty);
-            assert_eq!(header, None);
-            assert!(rows.is_empty());
-            assert_eq!(
-                round_trip(Format::Csv, empty),
-                "code,status,postcode,distance_m,error_code,error_message\n"
+            let refused = read_rows(Format::Csv, empty).map(|_| ());
+            assert!(
+                matches!(refused, Err(FormatError::List(ListError::NoHeader))),
+                "{empty:?}: {refused:?}"
             );
         }
+        // A writer given no header (a list that failed before its header was read) writes
+        // the output columns.
+        let writer = RowWriter::new(Format::Csv, None, Vec::new()).expect("writer");
+        assert_eq!(
+            writer.finish().expect("finish"),
+            b"code,status,postcode,distance_m,error_code,error_message\n"
+        );
         assert_eq!(
             round_trip(Format::Csv, b"id;lat;lon\r\n"),
             "id;lat;lon;code;status;postcode;distance_m;error_code;error_message\n"
@@ -1037,30 +1218,37 @@ mod tests {
         }
     }
 
-    /// What the peeker says of `input` pushed in `parts` (cut at these offsets).
-    fn peek(input: &[u8], cuts: &[usize]) -> CsvHeaderPeek {
-        let mut peeker = CsvHeaderPeeker::new();
+    /// What the peeker says of a CSV `input` pushed in parts (cut at these offsets).
+    fn peek(input: &[u8], cuts: &[usize], limits: ReadLimits) -> ListStart {
+        let mut peeker = ListPeeker::new(Format::Csv, limits);
         let mut from = 0;
         for &cut in cuts.iter().chain([&input.len()]) {
             let cut = cut.clamp(from, input.len());
-            match peeker.push(&input[from..cut]) {
-                CsvHeaderPeek::NeedMore => from = cut,
-                known => return known,
+            if let Some(verdict) = peeker.push(&input[from..cut]) {
+                return verdict;
             }
+            from = cut;
         }
         peeker.finish()
     }
 
-    fn columns(peek: &CsvHeaderPeek) -> Vec<&str> {
-        match peek {
-            CsvHeaderPeek::Header(header) => header.columns().iter().map(String::as_str).collect(),
-            other => panic!("no header: {other:?}"),
+    fn header_of(input: &[u8], cuts: &[usize]) -> CsvHeader {
+        match peek(input, cuts, ReadLimits::DEFAULT) {
+            Ok(Some(header)) => header,
+            other => panic!("{:?}: no header: {other:?}", String::from_utf8_lossy(input)),
+        }
+    }
+
+    fn refusal_of(input: &[u8], cuts: &[usize], limits: ReadLimits) -> ListError {
+        match peek(input, cuts, limits) {
+            Err(refusal) => refusal,
+            other => panic!("{:?}: accepted: {other:?}", String::from_utf8_lossy(input)),
         }
     }
 
     #[test]
-    fn the_header_is_known_once_its_line_has_come() {
-        let mut peeker = CsvHeaderPeeker::new();
+    fn the_header_is_known_once_its_record_has_come() {
+        let mut peeker = ListPeeker::new(Format::Csv, ReadLimits::DEFAULT);
         let parts = [
             &b"\xEF"[..],
             b"\xBB\xBF",
@@ -1069,50 +1257,88 @@ mod tests {
             b"titude;\"a\nb\"",
         ];
         for part in parts {
-            assert_eq!(peeker.push(part), CsvHeaderPeek::NeedMore, "{part:?}");
+            assert_eq!(peeker.push(part), None, "{part:?}");
         }
-        let last = b";lng\r\n1;2";
-        let CsvHeaderPeek::Header(header) = peeker.push(last) else {
+        let Some(Ok(Some(header))) = peeker.push(b";lng\r\n1;2") else {
             panic!("the line has ended");
         };
         assert_eq!(header.columns(), ["id", "Latitude", "a\nb", "lng"]);
         assert_eq!(header.separator(), b';');
-        assert!(header.missing_coordinates().is_empty());
-        let pushed: Vec<u8> = parts
-            .concat()
-            .into_iter()
-            .chain(last.iter().copied())
-            .collect();
-        assert_eq!(peeker.into_bytes(), pushed, "every byte is given back");
 
-        assert_eq!(columns(&peek(b"id,lat", &[])), ["id", "lat"]);
-        assert_eq!(peek(b"", &[]), CsvHeaderPeek::NoHeader);
-        assert_eq!(peek(b"\xEF\xBB\xBF\n\n", &[1]), CsvHeaderPeek::NoHeader);
-        // Two bytes of a BOM and no more: content, not a BOM.
-        assert_eq!(columns(&peek(b"\xEF\xBBx\n", &[2])), ["\u{FFFD}x"]);
-        let header = |line: &str| match peek(line.as_bytes(), &[]) {
-            CsvHeaderPeek::Header(header) => header,
-            other => panic!("{other:?}"),
-        };
-        assert_eq!(header("id,lat,street\n").missing_coordinates(), ["lon"]);
         assert_eq!(
-            header("Longitude,LAT\n").missing_coordinates(),
-            Vec::<&str>::new()
+            header_of(b"id,lat,lon", &[]).columns(),
+            ["id", "lat", "lon"]
         );
-        assert_eq!(header("id,street\n").missing_coordinates(), ["lat", "lon"]);
+        // Two bytes of a BOM and no more: content, not a BOM.
+        assert_eq!(
+            header_of(b"\xEF\xBBx,lat,lon\n", &[2]).columns(),
+            ["\u{FFFD}x", "lat", "lon"]
+        );
+        assert_eq!(
+            header_of(b"Longitude,LAT\n", &[]).columns(),
+            ["Longitude", "LAT"]
+        );
         // A quoted field the line end does not close: the header waits for its end.
         let open_quote = b"a\"b,\"c\nd\",lat,lon\n";
-        let mut peeker = CsvHeaderPeeker::new();
-        assert_eq!(peeker.push(&open_quote[..7]), CsvHeaderPeek::NeedMore);
-        let CsvHeaderPeek::Header(header) = peeker.push(&open_quote[7..]) else {
+        let mut peeker = ListPeeker::new(Format::Csv, ReadLimits::DEFAULT);
+        assert_eq!(peeker.push(&open_quote[..7]), None);
+        let Some(Ok(Some(header))) = peeker.push(&open_quote[7..]) else {
             panic!("the record has ended");
         };
         assert_eq!(header.columns(), ["a\"b", "c\nd", "lat", "lon"]);
+        // The JSON formats have no header.
+        let mut peeker = ListPeeker::new(Format::Json, ReadLimits::DEFAULT);
+        assert_eq!(peeker.push(b"["), Some(Ok(None)));
+    }
+
+    #[test]
+    fn a_header_without_lat_and_lon_or_over_the_row_limit_refuses_the_list() {
+        let limits = ReadLimits::DEFAULT;
+        for (input, missing) in [
+            (&b"id,lat,street\n"[..], &["lon"][..]),
+            (b"id,street\n", &["lat", "lon"]),
+            (b"\xEF\xBB\xBFid;Latitude;Street\r\n", &["lon"]),
+        ] {
+            assert_eq!(
+                refusal_of(input, &[], limits),
+                ListError::MissingColumn {
+                    columns: missing.to_vec()
+                }
+            );
+        }
+        for empty in [&b""[..], b"\xEF\xBB\xBF\n\n", b"\r\n"] {
+            assert_eq!(refusal_of(empty, &[1], limits), ListError::NoHeader);
+        }
+        let refusal = refusal_of(b"id,street\n", &[], limits);
+        assert_eq!(refusal.code(), "missing_column");
+        let fields: Vec<String> = refusal
+            .fields()
+            .into_iter()
+            .map(|(field, _)| field)
+            .collect();
+        assert_eq!(fields, ["lat", "lon"]);
+        // A header over the row limit is refused as soon as it passes the limit, line end or
+        // not.
+        let small = ReadLimits {
+            max_row_bytes: 16,
+            ..limits
+        };
+        let long = format!("id,lat,lon,{}", "x".repeat(64));
+        let mut peeker = ListPeeker::new(Format::Csv, small);
+        assert_eq!(
+            peeker.push(long.as_bytes()),
+            Some(Err(ListError::HeaderTooLarge { limit: 16 }))
+        );
+        assert_eq!(
+            refusal_of(format!("\"{long}\n\"\n").as_bytes(), &[3, 40], small),
+            ListError::HeaderTooLarge { limit: 16 }
+        );
     }
 
     #[test]
     fn rows_without_original_and_foreign_rows_are_written() {
-        let header = CsvHeader::new(vec!["id".into(), "note".into()], b';');
+        let (header, _) = read_all(Format::Csv, b"id;lat;lon\n");
+        let header = header.expect("header");
         let mut writer = RowWriter::new(Format::Csv, Some(&header), Vec::new()).expect("writer");
         let row = InputRow::new(1, Ok(RowFields::default()));
         writer
@@ -1125,9 +1351,9 @@ mod tests {
         let output = String::from_utf8(writer.finish().expect("finish")).expect("UTF-8");
         assert_eq!(
             output,
-            "id;note;code;status;postcode;distance_m;error_code;error_message\n\
-             ;;700000000000;created;70000;0;;\n\
-             ;;700000000000;created;70000;0;;\n"
+            "id;lat;lon;code;status;postcode;distance_m;error_code;error_message\n\
+             ;;;700000000000;created;70000;0;;\n\
+             ;;;700000000000;created;70000;0;;\n"
         );
     }
 
@@ -1184,7 +1410,7 @@ mod tests {
     #[test]
     fn io_failure_ends_the_list_with_an_error() {
         let inputs: [(Format, &[u8]); 3] = [
-            (Format::Csv, b"id\n1\n"),
+            (Format::Csv, b"id,lat,lon\n1,2,3\n"),
             (Format::Json, b"[{\"id\":1},"),
             (Format::Ndjson, b"{\"id\":1}\n"),
         ];
@@ -1325,7 +1551,11 @@ mod tests {
                 bytes
             }),
             structural_bytes().prop_map(|mut bytes| {
-                bytes.splice(0..0, b"id,lat;lon\n".iter().copied());
+                bytes.splice(0..0, b"id,lat,lon\n".iter().copied());
+                bytes
+            }),
+            structural_bytes().prop_map(|mut bytes| {
+                bytes.splice(0..0, b"\xEF\xBB\xBFid;lat;lon".iter().copied());
                 bytes
             }),
         ]
@@ -1377,18 +1607,27 @@ mod tests {
         fn the_peeker_finds_the_header_the_reader_finds(
             input in interesting_input(),
             cuts in proptest::collection::vec(0_usize..300, 0..6),
+            max_row_bytes in prop_oneof![Just(ReadLimits::DEFAULT.max_row_bytes), 1_usize..64],
         ) {
             let mut cuts = cuts;
             cuts.sort_unstable();
-            let (header, _) = read_all(Format::Csv, &input);
-            let expected = header.map_or(CsvHeaderPeek::NoHeader, CsvHeaderPeek::Header);
-            prop_assert_eq!(peek(&input, &cuts), expected);
+            let limits = ReadLimits { max_row_bytes, ..ReadLimits::DEFAULT };
+            let expected = match read_rows_with(Format::Csv, input.as_slice(), limits) {
+                Ok(reader) => Ok(reader.csv_header().cloned()),
+                Err(FormatError::List(refusal)) => Err(refusal),
+                Err(other) => panic!("in-memory input has no I/O errors: {other}"),
+            };
+            prop_assert_eq!(peek(&input, &cuts, limits), expected);
         }
 
         #[test]
         fn arbitrary_bytes_never_panic_and_give_well_formed_output(input in interesting_input()) {
             for format in [Format::Csv, Format::Json, Format::Ndjson] {
-                let mut reader = read_rows(format, input.as_slice()).expect("reader starts");
+                // A refused list answers nothing.
+                let mut reader = match read_rows(format, input.as_slice()) {
+                    Err(FormatError::List(_)) => continue,
+                    started => started.expect("reader starts"),
+                };
                 let header = reader.csv_header().cloned();
                 let mut writer =
                     RowWriter::new(format, header.as_ref(), Vec::new()).expect("writer");

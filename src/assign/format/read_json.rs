@@ -6,8 +6,8 @@ use std::io::{self, BufRead};
 
 use super::read_csv::skip_utf8_bom;
 use super::{
-    BoxedInput, FIELD_COUNT, Field, InputRow, Original, ReadError, RowErrorCode, RowFields,
-    UTF8_BOM, clean_text, describe_byte, fill_buffer,
+    BoxedInput, FIELD_COUNT, Field, InputRow, Original, ReadError, ReadLimits, RowErrorCode,
+    RowFields, UTF8_BOM, clean_text, describe_byte, fill_buffer,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,16 +30,18 @@ pub(super) struct JsonRows<'a> {
     state: JsonState,
     element: Vec<u8>,
     row_number: u64,
+    limits: ReadLimits,
 }
 
 impl<'a> JsonRows<'a> {
-    pub(super) fn new(input: BoxedInput<'a>) -> JsonRows<'a> {
+    pub(super) fn new(input: BoxedInput<'a>, limits: ReadLimits) -> JsonRows<'a> {
         JsonRows {
             input,
             position: 0,
             state: JsonState::Start,
             element: Vec::new(),
             row_number: 0,
+            limits,
         }
     }
 
@@ -176,6 +178,8 @@ impl<'a> JsonRows<'a> {
         self.element.push(first);
         self.consume(1);
         let mut scan = ValueScan::new(first);
+        // An element over the row limit is scanned to its end but not kept.
+        let mut size = 1_usize;
         let complete = loop {
             fill_buffer(&mut self.input)?;
             let chunk = self.input.buffer();
@@ -183,7 +187,12 @@ impl<'a> JsonRows<'a> {
                 break scan.is_complete_at_end();
             }
             let (used, complete) = scan.feed(chunk);
-            self.element.extend_from_slice(&chunk[..used]);
+            size = size.saturating_add(used);
+            if size <= self.limits.max_row_bytes {
+                self.element.extend_from_slice(&chunk[..used]);
+            } else {
+                self.element = Vec::new();
+            }
             self.consume(used);
             if complete {
                 break true;
@@ -195,13 +204,20 @@ impl<'a> JsonRows<'a> {
         self.row_number += 1;
         self.state = JsonState::SeparatorOrEnd;
         let row_number = self.row_number;
+        if size > self.limits.max_row_bytes {
+            return Ok(row_too_large(
+                row_number,
+                format!("row {row_number} (from byte offset {start})"),
+                self.limits,
+            ));
+        }
         let parsed = serde_json::from_slice::<Value>(&self.element).map_err(|error| ReadError {
             code: RowErrorCode::InvalidJson,
             message: format!(
                 "row {row_number} (from byte offset {start}) is not valid JSON: {error}"
             ),
         });
-        Ok(row_from_json(row_number, parsed))
+        Ok(row_from_json(row_number, parsed, self.limits))
     }
 
     fn truncated(&mut self) -> InputRow {
@@ -309,12 +325,36 @@ pub(super) fn is_scalar_end(byte: u8) -> bool {
     )
 }
 
-pub(super) fn row_from_json(row_number: u64, parsed: Result<Value, ReadError>) -> InputRow {
+pub(super) fn row_from_json(
+    row_number: u64,
+    parsed: Result<Value, ReadError>,
+    limits: ReadLimits,
+) -> InputRow {
     let (fields, original) = match parsed {
-        Ok(Value::Object(object)) => (
-            fields_from_object(&object, row_number),
-            Original::Json(object),
-        ),
+        Ok(Value::Object(mut object)) => match oversized_keys(&object, limits) {
+            oversized if oversized.is_empty() => (
+                fields_from_object(&object, row_number),
+                Original::Json(object),
+            ),
+            oversized => {
+                let (key, size) = &oversized[0];
+                let error = ReadError {
+                    code: RowErrorCode::CellTooLarge,
+                    message: format!(
+                        "row {row_number}, key {key:?}: {size} bytes, at most {} per cell",
+                        limits.max_cell_bytes
+                    ),
+                };
+                // Answered with the over-large values as null: the rest, its id included,
+                // is carried through.
+                for (key, _) in &oversized {
+                    if let Some(value) = object.get_mut(key) {
+                        *value = Value::Null;
+                    }
+                }
+                (Err(error), Original::Json(object))
+            }
+        },
         Ok(other) => (
             Err(ReadError {
                 code: RowErrorCode::NotAnObject,
@@ -331,6 +371,57 @@ pub(super) fn row_from_json(row_number: u64, parsed: Result<Value, ReadError>) -
         row_number,
         fields,
         original,
+    }
+}
+
+/// The `row_too_large` row; `what` names the row and where it began.
+fn row_too_large(row_number: u64, what: String, limits: ReadLimits) -> InputRow {
+    InputRow {
+        row_number,
+        fields: Err(ReadError {
+            code: RowErrorCode::RowTooLarge,
+            message: format!("{what} is larger than {} bytes", limits.max_row_bytes),
+        }),
+        original: Original::Absent,
+    }
+}
+
+/// The keys whose values are over the cell limit, with their sizes as JSON text.
+fn oversized_keys(object: &Map<String, Value>, limits: ReadLimits) -> Vec<(String, usize)> {
+    object
+        .iter()
+        .filter_map(|(key, value)| {
+            let size = json_size(value);
+            (size > limits.max_cell_bytes).then(|| (key.clone(), size))
+        })
+        .collect()
+}
+
+/// The size of `value` as JSON text (a string's own bytes, without quotes or escapes).
+fn json_size(value: &Value) -> usize {
+    match value {
+        Value::String(text) => text.len(),
+        Value::Null | Value::Bool(_) | Value::Number(_) => 0,
+        Value::Array(_) | Value::Object(_) => {
+            let mut counter = ByteCounter(0);
+            // Writing to a counter cannot fail.
+            let _ = serde_json::to_writer(&mut counter, value);
+            counter.0
+        }
+    }
+}
+
+/// Counts the bytes written to it.
+struct ByteCounter(usize);
+
+impl io::Write for ByteCounter {
+    fn write(&mut self, buffer: &[u8]) -> io::Result<usize> {
+        self.0 = self.0.saturating_add(buffer.len());
+        Ok(buffer.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
     }
 }
 
@@ -385,42 +476,76 @@ pub(super) struct NdjsonRows<'a> {
     line: Vec<u8>,
     line_number: u64,
     row_number: u64,
+    limits: ReadLimits,
 }
 
 impl<'a> NdjsonRows<'a> {
-    pub(super) fn new(input: BoxedInput<'a>) -> NdjsonRows<'a> {
+    pub(super) fn new(input: BoxedInput<'a>, limits: ReadLimits) -> NdjsonRows<'a> {
         NdjsonRows {
             input,
             line: Vec::new(),
             line_number: 0,
             row_number: 0,
+            limits,
         }
     }
 
     pub(super) fn next_row(&mut self) -> io::Result<Option<InputRow>> {
         loop {
-            self.line.clear();
-            if self.input.read_until(b'\n', &mut self.line)? == 0 {
+            let Some(size) = self.read_line()? else {
                 return Ok(None);
-            }
+            };
             self.line_number += 1;
             let mut line = self.line.as_slice();
             if self.line_number == 1 {
                 line = line.strip_prefix(UTF8_BOM).unwrap_or(line);
             }
             let line = line.trim_ascii();
-            if line.is_empty() {
+            if line.is_empty() && size <= self.limits.max_row_bytes {
                 continue;
             }
             self.row_number += 1;
             let (row_number, line_number) = (self.row_number, self.line_number);
+            if size > self.limits.max_row_bytes {
+                let what = format!("row {row_number} (line {line_number})");
+                return Ok(Some(row_too_large(row_number, what, self.limits)));
+            }
             let parsed = serde_json::from_slice::<Value>(line).map_err(|error| ReadError {
                 code: RowErrorCode::InvalidJson,
                 message: format!(
                     "row {row_number} (line {line_number}) is not valid JSON: {error}"
                 ),
             });
-            return Ok(Some(row_from_json(row_number, parsed)));
+            return Ok(Some(row_from_json(row_number, parsed, self.limits)));
+        }
+    }
+
+    /// Reads the next line into `self.line`, or as much of it as the row limit allows (the
+    /// rest is read and dropped); returns its whole size, `None` at the end of the input.
+    fn read_line(&mut self) -> io::Result<Option<usize>> {
+        self.line.clear();
+        let mut size = 0_usize;
+        loop {
+            fill_buffer(&mut self.input)?;
+            let chunk = self.input.buffer();
+            if chunk.is_empty() {
+                return Ok((size > 0).then_some(size));
+            }
+            let (used, ends) = match chunk.iter().position(|&byte| byte == b'\n') {
+                Some(newline) => (newline + 1, true),
+                None => (chunk.len(), false),
+            };
+            size = size.saturating_add(used);
+            if size <= self.limits.max_row_bytes.saturating_add(1) {
+                self.line.extend_from_slice(&chunk[..used]);
+            } else {
+                self.line.clear();
+            }
+            self.input.consume(used);
+            if ends {
+                // The line end itself does not count.
+                return Ok(Some(size - 1));
+            }
         }
     }
 }
