@@ -76,7 +76,8 @@ impl AssignSummary {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum AssignError {
-    #[error("reading or writing the list failed: {0}")]
+    /// Its own text says what failed (an I/O error, a refused list).
+    #[error(transparent)]
     Format(#[from] FormatError),
     #[error(transparent)]
     Registry(#[from] RegistryError),

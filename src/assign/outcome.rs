@@ -66,6 +66,8 @@ pub enum RowErrorCode {
     NotAnObject,
     /// A known field with a boolean, array or object value.
     InvalidField,
+    /// A JSON row with a key the answer adds (`code`, `status`, …).
+    ReservedColumn,
     /// A row past the request's row limit.
     RowLimit,
     /// The server failed to decide the row; it is logged.
@@ -78,7 +80,7 @@ pub enum RowErrorCode {
 
 impl RowErrorCode {
     /// Every code, in the order the README lists them.
-    pub const ALL: [RowErrorCode; 18] = [
+    pub const ALL: [RowErrorCode; 19] = [
         RowErrorCode::MissingCoordinate,
         RowErrorCode::InvalidCoordinate,
         RowErrorCode::CoordinateOutOfRange,
@@ -92,6 +94,7 @@ impl RowErrorCode {
         RowErrorCode::InvalidJson,
         RowErrorCode::NotAnObject,
         RowErrorCode::InvalidField,
+        RowErrorCode::ReservedColumn,
         RowErrorCode::RowLimit,
         RowErrorCode::TooFarFromReference,
         RowErrorCode::InvalidSuffix,
@@ -116,6 +119,7 @@ impl RowErrorCode {
             RowErrorCode::InvalidJson => "invalid_json",
             RowErrorCode::NotAnObject => "not_an_object",
             RowErrorCode::InvalidField => "invalid_field",
+            RowErrorCode::ReservedColumn => "reserved_column",
             RowErrorCode::RowLimit => "row_limit",
             RowErrorCode::Internal => "internal",
             RowErrorCode::StreamAborted => "stream_aborted",

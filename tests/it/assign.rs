@@ -10,8 +10,8 @@ use vmap::api::{self, AppState, Limits};
 
 use crate::helpers::harness::trials;
 use crate::helpers::{
-    Backend, TestResponse, assert_problem, column, get, parse_csv, post_as, post_json, run_vmap,
-    send, synth_csv, test_app,
+    Backend, TestResponse, assert_problem, column, get, parse_csv, post_as, post_json, send,
+    synth_csv, test_app,
 };
 
 const SEEDED: u64 = 2_000;
@@ -29,7 +29,6 @@ trials! {
         register_move_and_retire_are_seen_by_reverse_at_once,
         writes_need_a_token_once_tokens_are_configured,
         limits_answer_413_415_429_and_row_limit,
-        an_over_large_cell_or_row_fails_alone_in_any_column,
     ],
 }
 
@@ -516,103 +515,4 @@ fn open_writes_only_on_loopback() {
     assert!(check_write_safety(public, &["t".to_owned()], false).is_ok());
     assert!(check_write_safety(public, &[], true).is_ok());
     assert!(check_write_safety(loopback, &[], false).is_ok());
-}
-
-async fn an_over_large_cell_or_row_fails_alone_in_any_column(backend: &Backend) {
-    let (db, _registry, router) = test_app(backend, SEEDED, Limits::default()).await;
-    // A pass-through column, not a known field: 100 KiB is over the 64 KiB cell limit,
-    // 2 MiB over the 1 MiB row limit.
-    let cell = "c".repeat(100 * 1024);
-    let row = "r".repeat(2 * 1024 * 1024);
-    let csv = format!(
-        "id,lat,lon,note\n\
-         a,21.0285,105.8542,ok\n\
-         b,21.0286,105.8542,{cell}\n\
-         c,21.0287,105.8542,\"{row}\"\n\
-         d,21.0288,105.8542,ok\n"
-    );
-    let (header, rows) = assign_csv(&router, &csv, "").await;
-    let outcome = |row: &Vec<String>| {
-        (
-            column(&header, row, "id").to_owned(),
-            column(&header, row, "status").to_owned(),
-            column(&header, row, "error_code").to_owned(),
-        )
-    };
-    let outcomes: Vec<_> = rows.iter().map(outcome).collect();
-    assert_eq!(
-        outcomes,
-        [
-            ("a".into(), "created".into(), String::new()),
-            ("b".into(), "error".into(), "cell_too_large".into()),
-            (String::new(), "error".into(), "row_too_large".into()),
-            ("d".into(), "created".into(), String::new()),
-        ]
-    );
-    assert_eq!(column(&header, &rows[1], "note"), "");
-
-    let ndjson = format!(
-        "{{\"id\":\"a\",\"lat\":21.0285,\"lon\":105.8542}}\n\
-         {{\"id\":\"b\",\"lat\":21.0286,\"lon\":105.8542,\"note\":\"{cell}\"}}\n\
-         {{\"id\":\"c\",\"lat\":21.0287,\"lon\":105.8542,\"note\":\"{row}\"}}\n\
-         {{\"id\":\"d\",\"lat\":21.0288,\"lon\":105.8542}}\n"
-    );
-    let response = post_as(&router, "/v1/assign", "application/x-ndjson", None, ndjson).await;
-    assert_eq!(response.status, 200);
-    let codes: Vec<serde_json::Value> = response
-        .text()
-        .lines()
-        .map(|line| {
-            serde_json::from_str::<serde_json::Value>(line).expect("JSON")["error_code"].clone()
-        })
-        .collect();
-    assert_eq!(
-        codes,
-        [
-            serde_json::Value::Null,
-            "cell_too_large".into(),
-            "row_too_large".into(),
-            serde_json::Value::Null
-        ]
-    );
-
-    // A header over the row limit refuses the list before anything is answered.
-    let csv = format!("id,lat,lon,{}\n1,21,105,x\n", "h".repeat(2 * 1024 * 1024));
-    let problem = assert_problem(
-        &post_as(&router, "/v1/assign", "text/csv", None, csv).await,
-        422,
-        Some("header"),
-    );
-    assert_eq!(problem["errors"][0]["code"], "header_too_large");
-
-    // The CLI refuses such a list before it makes its output file, as it does one without
-    // `lat` or `lon`.
-    let list = db.dir.path().join("list.csv");
-    let output = db.dir.path().join("out.csv");
-    for (csv, saying) in [
-        (
-            format!("id,lat,lon,{}\n", "h".repeat(64)),
-            "the CSV header is larger than 32 bytes",
-        ),
-        (
-            "id,Latitude,street\n1,21,x\n".to_owned(),
-            "the CSV header has no lon column",
-        ),
-    ] {
-        std::fs::write(&list, csv).expect("list");
-        run_vmap([
-            "assign",
-            list.to_str().expect("path"),
-            "-o",
-            output.to_str().expect("path"),
-            "--max-row-bytes",
-            "32",
-            "--database-url",
-            &db.url,
-            "--no-snapshot",
-        ])
-        .await
-        .assert_failure_saying(saying);
-        assert!(!output.exists(), "no output file for a refused list");
-    }
 }

@@ -21,10 +21,13 @@
 //! - Field values are trimmed; empty text and JSON `null` mean absent. In JSON, strings and
 //!   numbers are accepted (a number keeps its value: `12` → `"12"`); a boolean, array or object
 //!   for a known field makes the row an `invalid_field` error row.
-//! - Output columns that already exist in the input are overwritten in place and not appended
-//!   again. CSV: a column whose name matches an output column by the rule above. JSON: a key
-//!   spelled exactly like the output key (JSON clients read keys exactly; a `Code` key stays and
-//!   `code` is appended). Missing output columns are appended in [`OUTPUT_COLUMNS`] order.
+//! - The input may not have an output column of its own: overwriting it would lose the
+//!   client's data without a word, and renaming it (`input_code`) would clash again when an
+//!   answered list is sent back. CSV: a column whose name matches an output column by the rule
+//!   above refuses the whole list ([`ListError::ReservedColumn`], 422 naming the column). JSON
+//!   and NDJSON, which have no header: a row with a key spelled exactly like an output key (JSON
+//!   clients read keys exactly; a `Code` key is carried through) is a `reserved_column` error
+//!   row, answered with its other keys. Output columns are appended in [`OUTPUT_COLUMNS`] order.
 //! - CSV input: UTF-8 with or without a BOM; blank lines before the header and between rows are
 //!   skipped; the separator is `;` when the header line has more `;` than `,` outside double
 //!   quotes, else `,`. CSV output: the input's separator, no BOM, `\n` line ends, quotes only
@@ -238,6 +241,11 @@ pub enum FormatError {
 pub enum ListError {
     #[error("the CSV header is larger than {limit} bytes")]
     HeaderTooLarge { limit: usize },
+    #[error(
+        "the list has a column {column:?}, which the answer adds (code, status, postcode, \
+         distance_m, error_code, error_message); rename or remove it"
+    )]
+    ReservedColumn { column: String },
     /// The CSV header names no `lat` or no `lon` column (`columns`: which, in that order).
     #[error("the CSV header has no {} column: {}", columns.join(" or "), needs(columns))]
     MissingColumn { columns: Vec<&'static str> },
@@ -251,6 +259,7 @@ impl ListError {
     pub fn code(&self) -> &'static str {
         match self {
             ListError::HeaderTooLarge { .. } => "header_too_large",
+            ListError::ReservedColumn { .. } => "reserved_column",
             ListError::MissingColumn { .. } | ListError::NoHeader => "missing_column",
         }
     }
@@ -266,6 +275,7 @@ impl ListError {
         };
         match self {
             ListError::HeaderTooLarge { .. } => vec![("header".to_owned(), self.to_string())],
+            ListError::ReservedColumn { column } => vec![(column.clone(), self.to_string())],
             ListError::MissingColumn { columns } => {
                 missing(columns, "the CSV header has no such column")
             }
@@ -284,6 +294,12 @@ fn needs(columns: &[&str]) -> String {
         })
         .collect();
     format!("a CSV list needs {}", named.join(" and "))
+}
+
+/// Whether `name` is an output column by the CSV rule (trimmed, ASCII case and `' '`/`'-'`
+/// ignored).
+fn is_output_column(name: &str) -> bool {
+    OUTPUT_COLUMNS.contains(&normalized_name(name).as_str())
 }
 
 /// Byte limits of one row, applied to every column, carried-through ones included, while
@@ -1087,18 +1103,27 @@ mod tests {
     }
 
     #[test]
-    fn existing_output_columns_are_overwritten_in_place() {
-        let input = "Code,lat,Status,lon\nOLD,1,whatever,2\n";
-        assert_eq!(
-            round_trip(Format::Csv, input.as_bytes()),
-            "Code,lat,Status,lon,postcode,distance_m,error_code,error_message\n\
-             700000000000,1,created,2,70000,0,,\n"
-        );
-        let input = r#"[{"code":"OLD","lat":1,"Status":"kept","error_message":"old"}]"#;
-        assert_eq!(
-            round_trip(Format::Json, input.as_bytes()),
-            "[{\"code\":\"700000000000\",\"lat\":1,\"Status\":\"kept\",\"error_message\":null,\
-             \"status\":\"created\",\"postcode\":\"70000\",\"distance_m\":0,\"error_code\":null}]\n"
+    fn output_columns_in_the_input_are_refused() {
+        for header in ["Code,lat,lon", "lat,lon, Error-Code ", "lat;lon;distance_m"] {
+            let input = format!("{header}\n1,2,3\n");
+            let refused = read_rows(Format::Csv, input.as_bytes()).map(|_| ());
+            let Err(FormatError::List(ListError::ReservedColumn { column })) = refused else {
+                panic!("{header}: {refused:?}");
+            };
+            assert!(header.contains(&column), "{header}: {column}");
+        }
+        let input = r#"[{"code":"OLD","id":"a","Status":"kept","error_message":"old"},{"id":"b"}]"#;
+        let (_, rows) = read_all(Format::Json, input.as_bytes());
+        assert_eq!(error_code(&rows[0]), "reserved_column");
+        let message = &rows[0].fields.as_ref().expect_err("error").message;
+        assert!(message.contains("\"code\", \"error_message\""), "{message}");
+        assert_eq!(fields(&rows[1]).id, text("b"));
+        let output = round_trip(Format::Json, input.as_bytes());
+        assert!(
+            output.starts_with(
+                "[{\"id\":\"a\",\"Status\":\"kept\",\"code\":null,\"status\":\"error\","
+            ),
+            "{output}"
         );
     }
 
@@ -1162,7 +1187,7 @@ mod tests {
     #[test]
     fn an_abort_record_ends_each_format_as_a_valid_document() {
         let inputs: [(Format, &[u8]); 3] = [
-            (Format::Csv, b"id;lat;lon;status\nk1;21;105;x\n"),
+            (Format::Csv, b"id;lat;lon;note\nk1;21;105;x\n"),
             (Format::Json, b"[{\"id\":\"k1\",\"lat\":21,\"lon\":105}]"),
             (Format::Ndjson, b"{\"id\":\"k1\",\"lat\":21,\"lon\":105}\n"),
         ];
@@ -1180,18 +1205,20 @@ mod tests {
                     let mut lines = output.lines();
                     assert_eq!(
                         lines.next(),
-                        Some("id;lat;lon;status;code;postcode;distance_m;error_code;error_message")
+                        Some(
+                            "id;lat;lon;note;code;status;postcode;distance_m;error_code;error_message"
+                        )
                     );
                     assert!(
                         lines
                             .next()
-                            .is_some_and(|row| row.starts_with("k1;21;105;created;"))
+                            .is_some_and(|row| row.starts_with("k1;21;105;x;700000000000;created;"))
                     );
-                    // Input columns empty; `status` is an output column, overwritten.
+                    // Input columns empty.
                     assert_eq!(
                         lines.next(),
                         Some(
-                            ";;;error;;;;stream_aborted;\"the answer stops after 1 rows: \"\"why\"\"\""
+                            ";;;;;error;;;stream_aborted;\"the answer stops after 1 rows: \"\"why\"\"\""
                         )
                     );
                     assert_eq!(lines.next(), None);

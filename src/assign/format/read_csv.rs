@@ -11,7 +11,7 @@ use std::io::{self, BufRead};
 
 use super::{
     BoxedInput, CsvHeader, FIELD_COUNT, Field, InputRow, ListError, Original, ReadError,
-    ReadLimits, RowErrorCode, RowFields, UTF8_BOM, clean_text, fill_buffer,
+    ReadLimits, RowErrorCode, RowFields, UTF8_BOM, clean_text, fill_buffer, is_output_column,
 };
 
 /// Reads CSV records with `csv_core`, fed the input a part at a time; see the module docs.
@@ -229,14 +229,19 @@ impl<'a> CsvRows<'a> {
 }
 
 /// The one check of a CSV header, for the reader and for the server's look before it
-/// answers: the columns as text, and the column of each known field. A header without a
-/// `lat` or a `lon` column refuses the list: no row of it could be assigned, and a list of
-/// `missing_coordinate` rows would only hide the mistake.
+/// answers: the columns as text, and the column of each known field. A column the answer
+/// adds refuses the list (it would be overwritten), and so does a header without a `lat` or
+/// a `lon` column: no row of it could be assigned, and a list of `missing_coordinate` rows
+/// would only hide the mistake.
 pub(super) fn accept_header(record: &ByteRecord, separator: u8) -> Result<CsvHeader, ListError> {
     let columns: Vec<String> = record
         .iter()
         .map(|column| String::from_utf8_lossy(column).into_owned())
         .collect();
+    if let Some(column) = columns.iter().find(|column| is_output_column(column)) {
+        let column = column.trim().to_owned();
+        return Err(ListError::ReservedColumn { column });
+    }
     let mut field_columns = [None; FIELD_COUNT];
     for (index, column) in columns.iter().enumerate() {
         if let Some(field) = Field::from_name(column) {

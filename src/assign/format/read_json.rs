@@ -6,8 +6,8 @@ use std::io::{self, BufRead};
 
 use super::read_csv::skip_utf8_bom;
 use super::{
-    BoxedInput, FIELD_COUNT, Field, InputRow, Original, ReadError, ReadLimits, RowErrorCode,
-    RowFields, UTF8_BOM, clean_text, describe_byte, fill_buffer,
+    BoxedInput, FIELD_COUNT, Field, InputRow, OUTPUT_COLUMNS, Original, ReadError, ReadLimits,
+    RowErrorCode, RowFields, UTF8_BOM, clean_text, describe_byte, fill_buffer,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -331,6 +331,26 @@ pub(super) fn row_from_json(
     limits: ReadLimits,
 ) -> InputRow {
     let (fields, original) = match parsed {
+        Ok(Value::Object(mut object)) if has_output_key(&object) => {
+            let reserved: Vec<String> = OUTPUT_COLUMNS
+                .iter()
+                .filter_map(|key| object.shift_remove(*key).map(|_| format!("{key:?}")))
+                .collect();
+            let error = ReadError {
+                code: RowErrorCode::ReservedColumn,
+                message: format!(
+                    "row {row_number} has {} {}, which the answer adds; rename or remove it",
+                    if reserved.len() == 1 {
+                        "the key"
+                    } else {
+                        "the keys"
+                    },
+                    reserved.join(", ")
+                ),
+            };
+            // Answered with its other keys; the answer's own come after them.
+            (Err(error), Original::Json(object))
+        }
         Ok(Value::Object(mut object)) => match oversized_keys(&object, limits) {
             oversized if oversized.is_empty() => (
                 fields_from_object(&object, row_number),
@@ -372,6 +392,11 @@ pub(super) fn row_from_json(
         fields,
         original,
     }
+}
+
+/// Whether `object` has a key the answer adds (spelled exactly).
+fn has_output_key(object: &Map<String, Value>) -> bool {
+    OUTPUT_COLUMNS.iter().any(|key| object.contains_key(*key))
 }
 
 /// The `row_too_large` row; `what` names the row and where it began.
