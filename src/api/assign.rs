@@ -40,7 +40,7 @@ use hyper::body::Frame;
 use serde::Deserialize;
 
 use super::{AppError, AppState};
-use crate::assign::format::{Format, ListPeeker, ReadLimits};
+use crate::assign::format::{Format, ListPeeker, ReadLimits, WriterOptions};
 use crate::assign::{self, AssignSettings};
 use crate::registry::{AssignOptions, MAX_MATCH_RADIUS_M, MatchRadius};
 
@@ -56,6 +56,11 @@ pub struct AssignQuery {
     /// Same-place radius in metres (default 3, at most 50).
     #[serde(default)]
     pub match_radius_m: Option<String>,
+    /// CSV answers: prefix with `'` every cell that starts with `=`, `+`, `-`, `@`, a tab or
+    /// a carriage return, so a spreadsheet shows it as text rather than running it as a
+    /// formula. Off by default, so the answer gives back every cell as sent.
+    #[serde(default)]
+    pub csv_safe: Option<String>,
 }
 
 pub(super) fn parse_flag(name: &str, text: Option<&str>) -> Result<bool, AppError> {
@@ -158,6 +163,7 @@ pub(super) async fn assign_list(
         ))
     })?;
     let dry_run = parse_flag("dry_run", query.dry_run.as_deref())?;
+    let csv_safe = parse_flag("csv_safe", query.csv_safe.as_deref())?;
     let match_radius = match query.match_radius_m.as_deref().map(str::trim) {
         None | Some("") => MatchRadius::default(),
         Some(text) => match text
@@ -230,6 +236,7 @@ pub(super) async fn assign_list(
         max_rows: Some(limits.max_assign_rows),
         max_field_chars: limits.max_field_chars,
         read_limits: limits.read_limits(),
+        writer: WriterOptions { csv_safe },
         ..AssignSettings::default()
     };
     let task = tokio::spawn(async move {

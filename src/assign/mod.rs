@@ -26,7 +26,7 @@ use crate::progress::Progress;
 use crate::registry::{
     AssignFailure, AssignOptions, AssignOutcome, AssignRow, Registry, RegistryError,
 };
-use format::{Format, FormatError, InputRow, ReadLimits, RowFields, RowWriter};
+use format::{Format, FormatError, InputRow, ReadLimits, RowFields, RowWriter, WriterOptions};
 pub use outcome::{RowErrorCode, RowOutcome, RowStatus};
 
 /// Rows decided and committed together: one database transaction each.
@@ -43,6 +43,8 @@ pub struct AssignSettings {
     pub max_field_chars: usize,
     /// Byte limits of every cell and row, whatever the column.
     pub read_limits: ReadLimits,
+    /// How the answer is written (`csv_safe`).
+    pub writer: WriterOptions,
 }
 
 impl Default for AssignSettings {
@@ -53,6 +55,7 @@ impl Default for AssignSettings {
             max_rows: None,
             max_field_chars: DEFAULT_MAX_FIELD_CHARS,
             read_limits: ReadLimits::DEFAULT,
+            writer: WriterOptions::default(),
         }
     }
 }
@@ -323,7 +326,7 @@ where
 
     let writer = tokio::task::spawn_blocking(move || -> Result<W, FormatError> {
         let header = header_receiver.blocking_recv().ok().flatten();
-        let mut writer = RowWriter::new(format, header.as_ref(), output)?;
+        let mut writer = RowWriter::with_options(format, header.as_ref(), output, settings.writer)?;
         let mut rows_written = 0_u64;
         loop {
             match answer_receiver.blocking_recv() {

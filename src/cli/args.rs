@@ -417,6 +417,11 @@ pub struct AssignArgs {
     pub batch_rows: usize,
     #[command(flatten)]
     pub list: ListLimitsArgs,
+    /// CSV answers: prefix with ' every cell that starts with =, +, -, @, a tab or a carriage
+    /// return, so that a spreadsheet shows it as text instead of running it as a formula.
+    /// Off by default: the answer gives back every cell as it came.
+    #[arg(long)]
+    pub csv_safe: bool,
 }
 
 #[derive(Debug, Clone, Args)]

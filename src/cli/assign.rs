@@ -59,6 +59,9 @@ pub(super) async fn assign(args: AssignArgs) -> Result<(), CliError> {
         },
         batch_rows: args.batch_rows.max(1),
         read_limits,
+        writer: assign::format::WriterOptions {
+            csv_safe: args.csv_safe,
+        },
         ..AssignSettings::default()
     };
     let (summary, mut output) =

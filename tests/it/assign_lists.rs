@@ -12,6 +12,7 @@ trials! {
     each_backend: [
         an_over_large_cell_or_row_fails_alone_in_any_column,
         a_column_the_answer_adds_refuses_the_list,
+        csv_safe_answers_defuse_formulas,
     ],
 }
 
@@ -163,4 +164,42 @@ async fn a_column_the_answer_adds_refuses_the_list(backend: &Backend) {
     .await
     .assert_failure_saying("column \"postcode\", which the answer adds");
     assert!(!output.exists(), "no output file for a refused list");
+}
+
+async fn csv_safe_answers_defuse_formulas(backend: &Backend) {
+    let (db, _registry, router) = test_app(backend, SEEDED, Limits::default()).await;
+    let csv = "id,lat,lon,note\n=HYPERLINK(\"http://x\"),21.0285,105.8542,@SUM(A1)\n";
+    let response = post_as(&router, "/v1/assign?csv_safe=true", "text/csv", None, csv).await;
+    assert_eq!(response.status, 200, "{}", response.text());
+    let (header, rows) = parse_csv(&response.text());
+    assert_eq!(column(&header, &rows[0], "id"), "'=HYPERLINK(\"http://x\")");
+    assert_eq!(column(&header, &rows[0], "note"), "'@SUM(A1)");
+    assert_eq!(column(&header, &rows[0], "status"), "created");
+    // Off by default: every cell comes back as sent.
+    let (header, rows) = assign_csv(&router, csv).await;
+    assert_eq!(column(&header, &rows[0], "note"), "@SUM(A1)");
+    assert_problem(
+        &post_as(&router, "/v1/assign?csv_safe=maybe", "text/csv", None, csv).await,
+        422,
+        Some("csv_safe"),
+    );
+    let doc = crate::helpers::get(&router, "/openapi.json").await.json();
+    let parameters = doc["paths"]["/v1/assign"]["post"]["parameters"].to_string();
+    assert!(parameters.contains("\"csv_safe\""), "{parameters}");
+
+    let list = db.dir.path().join("list.csv");
+    std::fs::write(&list, csv).expect("list");
+    let answered = run_vmap([
+        "assign",
+        list.to_str().expect("path"),
+        "--csv-safe",
+        "--dry-run",
+        "--database-url",
+        &db.url,
+        "--no-snapshot",
+    ])
+    .await
+    .assert_success();
+    let (header, rows) = parse_csv(&answered.stdout);
+    assert_eq!(column(&header, &rows[0], "note"), "'@SUM(A1)");
 }

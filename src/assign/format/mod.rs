@@ -28,6 +28,10 @@
 //!   and NDJSON, which have no header: a row with a key spelled exactly like an output key (JSON
 //!   clients read keys exactly; a `Code` key is carried through) is a `reserved_column` error
 //!   row, answered with its other keys. Output columns are appended in [`OUTPUT_COLUMNS`] order.
+//! - CSV formula injection: with [`WriterOptions::csv_safe`], every CSV cell (header included)
+//!   starting with `=`, `+`, `-`, `@`, tab or CR gets a leading `'`. Off by default: a list
+//!   must come back cell for cell (round trips, `-` in negative numbers), and a client that
+//!   opens the answer in a spreadsheet asks for it.
 //! - CSV input: UTF-8 with or without a BOM; blank lines before the header and between rows are
 //!   skipped; the separator is `;` when the header line has more `;` than `,` outside double
 //!   quotes, else `,`. CSV output: the input's separator, no BOM, `\n` line ends, quotes only
@@ -70,7 +74,7 @@ use serde_json::{Map, Value};
 pub use peek::{ListPeeker, ListStart, peek_list};
 use read_csv::CsvRows;
 use read_json::{JsonRows, NdjsonRows};
-pub use write::RowWriter;
+pub use write::{RowWriter, WriterOptions};
 
 pub use super::outcome::{RowErrorCode, RowOutcome, RowStatus};
 
@@ -1125,6 +1129,62 @@ mod tests {
             ),
             "{output}"
         );
+    }
+
+    #[test]
+    fn csv_safe_defuses_formulas_and_nothing_else() {
+        let input = "id,=cmd,lat,lon\n=1+2,+1,-3,-4\n@SUM(A1),\"\tx\",\"\ry\",1\nplain,'q,1=1,2\n";
+        let write = |csv_safe: bool| {
+            let mut reader = read_rows(Format::Csv, input.as_bytes()).expect("reader");
+            let header = reader.csv_header().cloned();
+            let options = WriterOptions { csv_safe };
+            let mut writer =
+                RowWriter::with_options(Format::Csv, header.as_ref(), Vec::new(), options)
+                    .expect("writer");
+            for row in reader.by_ref() {
+                let row = row.expect("row");
+                writer
+                    .write_row(
+                        &row,
+                        &RowOutcome::failed(RowErrorCode::InvalidCoordinate, "-x"),
+                    )
+                    .expect("write");
+            }
+            String::from_utf8(writer.finish().expect("finish")).expect("UTF-8")
+        };
+        let tail = ",,error,,,invalid_coordinate";
+        assert_eq!(
+            write(true),
+            format!(
+                "id,'=cmd,lat,lon,code,status,postcode,distance_m,error_code,error_message\n\
+                 '=1+2,'+1,'-3,'-4{tail},'-x\n\
+                 '@SUM(A1),'\tx,\"'\ry\",1{tail},'-x\n\
+                 plain,'q,1=1,2{tail},'-x\n"
+            )
+        );
+        assert_eq!(
+            write(false),
+            format!(
+                "id,=cmd,lat,lon,code,status,postcode,distance_m,error_code,error_message\n\
+                 =1+2,+1,-3,-4{tail},-x\n\
+                 @SUM(A1),\tx,\"\ry\",1{tail},-x\n\
+                 plain,'q,1=1,2{tail},-x\n"
+            )
+        );
+        // The JSON formats are never changed.
+        let mut writer = RowWriter::with_options(
+            Format::Ndjson,
+            None,
+            Vec::new(),
+            WriterOptions { csv_safe: true },
+        )
+        .expect("writer");
+        let (_, rows) = read_all(Format::Ndjson, b"{\"n\":\"=1\"}");
+        writer
+            .write_row(&rows[0], &outcome_for(&rows[0]))
+            .expect("write");
+        let output = String::from_utf8(writer.finish().expect("finish")).expect("UTF-8");
+        assert!(output.starts_with("{\"n\":\"=1\""), "{output}");
     }
 
     #[test]
