@@ -5,10 +5,11 @@
 //!   declared `Content-Length` over `--max-assign-bytes`, or for a body that passes it
 //!   within what is read first; 503 while the database is known to be away (not for a dry
 //!   run); 422 for a list refused at its start ([`ListPeeker`], the reader's own rules on the
-//!   first bytes, read before answering): for CSV, `missing_column` naming `lat` and/or `lon`
-//!   when the header (an empty body has none) has no such column, `header_too_large` for a
-//!   header over `--max-row-bytes`. A header-only CSV that has them answers 200 with the
-//!   header only.
+//!   first bytes, read before answering): `encoding` for a UTF-16 list; for CSV,
+//!   `missing_column` naming `lat` and/or `lon` when the header (an empty body has none) has
+//!   no such column, `reserved_column` or `duplicate_column` naming the column, and
+//!   `header_too_large` for a header over `--max-row-bytes`. A header-only CSV that has
+//!   `lat` and `lon` answers 200 with the header only.
 //! - Once the answer has begun (200), a failure cannot change the status. The list then
 //!   ends with one abort record in its own format — `status` `error`, `error_code`
 //!   `stream_aborted`, `error_message` saying after how many rows and why — and the
@@ -108,8 +109,9 @@ impl Write for ChannelWriter {
 /// The body is CSV (`text/csv`; header row; `,` or `;`; UTF-8 with or without BOM), a JSON
 /// array (`application/json`) or NDJSON (`application/x-ndjson`) of rows with `lat`, `lon`
 /// and optionally `id`, `house_number`, `alley`, `street`, `unit`, `ward`, `district`,
-/// `province`, `address`; other columns are carried through (a CSV header without `lat` or
-/// `lon` answers 422). The answer is the same list in the same format and order, each row
+/// `province`, `address`; other columns are carried through (a UTF-16 list, or a CSV header
+/// without `lat` or `lon`, with a column the answer adds or two columns for one thing,
+/// answers 422). The answer is the same list in the same format and order, each row
 /// with `code`, `status` (`created`, `existing`, `error`), `postcode`, `distance_m`,
 /// `error_code`, `error_message`; it is streamed as rows are decided. A bad row answers
 /// `error` and never stops the others. A list that cannot be finished once the answer has
@@ -140,7 +142,7 @@ impl Write for ChannelWriter {
         (status = 401, description = "Missing or wrong bearer token", body = super::Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body larger than the limit", body = super::Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not CSV, JSON or NDJSON", body = super::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid query parameter, or a list refused at its start: a CSV header without a `lat` or `lon` column (`missing_column`) or over the row limit (`header_too_large`); `errors[]` names the column, `header` or `body`", body = super::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid query parameter, or a list refused at its start: UTF-16 (`encoding`), or a CSV header without a `lat` or `lon` column (`missing_column`), with a column the answer adds (`reserved_column`) or two for one thing (`duplicate_column`), or over the row limit (`header_too_large`); `errors[]` names the column, `header` or `body`", body = super::Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many assignments running at once", body = super::Problem, content_type = "application/problem+json"),
         (status = 503, description = "The database is unavailable (`database_unavailable`; see `Retry-After`), or the index is still loading", body = super::Problem, content_type = "application/problem+json"),
     ),
@@ -331,9 +333,10 @@ struct BodyTooLarge {
 /// Reading before answering is what makes hyper send "100 Continue" to a client that sent
 /// `Expect: 100-continue` (curl does for bodies over 1 MiB; it otherwise waits a second
 /// before uploading). The parts read are pushed through a [`ListPeeker`] until it judges the
-/// list's start: a list it refuses (for CSV, a header without `lat` or `lon`, or over the row
-/// limit) is 422, by the reader's own rules. JSON must then start as an array. A body over the
-/// limit within what is read is 413.
+/// list's start: a list it refuses (UTF-16; for CSV, a header without `lat` or `lon`, with a
+/// column the answer adds or two for one thing, or over the row limit) is 422, by the
+/// reader's own rules. JSON must then start as an array. A body over the limit within what
+/// is read is 413.
 async fn read_ahead<S>(
     stream: &mut S,
     format: Format,

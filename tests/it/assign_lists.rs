@@ -1,10 +1,14 @@
 //! What an assign list may hold: byte limits on every cell and row, columns the answer adds,
+//! duplicate columns, UTF-16, formulas (`csv_safe`), fields past the header,
 //! through the router and `vmap assign`, on SQLite and on PostgreSQL.
 
 use vmap::api::Limits;
 
 use crate::helpers::harness::trials;
-use crate::helpers::{Backend, assert_problem, column, parse_csv, post_as, run_vmap, test_app};
+use crate::helpers::vmap_cli::VmapRun;
+use crate::helpers::{
+    Backend, TestDb, assert_problem, column, parse_csv, post_as, run_vmap, test_app,
+};
 
 const SEEDED: u64 = 500;
 
@@ -13,7 +17,33 @@ trials! {
         an_over_large_cell_or_row_fails_alone_in_any_column,
         a_column_the_answer_adds_refuses_the_list,
         csv_safe_answers_defuse_formulas,
+        duplicate_columns_and_utf16_refuse_the_list_surplus_fields_are_kept,
     ],
+}
+
+/// Runs `vmap assign` on `list`, saved as a file, with `options`, into an output file: how it
+/// ended, and the output (None when no output file was made).
+async fn assign_file(
+    db: &TestDb,
+    list: impl AsRef<[u8]>,
+    options: &[&str],
+) -> (VmapRun, Option<String>) {
+    let input = db.dir.path().join("list.csv");
+    let output = db.dir.path().join("out.csv");
+    std::fs::write(&input, list).expect("list");
+    let _ = std::fs::remove_file(&output);
+    let mut args = vec![
+        "assign",
+        input.to_str().expect("path"),
+        "-o",
+        output.to_str().expect("path"),
+        "--database-url",
+        &db.url,
+        "--no-snapshot",
+    ];
+    args.extend_from_slice(options);
+    let run = run_vmap(args).await;
+    (run, std::fs::read_to_string(&output).ok())
 }
 
 /// Assigns a CSV list through `router`; the answer's header and rows.
@@ -92,8 +122,6 @@ async fn an_over_large_cell_or_row_fails_alone_in_any_column(backend: &Backend) 
 
     // The CLI refuses such a list before it makes its output file, as it does one without
     // `lat` or `lon`.
-    let list = db.dir.path().join("list.csv");
-    let output = db.dir.path().join("out.csv");
     for (csv, saying) in [
         (
             format!("id,lat,lon,{}\n", "h".repeat(64)),
@@ -104,21 +132,9 @@ async fn an_over_large_cell_or_row_fails_alone_in_any_column(backend: &Backend) 
             "the CSV header has no lon column",
         ),
     ] {
-        std::fs::write(&list, csv).expect("list");
-        run_vmap([
-            "assign",
-            list.to_str().expect("path"),
-            "-o",
-            output.to_str().expect("path"),
-            "--max-row-bytes",
-            "32",
-            "--database-url",
-            &db.url,
-            "--no-snapshot",
-        ])
-        .await
-        .assert_failure_saying(saying);
-        assert!(!output.exists(), "no output file for a refused list");
+        let (run, output) = assign_file(&db, csv, &["--max-row-bytes", "32"]).await;
+        run.assert_failure_saying(saying);
+        assert_eq!(output, None, "no output file for a refused list");
     }
 }
 
@@ -149,21 +165,10 @@ async fn a_column_the_answer_adds_refuses_the_list(backend: &Backend) {
     assert_eq!(rows[1]["status"], "created");
 
     // The CLI refuses it too, naming the column.
-    let list = db.dir.path().join("answered.csv");
-    std::fs::write(&list, "id,lat,lon,postcode\na,21.0285,105.8542,11007\n").expect("list");
-    let output = db.dir.path().join("out.csv");
-    run_vmap([
-        "assign",
-        list.to_str().expect("path"),
-        "-o",
-        output.to_str().expect("path"),
-        "--database-url",
-        &db.url,
-        "--no-snapshot",
-    ])
-    .await
-    .assert_failure_saying("column \"postcode\", which the answer adds");
-    assert!(!output.exists(), "no output file for a refused list");
+    let answered = "id,lat,lon,postcode\na,21.0285,105.8542,11007\n";
+    let (run, output) = assign_file(&db, answered, &[]).await;
+    run.assert_failure_saying("column \"postcode\", which the answer adds");
+    assert_eq!(output, None, "no output file for a refused list");
 }
 
 async fn csv_safe_answers_defuse_formulas(backend: &Backend) {
@@ -187,19 +192,57 @@ async fn csv_safe_answers_defuse_formulas(backend: &Backend) {
     let parameters = doc["paths"]["/v1/assign"]["post"]["parameters"].to_string();
     assert!(parameters.contains("\"csv_safe\""), "{parameters}");
 
-    let list = db.dir.path().join("list.csv");
-    std::fs::write(&list, csv).expect("list");
-    let answered = run_vmap([
-        "assign",
-        list.to_str().expect("path"),
-        "--csv-safe",
-        "--dry-run",
-        "--database-url",
-        &db.url,
-        "--no-snapshot",
-    ])
-    .await
-    .assert_success();
-    let (header, rows) = parse_csv(&answered.stdout);
+    let (run, output) = assign_file(&db, csv, &["--csv-safe", "--dry-run"]).await;
+    run.assert_success();
+    let (header, rows) = parse_csv(&output.expect("the answered list"));
     assert_eq!(column(&header, &rows[0], "note"), "'@SUM(A1)");
+}
+
+async fn duplicate_columns_and_utf16_refuse_the_list_surplus_fields_are_kept(backend: &Backend) {
+    let (db, registry, router) = test_app(backend, SEEDED, Limits::default()).await;
+    let before = registry.status().n_active;
+    let csv = "id,lat,lon,Latitude\na,21.0285,105.8542,10.1\n";
+    let problem = assert_problem(
+        &post_as(&router, "/v1/assign", "text/csv", None, csv).await,
+        422,
+        Some("Latitude"),
+    );
+    assert_eq!(problem["errors"][0]["code"], "duplicate_column");
+    let mut utf16 = vec![0xFF, 0xFE];
+    for unit in "id,lat,lon\na,21.0285,105.8542\n".encode_utf16() {
+        utf16.extend_from_slice(&unit.to_le_bytes());
+    }
+    for content_type in ["text/csv", "application/json", "application/x-ndjson"] {
+        let problem = assert_problem(
+            &post_as(&router, "/v1/assign", content_type, None, utf16.clone()).await,
+            422,
+            Some("body"),
+        );
+        assert_eq!(problem["errors"][0]["code"], "encoding", "{content_type}");
+    }
+    assert_eq!(registry.status().n_active, before, "nothing registered");
+
+    // A row with fields past the header fails alone and keeps them.
+    let csv = "id,lat,lon\na,21.0285,105.8542,\"gate 2, left\",x\nb,21.0286,105.8542\n";
+    let (header, rows) = assign_csv(&router, csv).await;
+    assert_eq!(column(&header, &rows[0], "error_code"), "column_count");
+    assert!(
+        column(&header, &rows[0], "error_message")
+            .ends_with("the fields past the header: \"gate 2, left\",x"),
+        "{rows:?}"
+    );
+    assert_eq!(column(&header, &rows[1], "status"), "created");
+
+    // The CLI refuses both too, before it makes its output file.
+    for (list, saying) in [
+        (
+            b"ID,lat,lon,id\n".to_vec(),
+            "the columns \"ID\" and \"id\" both name \"id\"",
+        ),
+        (utf16, "UTF-16 little-endian"),
+    ] {
+        let (run, output) = assign_file(&db, list, &[]).await;
+        run.assert_failure_saying(saying);
+        assert_eq!(output, None, "no output file for a refused list");
+    }
 }

@@ -16,8 +16,11 @@
 //!   counted as its JSON text).
 //! - Column names and JSON keys match the known fields after trimming, ignoring ASCII case and
 //!   treating `' '` and `'-'` as `'_'` (so `House Number` is `house_number`). Aliases: `latitude`
-//!   for `lat`; `lng`, `long`, `longitude` for `lon`. When two columns or keys name the same
-//!   field, the first one wins; the later one is carried through like any unknown column.
+//!   for `lat`; `lng`, `long`, `longitude` for `lon`. Two CSV columns with one name by that
+//!   rule, or naming one field (`lat` and `Latitude`), refuse the list
+//!   ([`ListError::DuplicateColumn`], naming the later column) instead of one of them being
+//!   picked silently; columns with no name (Excel's trailing empty ones) may repeat. Two JSON
+//!   keys naming one field make the row an `invalid_field` error row.
 //! - Field values are trimmed; empty text and JSON `null` mean absent. In JSON, strings and
 //!   numbers are accepted (a number keeps its value: `12` → `"12"`); a boolean, array or object
 //!   for a known field makes the row an `invalid_field` error row.
@@ -32,23 +35,28 @@
 //!   starting with `=`, `+`, `-`, `@`, tab or CR gets a leading `'`. Off by default: a list
 //!   must come back cell for cell (round trips, `-` in negative numbers), and a client that
 //!   opens the answer in a spreadsheet asks for it.
+//! - Every format is UTF-8: a list starting with a UTF-16 byte-order mark (`FF FE`, `FE FF`,
+//!   as Excel's "Unicode text" writes) is refused ([`ListError::Encoding`], code `encoding`)
+//!   rather than read as garbage rows.
 //! - CSV input: UTF-8 with or without a BOM; blank lines before the header and between rows are
 //!   skipped; the separator is `;` when the header line has more `;` than `,` outside double
 //!   quotes, else `,`. CSV output: the input's separator, no BOM, `\n` line ends, quotes only
 //!   where needed; header = input columns as written + the appended output columns.
-//! - A list is refused as a whole ([`ListError`]) only for what its start shows, before any
-//!   row is answered: [`ListPeeker`] judges it, for the reader and for the server's look before
-//!   it answers alike. A CSV list needs a header naming `lat` and `lon`: an empty input, or a
-//!   header without one of them, is refused (no row of it could be assigned). A header-only
-//!   input answers with the header only.
+//! - A list is refused as a whole ([`ListError`]: the refusals above, and these) only for what
+//!   its start shows, before any row is answered: [`ListPeeker`] judges it, for the reader and
+//!   for the server's look before it answers alike. A CSV list needs a header naming `lat` and
+//!   `lon`: an empty input, or a header without one of them, is refused (no row of it could be
+//!   assigned). A header-only input answers with the header only.
 //! - A list cut short ends with one abort record ([`RowWriter::write_abort`]) written like a
 //!   row that could not be read — input columns empty (CSV), just the output keys (JSON) —
 //!   with `status` `error` and `error_code` `stream_aborted`; the document is then closed as
 //!   usual, so it parses, and its last record says that it is not the whole list.
 //! - A CSV row with the wrong field count is a `column_count` error row; it is written padded
 //!   with empty fields or cut to the header's width, so every output row lines up with the
-//!   header. A row with invalid UTF-8 is an `invalid_utf8` error row; the output, declared
-//!   UTF-8, carries it with each invalid sequence replaced by U+FFFD (so does an invalid header).
+//!   header, and the fields past the header are kept in its `error_message` (as CSV, with the
+//!   list's separator), so nothing the row held is lost. A row with invalid UTF-8 is an
+//!   `invalid_utf8` error row; the output, declared UTF-8, carries it with each invalid
+//!   sequence replaced by U+FFFD (so does an invalid header).
 //! - JSON input may start with a BOM. An element that does not parse is an `invalid_json` row,
 //!   a non-object element a `not_an_object` row; reading goes on with the next element. A fault
 //!   in the array itself (no leading `[`, an empty input, a missing or doubled `,`, a trailing
@@ -250,6 +258,14 @@ pub enum ListError {
          distance_m, error_code, error_message); rename or remove it"
     )]
     ReservedColumn { column: String },
+    #[error("the columns {first:?} and {column:?} both name {meaning:?}; keep one or rename it")]
+    DuplicateColumn {
+        column: String,
+        first: String,
+        meaning: String,
+    },
+    #[error("the list is {encoding} (it starts with that byte-order mark); send it as UTF-8")]
+    Encoding { encoding: &'static str },
     /// The CSV header names no `lat` or no `lon` column (`columns`: which, in that order).
     #[error("the CSV header has no {} column: {}", columns.join(" or "), needs(columns))]
     MissingColumn { columns: Vec<&'static str> },
@@ -264,12 +280,14 @@ impl ListError {
         match self {
             ListError::HeaderTooLarge { .. } => "header_too_large",
             ListError::ReservedColumn { .. } => "reserved_column",
+            ListError::DuplicateColumn { .. } => "duplicate_column",
+            ListError::Encoding { .. } => "encoding",
             ListError::MissingColumn { .. } | ListError::NoHeader => "missing_column",
         }
     }
 
-    /// What the refusal names, each with what it says of it: a column's name, or `header`; a
-    /// missing `lat` and `lon` are named apart.
+    /// What the refusal names, each with what it says of it: a column's name, `header` or
+    /// `body`; a missing `lat` and `lon` are named apart.
     pub fn fields(&self) -> Vec<(String, String)> {
         let missing = |columns: &[&'static str], what: &str| {
             columns
@@ -279,7 +297,10 @@ impl ListError {
         };
         match self {
             ListError::HeaderTooLarge { .. } => vec![("header".to_owned(), self.to_string())],
-            ListError::ReservedColumn { column } => vec![(column.clone(), self.to_string())],
+            ListError::ReservedColumn { column } | ListError::DuplicateColumn { column, .. } => {
+                vec![(column.clone(), self.to_string())]
+            }
+            ListError::Encoding { .. } => vec![("body".to_owned(), self.to_string())],
             ListError::MissingColumn { columns } => {
                 missing(columns, "the CSV header has no such column")
             }
@@ -833,12 +854,50 @@ mod tests {
     }
 
     #[test]
-    fn first_column_naming_a_field_wins() {
-        let input = "lat,latitude,lon\n1,2,3\n";
-        let (_, rows) = read_all(Format::Csv, input.as_bytes());
-        assert_eq!(fields(&rows[0]).lat, text("1"));
-        let (_, rows) = read_all(Format::Json, br#"[{"lat":null,"latitude":2}]"#);
-        assert_eq!(fields(&rows[0]).lat, None);
+    fn two_columns_naming_one_field_refuse_the_list() {
+        for (header, later, meaning) in [
+            ("lat,latitude,lon", "latitude", "lat"),
+            ("id,note,lat,Note", "Note", "note"),
+            ("lat,lon,Long", "Long", "lon"),
+        ] {
+            let input = format!("{header}\n1,2,3\n");
+            let refused = read_rows(Format::Csv, input.as_bytes()).map(|_| ());
+            let Err(FormatError::List(ListError::DuplicateColumn {
+                column,
+                meaning: what,
+                ..
+            })) = refused
+            else {
+                panic!("{header}: {refused:?}");
+            };
+            assert_eq!(
+                (column.as_str(), what.as_str()),
+                (later, meaning),
+                "{header}"
+            );
+        }
+        // Columns without a name, as Excel leaves at the end, may repeat.
+        let (header, rows) = read_all(Format::Csv, b"lat,lon,,\n1,2,,\n");
+        assert_eq!(header.expect("header").columns().len(), 4);
+        assert_eq!(fields(&rows[0]).lon, text("2"));
+        let (_, rows) = read_all(Format::Json, br#"[{"lat":null,"latitude":2},{"lat":1}]"#);
+        assert_eq!(error_code(&rows[0]), "invalid_field");
+        assert_eq!(fields(&rows[1]).lat, text("1"));
+    }
+
+    #[test]
+    fn a_utf16_list_is_refused() {
+        for format in [Format::Csv, Format::Json, Format::Ndjson] {
+            for bom in [&b"\xFF\xFE"[..], b"\xFE\xFF"] {
+                let mut input = bom.to_vec();
+                input.extend_from_slice(b"l\0a\0t\0\n\0");
+                let refused = read_rows(format, input.as_slice()).map(|_| ());
+                assert!(
+                    matches!(refused, Err(FormatError::List(ListError::Encoding { .. }))),
+                    "{format}: {refused:?}"
+                );
+            }
+        }
     }
 
     #[test]
@@ -881,7 +940,17 @@ mod tests {
             "1,2,,,error,,,column_count,\"row 1 (line 2) has 2 fields, the header has 3\""
         );
         assert_eq!(lines[2], "2,10,106,700000000000,created,70000,0,,");
-        assert!(lines[3].starts_with("3,10,106,,error,"), "{}", lines[3]);
+        // The fields past the header are kept, in the message.
+        assert_eq!(
+            lines[3],
+            "3,10,106,,error,,,column_count,\"row 3 (line 4) has 4 fields, the header has 3; \
+             the fields past the header: extra\""
+        );
+        let output = round_trip(Format::Csv, b"lat;lon\n1;2;\"x;y\";z\n");
+        assert!(
+            output.ends_with("fields past the header: \"\"x;y\"\";z\"\n"),
+            "{output}"
+        );
     }
 
     #[test]
@@ -1710,7 +1779,7 @@ mod tests {
         #[test]
         fn arbitrary_bytes_never_panic_and_give_well_formed_output(input in interesting_input()) {
             for format in [Format::Csv, Format::Json, Format::Ndjson] {
-                // A refused list answers nothing.
+                // A refused list (duplicate or reserved columns, UTF-16) answers nothing.
                 let mut reader = match read_rows(format, input.as_slice()) {
                     Err(FormatError::List(_)) => continue,
                     started => started.expect("reader starts"),

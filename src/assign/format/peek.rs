@@ -1,5 +1,6 @@
 //! A list's start, judged as its bytes come: whether the list is refused before any row is
-//! answered ([`ListError`]), and the CSV header its rows are read under.
+//! answered ([`ListError`]: UTF-16, and for CSV its header), and the CSV header its rows are
+//! read under.
 //!
 //! Decisions: this is the one place a list's start is judged. The reader pushes its input
 //! through a [`ListPeeker`] and goes on with the CSV parser where the peeker left it
@@ -119,6 +120,18 @@ impl ListPeeker {
     }
 
     fn judge(&mut self, ended: bool) -> Option<ListStart> {
+        // Every format is UTF-8: a UTF-16 list (Excel's "Unicode text") would read as garbage
+        // rows, so its byte-order mark refuses it.
+        let encoding = match self.bytes.as_slice() {
+            [0xFF, 0xFE, ..] => Some("UTF-16 little-endian"),
+            [0xFE, 0xFF, ..] => Some("UTF-16 big-endian"),
+            // The first byte of one: the next decides.
+            [0xFF] | [0xFE] if !ended => return None,
+            _ => None,
+        };
+        if let Some(encoding) = encoding {
+            return self.decide(Err(ListError::Encoding { encoding }));
+        }
         if self.format != Format::Csv {
             return self.decide(Ok(None));
         }

@@ -7,11 +7,13 @@
 //! the same [`RecordReader`], and checked once, by [`accept_header`].
 
 use csv::ByteRecord;
+use std::collections::HashMap;
 use std::io::{self, BufRead};
 
 use super::{
     BoxedInput, CsvHeader, FIELD_COUNT, Field, InputRow, ListError, Original, ReadError,
     ReadLimits, RowErrorCode, RowFields, UTF8_BOM, clean_text, fill_buffer, is_output_column,
+    normalized_name,
 };
 
 /// Reads CSV records with `csv_core`, fed the input a part at a time; see the module docs.
@@ -199,12 +201,14 @@ impl<'a> CsvRows<'a> {
                 original: Original::Csv(emptied),
             }));
         }
+        let separator = self.header.separator;
         let fields = csv_fields(
             &record,
             columns.len(),
             &self.header.field_columns,
             row_number,
-        );
+        )
+        .map_err(|error| with_surplus(error, &record, columns.len(), separator));
         Ok(Some(InputRow {
             row_number,
             fields,
@@ -230,9 +234,9 @@ impl<'a> CsvRows<'a> {
 
 /// The one check of a CSV header, for the reader and for the server's look before it
 /// answers: the columns as text, and the column of each known field. A column the answer
-/// adds refuses the list (it would be overwritten), and so does a header without a `lat` or
-/// a `lon` column: no row of it could be assigned, and a list of `missing_coordinate` rows
-/// would only hide the mistake.
+/// adds refuses the list (it would be overwritten), so do two columns for one thing
+/// ([`field_columns`]), and so does a header without a `lat` or a `lon` column: no row of it
+/// could be assigned, and a list of `missing_coordinate` rows would only hide the mistake.
 pub(super) fn accept_header(record: &ByteRecord, separator: u8) -> Result<CsvHeader, ListError> {
     let columns: Vec<String> = record
         .iter()
@@ -242,12 +246,7 @@ pub(super) fn accept_header(record: &ByteRecord, separator: u8) -> Result<CsvHea
         let column = column.trim().to_owned();
         return Err(ListError::ReservedColumn { column });
     }
-    let mut field_columns = [None; FIELD_COUNT];
-    for (index, column) in columns.iter().enumerate() {
-        if let Some(field) = Field::from_name(column) {
-            field_columns[field.index()].get_or_insert(index);
-        }
-    }
+    let field_columns = field_columns(&columns)?;
     let missing: Vec<&'static str> = [Field::Lat, Field::Lon]
         .into_iter()
         .filter(|field| field_columns[field.index()].is_none())
@@ -261,6 +260,68 @@ pub(super) fn accept_header(record: &ByteRecord, separator: u8) -> Result<CsvHea
         separator,
         field_columns,
     })
+}
+
+/// For each known field, the column it is read from; two columns with one name, or naming
+/// one field, refuse the list.
+fn field_columns(columns: &[String]) -> Result<[Option<usize>; FIELD_COUNT], ListError> {
+    let mut by_field = [None; FIELD_COUNT];
+    let mut by_name: HashMap<String, usize> = HashMap::new();
+    for (index, column) in columns.iter().enumerate() {
+        let duplicate = |first: usize, meaning: &str| ListError::DuplicateColumn {
+            column: column.trim().to_owned(),
+            first: columns.get(first).map_or("", |name| name.trim()).to_owned(),
+            meaning: meaning.to_owned(),
+        };
+        let name = normalized_name(column);
+        if !name.is_empty()
+            && let Some(&first) = by_name.get(&name)
+        {
+            return Err(duplicate(first, &name));
+        }
+        if let Some(field) = Field::from_name(column) {
+            if let Some(first) = by_field[field.index()] {
+                return Err(duplicate(first, field.name()));
+            }
+            by_field[field.index()] = Some(index);
+        }
+        by_name.insert(name, index);
+    }
+    Ok(by_field)
+}
+
+/// A `column_count` error of a row with more fields than the header keeps those fields, as
+/// CSV, in its message.
+fn with_surplus(
+    mut error: ReadError,
+    record: &ByteRecord,
+    header_width: usize,
+    separator: u8,
+) -> ReadError {
+    if error.code != RowErrorCode::ColumnCount || record.len() <= header_width {
+        return error;
+    }
+    let mut writer = csv::WriterBuilder::new()
+        .delimiter(separator)
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(Vec::new());
+    let surplus = record
+        .iter()
+        .skip(header_width)
+        .map(String::from_utf8_lossy);
+    let written = writer
+        .write_record(surplus.map(|field| field.into_owned()))
+        .ok()
+        .and_then(|()| writer.into_inner().ok());
+    if let Some(bytes) = written {
+        let text = String::from_utf8_lossy(&bytes);
+        error.message = format!(
+            "{}; the fields past the header: {}",
+            error.message,
+            text.trim_end_matches('\n')
+        );
+    }
+    error
 }
 
 /// A `cell_too_large` error naming the first cell of `record` over the cell limit.

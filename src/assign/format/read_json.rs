@@ -455,13 +455,19 @@ pub(super) fn fields_from_object(
     row_number: u64,
 ) -> Result<RowFields, ReadError> {
     let mut fields = RowFields::default();
-    let mut seen = [false; FIELD_COUNT];
+    let mut seen: [Option<&str>; FIELD_COUNT] = [None; FIELD_COUNT];
     for (key, value) in object {
         let Some(field) = Field::from_name(key) else {
             continue;
         };
-        if std::mem::replace(&mut seen[field.index()], true) {
-            continue;
+        if let Some(first) = seen[field.index()].replace(key) {
+            return Err(ReadError {
+                code: RowErrorCode::InvalidField,
+                message: format!(
+                    "row {row_number}: the keys {first:?} and {key:?} both name {:?}; keep one",
+                    field.name()
+                ),
+            });
         }
         let text = match value {
             Value::Null => None,
