@@ -17,11 +17,86 @@ use std::io::{self, BufRead, BufReader, Read};
 use std::ops::Range;
 
 use super::read_csv::{Parsed, Record, RecordReader, accept_header, detect_separator};
-use super::{CsvHeader, Format, ListError, ReadLimits, UTF8_BOM, fill_buffer};
+use super::{CsvHeader, Format, ReadLimits, UTF8_BOM, fill_buffer};
 
 /// What a list's start says: the CSV header (None for the JSON formats), or why the list is
 /// refused.
 pub type ListStart = Result<Option<CsvHeader>, ListError>;
+
+/// Why a whole list is refused, from its start, before any row is answered (the API answers
+/// 422, `vmap assign` fails before it makes its output file).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ListError {
+    #[error("the CSV header is larger than {limit} bytes")]
+    HeaderTooLarge { limit: usize },
+    #[error(
+        "the list has a column {column:?}, which the answer adds (code, status, postcode, \
+         distance_m, error_code, error_message); rename or remove it"
+    )]
+    ReservedColumn { column: String },
+    #[error("the columns {first:?} and {column:?} both name {meaning:?}; keep one or rename it")]
+    DuplicateColumn {
+        column: String,
+        first: String,
+        meaning: String,
+    },
+    #[error("the list is {encoding} (it starts with that byte-order mark); send it as UTF-8")]
+    Encoding { encoding: &'static str },
+    /// The CSV header names no `lat` or no `lon` column (`columns`: which, in that order).
+    #[error("the CSV header has no {} column: {}", columns.join(" or "), needs(columns))]
+    MissingColumn { columns: Vec<&'static str> },
+    /// The CSV list is empty: no header line at all.
+    #[error("the list has no header line: {}", needs(&["lat", "lon"]))]
+    NoHeader,
+}
+
+impl ListError {
+    /// Machine-readable reason.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ListError::HeaderTooLarge { .. } => "header_too_large",
+            ListError::ReservedColumn { .. } => "reserved_column",
+            ListError::DuplicateColumn { .. } => "duplicate_column",
+            ListError::Encoding { .. } => "encoding",
+            ListError::MissingColumn { .. } | ListError::NoHeader => "missing_column",
+        }
+    }
+
+    /// What the refusal names, each with what it says of it: a column's name, `header` or
+    /// `body`; a missing `lat` and `lon` are named apart.
+    pub fn fields(&self) -> Vec<(String, String)> {
+        let missing = |columns: &[&'static str], what: &str| {
+            columns
+                .iter()
+                .map(|&column| (column.to_owned(), format!("{what}: {}", needs(&[column]))))
+                .collect()
+        };
+        match self {
+            ListError::HeaderTooLarge { .. } => vec![("header".to_owned(), self.to_string())],
+            ListError::ReservedColumn { column } | ListError::DuplicateColumn { column, .. } => {
+                vec![(column.clone(), self.to_string())]
+            }
+            ListError::Encoding { .. } => vec![("body".to_owned(), self.to_string())],
+            ListError::MissingColumn { columns } => {
+                missing(columns, "the CSV header has no such column")
+            }
+            ListError::NoHeader => missing(&["lat", "lon"], "the list has no header line"),
+        }
+    }
+}
+
+/// What a CSV list needs of these coordinate columns, with the names each may have.
+fn needs(columns: &[&str]) -> String {
+    let named: Vec<&str> = columns
+        .iter()
+        .map(|&column| match column {
+            "lat" => "a lat or latitude column",
+            _ => "a lon, lng, long or longitude column",
+        })
+        .collect();
+    format!("a CSV list needs {}", named.join(" and "))
+}
 
 /// Judges the start of a list from its bytes, pushed as they come.
 #[derive(Debug)]
@@ -55,15 +130,6 @@ impl ListPeeker {
             fed: 0,
             verdict: None,
         }
-    }
-
-    /// The bytes pushed so far.
-    pub fn len(&self) -> usize {
-        self.bytes.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.bytes.is_empty()
     }
 
     /// Takes the next part of the input; the verdict, once the bytes so far decide it.

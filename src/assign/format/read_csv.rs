@@ -12,7 +12,7 @@ use std::io::{self, BufRead};
 
 use super::{
     BoxedInput, CsvHeader, FIELD_COUNT, Field, InputRow, ListError, Original, ReadError,
-    ReadLimits, RowErrorCode, RowFields, UTF8_BOM, clean_text, fill_buffer, is_output_column,
+    ReadLimits, RowErrorCode, RowFields, clean_text, fill_buffer, is_output_column,
     normalized_name,
 };
 
@@ -411,19 +411,6 @@ pub(super) const FIELD_ORDER: [Field; FIELD_COUNT] = [
     Field::Province,
     Field::Address,
 ];
-
-/// Consumes a leading UTF-8 BOM. Returns how many bytes of it were there: fewer than three
-/// means the input does not start with a BOM and those bytes are content.
-pub(super) fn skip_utf8_bom(input: &mut BoxedInput<'_>) -> io::Result<usize> {
-    for (matched, &expected) in UTF8_BOM.iter().enumerate() {
-        fill_buffer(input)?;
-        if input.buffer().first() != Some(&expected) {
-            return Ok(matched);
-        }
-        input.consume(1);
-    }
-    Ok(UTF8_BOM.len())
-}
 
 pub(super) fn detect_separator(header_line: &[u8]) -> u8 {
     let mut in_quotes = false;

@@ -4,7 +4,6 @@
 use serde_json::{Map, Value};
 use std::io::{self, BufRead};
 
-use super::read_csv::skip_utf8_bom;
 use super::{
     BoxedInput, FIELD_COUNT, Field, InputRow, OUTPUT_COLUMNS, Original, ReadError, ReadLimits,
     RowErrorCode, RowFields, UTF8_BOM, clean_text, describe_byte, fill_buffer,
@@ -579,4 +578,17 @@ impl<'a> NdjsonRows<'a> {
             }
         }
     }
+}
+
+/// Consumes a leading UTF-8 BOM. Returns how many bytes of it were there: fewer than three
+/// means the input does not start with a BOM and those bytes are content.
+fn skip_utf8_bom(input: &mut BoxedInput<'_>) -> io::Result<usize> {
+    for (matched, &expected) in UTF8_BOM.iter().enumerate() {
+        fill_buffer(input)?;
+        if input.buffer().first() != Some(&expected) {
+            return Ok(matched);
+        }
+        input.consume(1);
+    }
+    Ok(UTF8_BOM.len())
 }
