@@ -5,6 +5,7 @@
 pub mod api;
 pub mod assign;
 pub mod bench;
+pub mod boundaries;
 pub mod cli;
 pub mod code;
 pub mod index;
