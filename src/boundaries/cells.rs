@@ -386,9 +386,7 @@ impl CellIndex {
             point.lon + half_lon,
             point.lat + half_lat,
         ];
-        let Some(([col0, col1], [row0, row1])) = self.grid.span(window) else {
-            return None;
-        };
+        let ([col0, col1], [row0, row1]) = self.grid.span(window)?;
         let mut search = NearestSearch {
             vertices,
             point,

@@ -194,7 +194,7 @@ fn parse_ring(ring: &Value) -> Result<(Vec<[i32; 2]>, usize), String> {
         for (axis, limit) in [(0, 180.0), (1, 90.0)] {
             let value = pair[axis].as_f64().ok_or("a coordinate is not a number")?;
             let units = (value * UNITS_PER_DEGREE).round();
-            if !(value.abs() <= limit) || units / UNITS_PER_DEGREE != value {
+            if value.is_nan() || value.abs() > limit || units / UNITS_PER_DEGREE != value {
                 return Err(format!(
                     "coordinate {value} is out of range or has more than 5 decimals"
                 ));

@@ -64,7 +64,12 @@ pub(super) fn choose(ward: &MultiPolygon<f64>) -> Result<Point<f64>, String> {
             return Ok(point);
         }
     }
-    Err("no point inside the ward reaches any of its parts".to_owned())
+    // No part is reachable whole from inside the ward (a single part wider than the limit):
+    // the pole of the largest part still reaches the most of it around itself.
+    polylabel::polylabel(parts[by_area[0]].polygon, &POLYLABEL_TOLERANCE_DEG)
+        .ok()
+        .filter(|point| ward.contains(point))
+        .ok_or_else(|| "no point inside the ward was found".to_owned())
 }
 
 /// A point inside `ward` within reach of every vertex of the parts in `set`, if any.
@@ -213,28 +218,36 @@ mod tests {
 
     #[test]
     fn ward_whose_reach_region_misses_it_uses_a_clipped_piece() {
-        // An L: a long arm east (0.8° wide in all) whose pole lies west of the region
-        // that reaches both ends.
+        // A block in the west and a thin arm 0.8° east, a stem north from the middle of
+        // the arm: the block's pole is out of reach of the arm's east end, the stem is not.
         let ward = MultiPolygon::new(vec![Polygon::new(
             geo::LineString::from(vec![
                 (105.0, 21.0),
                 (105.8, 21.0),
                 (105.8, 21.02),
-                (105.3, 21.02),
-                (105.3, 21.6),
-                (105.0, 21.6),
+                (105.42, 21.02),
+                (105.42, 21.3),
+                (105.38, 21.3),
+                (105.38, 21.02),
+                (105.2, 21.02),
+                (105.2, 21.2),
+                (105.0, 21.2),
                 (105.0, 21.0),
             ]),
             vec![],
         )]);
         let point = choose(&ward).expect("a reference point");
         assert!(ward.contains(&point));
+        let reached = |x: f64, y: f64| (point.x() - x).abs() < 0.45 && (point.y() - y).abs() < 0.45;
+        assert!(reached(105.0, 21.0) && reached(105.8, 21.3), "{point:?}");
+    }
+
+    #[test]
+    fn ward_too_wide_for_any_point_gets_its_pole() {
+        let ward = MultiPolygon::new(vec![square(105.0, 21.0, 1.0)]);
+        let point = choose(&ward).expect("a reference point");
         assert!(
-            point.x() > 105.8 - 0.45 && point.x() < 105.0 + 0.45,
-            "{point:?}"
-        );
-        assert!(
-            point.y() > 21.6 - 0.45 && point.y() < 21.0 + 0.45,
+            (point.x() - 105.5).abs() < 1e-3 && (point.y() - 21.5).abs() < 1e-3,
             "{point:?}"
         );
     }
