@@ -9,9 +9,10 @@
 //! Decisions:
 //! - **File format**: a binary of our own (see `format.rs`): 1e-5° fixed-point integers (the
 //!   source's own precision, so the round trip is vertex-exact), delta + zigzag varints,
-//!   uncompressed, behind a versioned header and a CRC-32. Measured on the 2025 file: 6.35 MB
-//!   and 12 ms to decode (release). zstd -19 or gzip -9 of it saves only 12 % (5.61 / 5.62
-//!   MB; xz 5.27 MB): the deltas are near-random once Douglas–Peucker has thinned the lines,
+//!   uncompressed, behind a versioned header and a CRC-32. Measured on the 2025 file: 6.50 MB
+//!   (6.35 MB of vertices), decoded in 135 ms on the 2-core development machine under load
+//!   (criterion). zstd -19 or gzip -9 of the vertices saves only 12 % (5.61 / 5.62 MB; xz
+//!   5.27 MB): the deltas are near-random once Douglas–Peucker has thinned the lines,
 //!   so a compressor would add a dependency and decode time for little. The GeoJSON gzipped
 //!   is 14.4 MB and takes a JSON parse to load; FlatGeobuf stores f64 pairs (44 MB before
 //!   any compression). Derived values that are slow to compute (geodesic area, the reference
@@ -25,8 +26,8 @@
 //!   cell whose inside/outside state is known; a query counts the crossings of the listed
 //!   edges with the segment from the reference point to itself. Hand-written because no
 //!   crate does exact point-in-polygon on many polygons at this rate: an `rstar` tree of
-//!   part boxes with `geo::Contains` on the candidates answers about 0.13 M lookups/s, this
-//!   about 4 M (the `boundaries` bench keeps both rows).
+//!   part boxes with `geo::Contains` on the candidates answers 0.32 M lookups/s on synthetic
+//!   delivery points, this index 5.7 M (the `boundaries` bench keeps both rows).
 //! - **Which ward**: polygons are closed (a point on an edge is in the polygon); where
 //!   polygons overlap or share an edge, the lowest ward code wins. A point in no polygon goes
 //!   to the ward with the nearest boundary edge within [`MAX_BOUNDARY_DISTANCE_M`] (2 km,
