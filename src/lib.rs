@@ -6,6 +6,7 @@ pub mod address;
 pub mod api;
 pub mod assign;
 pub mod bench;
+pub mod boundaries;
 pub mod cli;
 pub mod code;
 pub mod index;
