@@ -3,6 +3,7 @@
 //! See `ARCHITECTURE.md` for the map of this crate.
 
 pub mod address;
+pub mod admin;
 pub mod api;
 pub mod assign;
 pub mod bench;
