@@ -52,7 +52,7 @@ use std::ops::Range;
 use geo::{GeodesicArea, Orient, orient::Direction};
 
 use crate::point::LatLon;
-use crate::zones::{BoundingBox, MAX_REFERENCE_OFFSET_DEG};
+use crate::zones::{BoundingBox, reference_reaches};
 
 pub use compile::{CompileSummary, compile};
 pub use format::FORMAT_VERSION;
@@ -132,22 +132,16 @@ impl ReferenceReach {
 
 impl Ward {
     /// Whether a code made for `point` in this ward decodes back to it: the offset from the
-    /// reference point is under [`MAX_REFERENCE_OFFSET_DEG`] in latitude and in longitude,
-    /// the rule `VmapCode::encode` applies (longitude the short way round).
+    /// reference point is under [`crate::zones::MAX_REFERENCE_OFFSET_DEG`] in latitude and in longitude,
+    /// the one rule of [`crate::zones::reference_reaches`].
     pub fn reference_reaches(&self, point: LatLon) -> bool {
-        reaches(self.reference, point)
+        reference_reaches(self.reference, point)
     }
 
     /// Number of polygon parts (islands, exclaves).
     pub fn n_parts(&self) -> usize {
         self.parts.len()
     }
-}
-
-fn reaches(reference: LatLon, point: LatLon) -> bool {
-    let lat_offset = point.lat - reference.lat;
-    let lon_offset = (point.lon - reference.lon + 540.0).rem_euclid(360.0) - 180.0;
-    lat_offset.abs() < MAX_REFERENCE_OFFSET_DEG && lon_offset.abs() < MAX_REFERENCE_OFFSET_DEG
 }
 
 /// A ward as read from the source or the file: codes as numbers, rings of 1e-5° integers
@@ -291,7 +285,7 @@ impl Boundaries {
         let corners = [(bbox.south, bbox.west), (bbox.north, bbox.east)];
         if corners
             .iter()
-            .all(|&(lat, lon)| reaches(ward.reference, LatLon { lat, lon }))
+            .all(|&(lat, lon)| reference_reaches(ward.reference, LatLon { lat, lon }))
         {
             // Every vertex lies between these corners.
             return ReferenceReach {
@@ -305,7 +299,7 @@ impl Boundaries {
                 let exterior = &self.rings[parts[part_idx].rings.start as usize];
                 self.vertices[exterior.start as usize..exterior.end as usize]
                     .iter()
-                    .all(|&[lon, lat]| reaches(ward.reference, LatLon { lat, lon }))
+                    .all(|&[lon, lat]| reference_reaches(ward.reference, LatLon { lat, lon }))
             })
             .collect();
         let area_reached_m2 = if reached.len() == parts.len() {
