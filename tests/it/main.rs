@@ -9,12 +9,14 @@ mod assign;
 mod assign_safety;
 mod assign_stream;
 mod bench_cmd;
+mod boundaries;
 mod connections;
 mod e2e;
 mod edge;
 mod index_oracle;
 mod olc_vectors;
 mod outage;
+mod postal_scheme;
 mod postgres;
 mod registry;
 mod snapshot;
@@ -29,12 +31,14 @@ fn main() -> std::process::ExitCode {
         assign_safety::trials(),
         assign_stream::trials(),
         bench_cmd::trials(),
+        boundaries::trials(),
         connections::trials(),
         e2e::trials(),
         edge::trials(),
         index_oracle::trials(),
         olc_vectors::trials(),
         outage::trials(),
+        postal_scheme::trials(),
         postgres::trials(),
         registry::trials(),
         snapshot::trials(),

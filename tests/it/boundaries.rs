@@ -1,41 +1,46 @@
 //! The 2025 ward boundaries shipped in `data/`: counts, point → ward against the brute-force
 //! oracle, the centroids of `data/vn_wards_34.csv`, and the reference points.
+//! (The boundary file is rebuilt by `vmap data compile-boundaries`.)
 
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
 use geo::Contains;
 use proptest::prelude::*;
+use proptest::test_runner::{Config, TestRunner};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use vmap::boundaries::{BoundaryIndex, BruteForce, Located, WardId};
 use vmap::point::LatLon;
+
+use crate::helpers::harness::trials;
+
+trials! {
+    plain: [
+        embedded_file_has_every_ward_and_vertex,
+        areas_and_boxes_are_plausible,
+        csv_centroids_lie_in_their_own_ward_but_the_listed_ones,
+        reference_points_lie_inside_and_reach_their_wards,
+        points_inside_wards_resolve_as_brute_force_says,
+        points_near_boundaries_resolve_as_brute_force_says,
+        gaps_and_sea_resolve_as_brute_force_says,
+    ],
+}
+
+fn runner(cases: u32) -> TestRunner {
+    TestRunner::new(Config {
+        cases,
+        failure_persistence: None,
+        ..Config::default()
+    })
+}
 
 static INDEX: LazyLock<BoundaryIndex> =
     LazyLock::new(|| BoundaryIndex::embedded().expect("the embedded boundaries load"));
 static ORACLE: LazyLock<BruteForce<'static>> =
     LazyLock::new(|| BruteForce::new(INDEX.boundaries()));
 
-const WARDS_CSV: &str = include_str!("../data/vn_wards_34.csv");
-
-/// Rebuilds `data/vn_wards_34_boundaries.bin` from the shared GeoJSON sequence:
-/// `VMAP_BOUNDARIES_SOURCE=…/vn_wards_34_boundaries.geojsonseq cargo test --release --test
-/// boundaries -- --ignored regenerate_embedded_file`.
-#[test]
-#[ignore = "writes data/; needs VMAP_BOUNDARIES_SOURCE"]
-fn regenerate_embedded_file() {
-    let source = std::env::var("VMAP_BOUNDARIES_SOURCE").expect("VMAP_BOUNDARIES_SOURCE is set");
-    let input = std::io::BufReader::new(std::fs::File::open(&source).expect("the source opens"));
-    let target = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/data/vn_wards_34_boundaries.bin"
-    );
-    let mut bytes = Vec::new();
-    let started = std::time::Instant::now();
-    let summary = vmap::boundaries::compile(input, &mut bytes).expect("the source compiles");
-    eprintln!("{summary:?} in {:.1?}", started.elapsed());
-    std::fs::write(target, &bytes).expect("the boundary file is written");
-}
+const WARDS_CSV: &str = include_str!("../../data/vn_wards_34.csv");
 
 fn ward_id(code: &str) -> WardId {
     INDEX
@@ -48,7 +53,6 @@ fn code(ward: WardId) -> &'static str {
     &INDEX.ward(ward).ward_code
 }
 
-#[test]
 fn embedded_file_has_every_ward_and_vertex() {
     let boundaries = INDEX.boundaries();
     assert_eq!(boundaries.wards().len(), 3_321);
@@ -69,7 +73,6 @@ fn embedded_file_has_every_ward_and_vertex() {
     assert_eq!(file_codes, csv_codes);
 }
 
-#[test]
 fn areas_and_boxes_are_plausible() {
     let wards = INDEX.boundaries().wards();
     let total_km2: f64 = wards.iter().map(|ward| ward.area_m2).sum::<f64>() / 1e6;
@@ -123,7 +126,6 @@ const CENTROIDS_OUTSIDE_THEIR_WARD: &[(&str, &str)] = &[
     ("30811", "30814 at 1618 m"),
 ];
 
-#[test]
 fn csv_centroids_lie_in_their_own_ward_but_the_listed_ones() {
     let mut elsewhere = BTreeMap::new();
     for record in csv::Reader::from_reader(WARDS_CSV.as_bytes()).records() {
@@ -155,7 +157,6 @@ fn csv_centroids_lie_in_their_own_ward_but_the_listed_ones() {
 /// Wards whose reference point cannot decode every point of them.
 const PARTLY_REACHED: &[&str] = &["20333", "22736"];
 
-#[test]
 fn reference_points_lie_inside_and_reach_their_wards() {
     let boundaries = INDEX.boundaries();
     let mut partly = Vec::new();
@@ -230,35 +231,40 @@ fn point_near_a_vertex(rng: &mut ChaCha8Rng, max_offset_deg: f64) -> LatLon {
     }
 }
 
-proptest! {
-    #![proptest_config(ProptestConfig::with_cases(32))]
-
-    #[test]
-    fn points_inside_wards_resolve_as_brute_force_says(seed in any::<u64>()) {
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        for _ in 0..8 {
-            let point = point_in_some_part(&mut rng);
-            let expected = ORACLE.locate(point);
-            prop_assert!(matches!(expected, Located::Inside(_)));
-            prop_assert_eq!(INDEX.locate(point), expected, "at {:?}", point);
-            // Off the boundary, Intersects and Contains agree.
-            prop_assert_eq!(ORACLE.containers(point).first().copied(), expected.ward());
-        }
-    }
-
-    #[test]
-    fn points_near_boundaries_resolve_as_brute_force_says(seed in any::<u64>()) {
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        // Metres from a vertex (gaps and overlaps of the simplification), then up to 4 km
-        // (sea off the coast, beyond the 2 km rule).
-        for max_offset_deg in [0.00003, 0.0003, 0.036] {
-            let point = point_near_a_vertex(&mut rng, max_offset_deg);
-            prop_assert_eq!(INDEX.locate(point), ORACLE.locate(point), "at {:?}", point);
-        }
-    }
+/// Points sampled inside each polygon (proptest over seeds, 8 random parts each) resolve
+/// to the ward the oracle says.
+fn points_inside_wards_resolve_as_brute_force_says() {
+    runner(64)
+        .run(&any::<u64>(), |seed| {
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            for _ in 0..8 {
+                let point = point_in_some_part(&mut rng);
+                let expected = ORACLE.locate(point);
+                prop_assert!(matches!(expected, Located::Inside(_)));
+                prop_assert_eq!(INDEX.locate(point), expected, "at {:?}", point);
+                // Off the boundary, Intersects and Contains agree.
+                prop_assert_eq!(ORACLE.containers(point).first().copied(), expected.ward());
+            }
+            Ok(())
+        })
+        .expect("every sampled point resolves as the oracle says");
 }
 
-#[test]
+fn points_near_boundaries_resolve_as_brute_force_says() {
+    runner(32)
+        .run(&any::<u64>(), |seed| {
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            // Metres from a vertex (gaps and overlaps of the simplification), then up to
+            // 4 km (sea off the coast, beyond the 2 km rule).
+            for max_offset_deg in [0.00003, 0.0003, 0.036] {
+                let point = point_near_a_vertex(&mut rng, max_offset_deg);
+                prop_assert_eq!(INDEX.locate(point), ORACLE.locate(point), "at {:?}", point);
+            }
+            Ok(())
+        })
+        .expect("every sampled point resolves as the oracle says");
+}
+
 fn gaps_and_sea_resolve_as_brute_force_says() {
     // Points in no polygon are rare near vertices; collect a few hundred of them.
     let mut rng = ChaCha8Rng::seed_from_u64(34);
