@@ -28,7 +28,8 @@ pub struct DataArgs {
 /// The zone table.
 #[derive(Debug, Clone, Default, Args)]
 pub struct ZonesArgs {
-    /// Zone table CSV in the layout of data/vn_wards_63.csv; the built-in table when absent.
+    /// Legacy zone table CSV in the layout of data/vn_wards_63.csv; the built-in table when
+    /// absent. The 2025 zones (wards, postcodes, boundaries) are always the built-in ones.
     #[arg(long, env = "VMAP_ZONES_FILE")]
     pub zones_file: Option<PathBuf>,
 }
