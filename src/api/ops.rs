@@ -44,7 +44,7 @@ pub(super) fn router() -> Router<AppState> {
         healthz,
         readyz,
     ),
-    components(schemas(super::Problem, super::FieldError)),
+    components(schemas(super::Problem, super::FieldError, super::admin::FormatParam)),
     modifiers(&BearerSecurity, &Patterns),
     tags(
         (name = "reverse", description = "Coordinate → nearest codes"),

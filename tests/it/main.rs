@@ -4,6 +4,7 @@
 mod helpers;
 
 mod address_writes;
+mod admin_api;
 mod api;
 mod assign;
 mod assign_safety;
@@ -26,6 +27,7 @@ fn main() -> std::process::ExitCode {
     let trials = [
         vec![helpers::harness::configuration_trial()],
         address_writes::trials(),
+        admin_api::trials(),
         api::trials(),
         assign::trials(),
         assign_safety::trials(),
