@@ -3,9 +3,11 @@
 //! See `ARCHITECTURE.md` for the map of this crate.
 
 pub mod address;
+pub mod admin;
 pub mod api;
 pub mod assign;
 pub mod bench;
+pub mod boundaries;
 pub mod cli;
 pub mod code;
 pub mod index;

@@ -4,11 +4,12 @@
 
 use serde::{Serialize, Serializer};
 
+use super::admin::{Admin2025Body, LegacyAdminBody, PostalSchemeBody};
 use crate::address::{AddressParts, AddressStatus};
 use crate::code::olc::CodeArea;
 use crate::point::LatLon;
 use crate::registry::{NearbyAddress, ResolvedZone};
-use crate::zones::{BoundingBox, WardType, ZoneId, ZoneMethod, ZoneTable};
+use crate::zones::{BoundingBox, WardType, ZoneAdmin, ZoneId, ZoneMethod, ZoneTable};
 
 /// Serializes anything with a `Display` (a code, a postal code) as a JSON string, written
 /// straight into the output: batch answers carry thousands of codes.
@@ -99,6 +100,10 @@ pub enum ZoneMethodBody {
     BoundingBox,
     /// The nearest reference point within 50 km.
     NearestReference,
+    /// The 2025 ward whose polygon holds the point.
+    Polygon,
+    /// In no polygon: the 2025 ward with the nearest boundary within 2 km.
+    NearestBoundary,
 }
 
 impl From<ZoneMethod> for ZoneMethodBody {
@@ -107,6 +112,8 @@ impl From<ZoneMethod> for ZoneMethodBody {
             ZoneMethod::Addresses => ZoneMethodBody::Addresses,
             ZoneMethod::BoundingBox => ZoneMethodBody::BoundingBox,
             ZoneMethod::NearestReference => ZoneMethodBody::NearestReference,
+            ZoneMethod::Polygon => ZoneMethodBody::Polygon,
+            ZoneMethod::NearestBoundary => ZoneMethodBody::NearestBoundary,
         }
     }
 }
@@ -151,11 +158,61 @@ pub struct ZoneBody {
     /// How the zone of a point was found (absent when looked up by postal code).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub method: Option<ZoneMethodBody>,
+    /// The postal table the zone (and its postcode) is from.
+    pub table: PostalSchemeBody,
+    /// The zone on the 2025 map (null out at sea, or for a legacy zone the 2025 map does
+    /// not cover).
+    pub admin_2025: Option<Admin2025Body>,
+    /// The zone on the legacy map (null for a zone of a custom legacy file the
+    /// administrative map does not know).
+    pub legacy: Option<LegacyAdminBody>,
+    /// `GET /v1/zones/{postcode}` only: what the number names in the two tables.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub number: Option<NumberRelationBody>,
+}
+
+/// What a 5-digit number names in the two postal tables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[schema(as = NumberRelation)]
+pub enum NumberRelationBody {
+    /// Only the 2025 table has it.
+    Only2025,
+    /// Only the legacy table has it.
+    OnlyLegacy,
+    /// Both; every legacy ward with it went into the 2025 ward with it.
+    Nested,
+    /// Both; a legacy ward with it went into a neighbouring 2025 ward.
+    Neighbour,
+    /// Both, for places far apart (a fault of the legacy table: 66662, 92308).
+    FarApart,
+    /// Neither.
+    Unknown,
+}
+
+impl From<crate::admin::NumberRelation> for NumberRelationBody {
+    fn from(relation: crate::admin::NumberRelation) -> NumberRelationBody {
+        use crate::admin::NumberRelation;
+        match relation {
+            NumberRelation::Only2025 => NumberRelationBody::Only2025,
+            NumberRelation::OnlyLegacy => NumberRelationBody::OnlyLegacy,
+            NumberRelation::Nested => NumberRelationBody::Nested,
+            NumberRelation::Neighbour => NumberRelationBody::Neighbour,
+            NumberRelation::FarApart => NumberRelationBody::FarApart,
+            NumberRelation::Unknown => NumberRelationBody::Unknown,
+        }
+    }
 }
 
 impl ZoneBody {
-    pub fn new(zones: &ZoneTable, zone_id: ZoneId, method: Option<ZoneMethod>) -> ZoneBody {
+    pub fn new(
+        zones: &ZoneTable,
+        zone_id: ZoneId,
+        method: Option<ZoneMethod>,
+        admin: ZoneAdmin,
+    ) -> ZoneBody {
         let zone = zones.get(zone_id);
+        let maps = zones.map_2025().map(|map| map.admin());
         ZoneBody {
             postcode: zone.postcode.to_string(),
             ward_code: zone.ward_code.clone(),
@@ -166,11 +223,19 @@ impl ZoneBody {
             reference: zones.reference_of(zone_id).into(),
             bbox: zone.bbox.into(),
             method: method.map(ZoneMethodBody::from),
+            table: zone.scheme.into(),
+            admin_2025: maps
+                .zip(admin.admin_2025)
+                .map(|(maps, view)| Admin2025Body::new(maps, view)),
+            legacy: maps
+                .zip(admin.legacy)
+                .map(|(maps, view)| LegacyAdminBody::new(maps, view)),
+            number: None,
         }
     }
 
-    pub fn resolved(zones: &ZoneTable, resolved: ResolvedZone) -> ZoneBody {
-        ZoneBody::new(zones, resolved.zone_id, Some(resolved.method))
+    pub fn resolved(zones: &ZoneTable, resolved: ResolvedZone, admin: ZoneAdmin) -> ZoneBody {
+        ZoneBody::new(zones, resolved.zone_id, Some(resolved.method), admin)
     }
 }
 

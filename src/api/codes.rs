@@ -63,7 +63,12 @@ fn code_body(registry: &Registry, lookup: CodeLookup) -> CodeBody {
                 .code
                 .full_olc(registry.zones().reference_of(zone_id)),
             cell: cell.into(),
-            zone: ZoneBody::new(registry.zones(), zone_id, None),
+            zone: ZoneBody::new(
+                registry.zones(),
+                zone_id,
+                None,
+                registry.zone_admin(zone_id, Some(address.location)),
+            ),
             address: Some(AddressBody::from(address.parts)),
             successor: address.successor.map(|code| code.canonical()),
             created_at: Some(rfc3339(address.created_at_ms)),
@@ -81,7 +86,12 @@ fn code_body(registry: &Registry, lookup: CodeLookup) -> CodeBody {
             location: cell.center().into(),
             plus_code: code.full_olc(registry.zones().reference_of(zone_id)),
             cell: cell.into(),
-            zone: ZoneBody::new(registry.zones(), zone_id, None),
+            zone: ZoneBody::new(
+                registry.zones(),
+                zone_id,
+                None,
+                registry.zone_admin(zone_id, Some(cell.center())),
+            ),
             address: None,
             successor: None,
             created_at: None,

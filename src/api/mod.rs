@@ -5,6 +5,7 @@
 //! connection timeouts of [`ConnectionLimits`] (`server.rs`).
 
 mod addresses;
+mod admin;
 mod assign;
 mod bodies;
 mod codes;
@@ -198,6 +199,7 @@ pub fn app(state: AppState) -> Router {
         .merge(reverse::router())
         .merge(codes::router())
         .merge(zones::router())
+        .merge(admin::router())
         .merge(ops::router())
         .merge(writes)
         .fallback(|| async { AppError::NotFound("no such endpoint; see /openapi.json".to_owned()) })
@@ -432,6 +434,12 @@ impl Params {
             }
             Some(text) => parse_finite(name, text, errors),
         }
+    }
+
+    /// The parameter's text exactly as given (not trimmed): for values the document gives
+    /// a pattern or a list of.
+    pub fn text(&self, name: &str) -> Option<&str> {
+        self.0.get(name).map(String::as_str)
     }
 
     pub fn optional_f64(&self, name: &str, errors: &mut Vec<FieldError>) -> Option<f64> {

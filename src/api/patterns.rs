@@ -26,6 +26,10 @@ const GRID_CHARACTER: &str = "[2-9CFGHJMPQRVWXcfghjmpqrvwx]";
 /// Grid characters after the postal code.
 const GRID_CHARACTERS: usize = 7;
 
+/// A 2025 ward code (path) and a province code (query), exactly.
+pub(super) const WARD_CODE_PATTERN: &str = "^[0-9]{5}$";
+pub(super) const PROVINCE_CODE_PATTERN: &str = "^[0-9]{2}$";
+
 /// A postal code: 5 digits, spaces around.
 pub(super) const POSTCODE_PATTERN: &str = r"^[ \t\u00a0]*[0-9]{5}[ \t\u00a0]*$";
 
@@ -116,6 +120,8 @@ fn set_pattern(parameter: &mut Parameter) {
         "code" => code_pattern(),
         "successor" => successor_pattern(),
         "postcode" => POSTCODE_PATTERN,
+        "ward_code" => WARD_CODE_PATTERN,
+        "province" => PROVINCE_CODE_PATTERN,
         _ => return,
     };
     if let Some(RefOr::T(Schema::Object(object))) = parameter.schema.as_mut() {

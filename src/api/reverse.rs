@@ -45,7 +45,7 @@ impl ReverseBody {
             addresses: answer.addresses.into_iter().map(Into::into).collect(),
             zone: answer
                 .zone
-                .map(|zone| ZoneBody::resolved(registry.zones(), zone)),
+                .map(|zone| ZoneBody::resolved(registry.zones(), zone, answer.admin)),
             grid_code: answer.grid_code,
         }
     }

@@ -6,7 +6,7 @@ use axum::{Json, Router};
 
 use super::bodies::ZoneBody;
 use super::{AppError, AppState, Params};
-use crate::code::Postcode;
+use crate::code::{PostalScheme, Postcode};
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
@@ -14,21 +14,26 @@ pub(super) fn router() -> Router<AppState> {
         .route("/v1/zones", get(zone_of_point))
 }
 
-/// A zone by its postal code.
+/// A zone by its postal code, of either table.
 #[utoipa::path(
     get,
     path = "/v1/zones/{postcode}",
     tag = "zones",
-    params(("postcode" = String, Path, description = "5-digit postal code", example = "11116")),
+    params(
+        ("postcode" = String, Path, description = "5-digit postal code of either table", example = "11116"),
+        ("table" = Option<super::admin::PostalSchemeBody>, Query, description = "Read the number in this table only (default: the 2025 table first, then the legacy one, as decoding does)"),
+    ),
     responses(
-        (status = 200, description = "The zone", body = ZoneBody),
-        (status = 400, description = "Not a 5-digit postal code", body = super::Problem, content_type = "application/problem+json"),
+        (status = 200, description = "The zone; `table` says which table the number was read in, `number` what it names in both", body = ZoneBody),
+        (status = 400, description = "Not a 5-digit postal code, or a query parameter given more than once", body = super::Problem, content_type = "application/problem+json"),
         (status = 404, description = "No zone has this postal code", body = super::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Unknown table", body = super::Problem, content_type = "application/problem+json"),
     )
 )]
 pub(super) async fn zone_by_postcode(
     State(state): State<AppState>,
     Path(postcode): Path<String>,
+    params: Params,
 ) -> Result<Json<ZoneBody>, AppError> {
     let registry = state.registry()?;
     let postcode =
@@ -42,15 +47,32 @@ pub(super) async fn zone_by_postcode(
                 )],
             }
         })?;
-    let zone_id = registry
-        .zones()
-        .by_postcode(postcode)
-        .ok_or_else(|| AppError::NotFound(format!("no zone has postal code {postcode}")))?;
-    Ok(Json(ZoneBody::new(registry.zones(), zone_id, None)))
+    let zones = registry.zones();
+    let zone_id = match params.text("table") {
+        None => zones.by_postcode(postcode),
+        Some(text) => match PostalScheme::parse(text) {
+            Some(scheme) => zones.by_postcode_in(postcode, scheme),
+            None => {
+                return Err(AppError::invalid_fields(vec![super::FieldError::new(
+                    "table",
+                    "invalid_value",
+                    format!("table must be 2025 or legacy, got {text:?}"),
+                )]));
+            }
+        },
+    }
+    .ok_or_else(|| AppError::NotFound(format!("no zone has postal code {postcode}")))?;
+    let mut body = ZoneBody::new(zones, zone_id, None, registry.zone_admin(zone_id, None));
+    body.number = zones
+        .map_2025()
+        .map(|map| map.admin().number_relation(postcode).into());
+    Ok(Json(body))
 }
 
-/// The zone a point lies in: the majority zone of the nearest registered addresses, else by
-/// bounding box, else the nearest reference point within 50 km.
+/// The zone a new code at a point would be minted in: with the 2025 scheme the ward whose
+/// polygon holds it (else the nearest boundary within 2 km); with the legacy scheme the
+/// majority zone of the nearest registered addresses, else by bounding box, else the
+/// nearest reference point within 50 km. Both maps are in `admin_2025` and `legacy`.
 #[utoipa::path(
     get,
     path = "/v1/zones",
@@ -78,5 +100,6 @@ pub(super) async fn zone_of_point(
             point.lat, point.lon
         ))
     })?;
-    Ok(Json(ZoneBody::resolved(registry.zones(), resolved)))
+    let admin = registry.zone_admin(resolved.zone_id, Some(point));
+    Ok(Json(ZoneBody::resolved(registry.zones(), resolved, admin)))
 }

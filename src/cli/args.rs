@@ -28,7 +28,8 @@ pub struct DataArgs {
 /// The zone table.
 #[derive(Debug, Clone, Default, Args)]
 pub struct ZonesArgs {
-    /// Zone table CSV in the layout of data/vn_wards_63.csv; the built-in table when absent.
+    /// Legacy zone table CSV in the layout of data/vn_wards_63.csv; the built-in table when
+    /// absent. The 2025 zones (wards, postcodes, boundaries) are always the built-in ones.
     #[arg(long, env = "VMAP_ZONES_FILE")]
     pub zones_file: Option<PathBuf>,
 }
@@ -458,6 +459,38 @@ impl ReverseArgs {
     pub fn reverse_query(&self) -> Result<ReverseQuery, Vec<QueryError>> {
         ReverseQuery::new(self.limit, self.radius_m)
     }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct MigratePostcodesArgs {
+    /// Database URL: `sqlite://FILE` or `postgres://…`.
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://vmap.db")]
+    pub database_url: String,
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Report what would change (counts) and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// Work on vmap's embedded data files.
+#[derive(Debug, Clone, Subcommand)]
+pub enum DataCommand {
+    /// Compile the 2025 ward boundaries (GeoJSON sequence, one Feature per line) into
+    /// vmap's boundary file.
+    ///
+    /// Example: `vmap data compile-boundaries --from vn_wards_34_boundaries.geojsonseq --to data/vn_wards_34_boundaries.bin`
+    CompileBoundaries(CompileBoundariesArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CompileBoundariesArgs {
+    /// The GeoJSON sequence to read.
+    #[arg(long)]
+    pub from: PathBuf,
+    /// The boundary file to write.
+    #[arg(long)]
+    pub to: PathBuf,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -9,12 +9,14 @@ mod assign;
 mod bench;
 mod data;
 mod lookup;
+mod postal;
 mod serve;
 
 pub use args::{
     AssignArgs, BenchCommand, BenchHttpArgs, BenchIndexArgs, BenchLoadArgs, BenchPostgisArgs,
-    BenchQueryArgs, ConnectionArgs, CopyArgs, DataArgs, DecodeArgs, FormatArg, LimitsArgs,
-    ReverseArgs, SeedArgs, ServeArgs, SnapshotArgs, StoreArgs, SynthArgs, ZonesArgs,
+    BenchQueryArgs, CompileBoundariesArgs, ConnectionArgs, CopyArgs, DataArgs, DataCommand,
+    DecodeArgs, FormatArg, LimitsArgs, MigratePostcodesArgs, ReverseArgs, SeedArgs, ServeArgs,
+    SnapshotArgs, StoreArgs, SynthArgs, ZonesArgs,
 };
 
 use std::ffi::OsString;
@@ -85,6 +87,17 @@ pub enum Command {
     ///
     /// Example: `vmap decode "11116 2RWX P69"`
     Decode(DecodeArgs),
+    /// Switch an existing registry to minting with the 2025 postal codes (Quyết định 2334).
+    ///
+    /// Codes already issued keep their 12 characters, postcode and status; only new codes
+    /// change. A registry created empty mints 2025 codes from the start. `--dry-run`
+    /// reports the counts and changes nothing.
+    ///
+    /// Example: `vmap migrate-postcodes --database-url sqlite://vmap.db --dry-run`
+    MigratePostcodes(MigratePostcodesArgs),
+    /// Work on vmap's data files: `compile-boundaries`.
+    #[command(subcommand)]
+    Data(DataCommand),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -105,6 +118,8 @@ pub enum CliError {
     Assign(#[from] AssignError),
     #[error(transparent)]
     Bench(#[from] BenchError),
+    #[error(transparent)]
+    Boundaries(#[from] crate::boundaries::BoundaryError),
     /// A file could not be opened, created, written or flushed.
     #[error("{path}: {source}")]
     File {
@@ -226,6 +241,8 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Bench(command) => bench::bench(command).await,
         Command::Copy(args) => data::copy(args).await,
         Command::Decode(args) => lookup::decode(args),
+        Command::MigratePostcodes(args) => postal::migrate_postcodes(args).await,
+        Command::Data(DataCommand::CompileBoundaries(args)) => postal::compile_boundaries(args),
     }
 }
 

@@ -53,6 +53,9 @@ fn digit_value(byte: u8) -> Option<u8> {
 }
 
 pub mod olc;
+mod scheme;
+
+pub use scheme::PostalScheme;
 
 /// A 5-digit postal code (Quyết định 2475/QĐ-BTTTT), stored as its number; displays as the
 /// 5-digit string with leading zeros.

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use super::RegistryError;
 use crate::address::{AddressStatus, IndexRow};
-use crate::code::VmapCode;
+use crate::code::{PostalScheme, VmapCode};
 use crate::index::{IndexEntry, PointId, PointIndex};
 use crate::point::LatLon;
 use crate::zones::ZoneTable;
@@ -71,6 +71,9 @@ pub(super) struct Memory {
     pub(super) displaced: HashMap<u64, u32>,
     pub(super) n_active: u64,
     pub(super) n_retired: u64,
+    /// The postal scheme the database records (refreshed by every catch-up, and by a batch
+    /// the database refused because it changed).
+    pub(super) scheme: PostalScheme,
     pub(super) data_version: i64,
     /// Every change numbered up to here is in memory; changes after it are fetched by
     /// [`Registry::catch_up`]. Own writes do not move it: another writer's change with a

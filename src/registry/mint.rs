@@ -14,7 +14,7 @@ use super::memory::{Interner, Memory};
 use super::query::MatchRadius;
 use super::{CELL_SEARCH_RADIUS_M, Registry};
 use crate::address::{AddressParts, NewAddress};
-use crate::code::{CodeError, VmapCode};
+use crate::code::{CodeError, PostalScheme, VmapCode};
 use crate::index::PointId;
 use crate::point::LatLon;
 
@@ -166,7 +166,8 @@ impl Registry {
         }
     }
 
-    /// Read-only decision against memory: an existing same place, or the cell to mint in.
+    /// Read-only decision against memory: an existing same place, or the cell to mint in
+    /// (in the zone of the registry's postal scheme).
     pub(super) fn draft(&self, memory: &Memory, row: &AssignRow, options: AssignOptions) -> Draft {
         let keys = Registry::place_keys(memory, &row.parts);
         let could_match = (!keys.house_given || keys.house.is_some())
@@ -233,13 +234,15 @@ impl Registry {
         &self,
         rows: &[AssignRow],
         options: AssignOptions,
-    ) -> (Vec<AssignOutcome>, Vec<NewAddress>) {
+    ) -> (Vec<AssignOutcome>, Vec<NewAddress>, PostalScheme) {
         use rayon::prelude::*;
-        let drafts: Vec<Draft> = {
+        let (drafts, scheme): (Vec<Draft>, PostalScheme) = {
             let memory = self.read_memory();
-            rows.par_iter()
+            let drafts = rows
+                .par_iter()
                 .map(|row| self.draft(&memory, row, options))
-                .collect()
+                .collect();
+            (drafts, memory.scheme)
         };
         let mut outcomes = Vec::with_capacity(rows.len());
         let mut new_rows: Vec<NewAddress> = Vec::new();
@@ -294,7 +297,7 @@ impl Registry {
             };
             outcomes.push(outcome);
         }
-        (outcomes, new_rows)
+        (outcomes, new_rows, scheme)
     }
 }
 

@@ -14,7 +14,7 @@ use crate::code::{CodeError, Postcode, VmapCode, olc::CodeArea};
 use crate::index::{PointId, PointIndex};
 use crate::progress::Progress;
 use crate::store::{Store, StoreError, StoreIdentity};
-use crate::zones::{ZoneId, ZoneMethod, ZoneTable};
+use crate::zones::{ZoneAdmin, ZoneId, ZoneMethod, ZoneTable};
 
 mod health;
 mod memory;
@@ -134,6 +134,8 @@ pub struct ResolvedZone {
 pub struct ReverseAnswer {
     pub addresses: Vec<NearbyAddress>,
     pub zone: Option<ResolvedZone>,
+    /// The zone on both administrative maps (empty outside coverage).
+    pub admin: ZoneAdmin,
     /// The code a new address at exactly this point would get (suffix included when the
     /// cell is taken); `None` outside coverage.
     pub grid_code: Option<VmapCode>,

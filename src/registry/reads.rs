@@ -7,10 +7,13 @@ use super::{
     CodeLookup, NearbyAddress, Registry, RegistryError, ResolvedZone, ReverseAnswer,
     ZONE_VOTE_RADIUS_M, ZONE_VOTERS,
 };
+use crate::admin::LegacyWardId;
+use crate::code::PostalScheme;
+use crate::code::olc::CodeArea;
 use crate::code::{CodeError, VmapCode};
 use crate::index::{IndexEntry, Neighbor};
-use crate::point::LatLon;
-use crate::zones::{ZoneId, ZoneMethod};
+use crate::point::{LatLon, haversine_m};
+use crate::zones::{ZoneAdmin, ZoneId, ZoneMethod};
 
 impl Registry {
     /// Nearest active addresses, the zone of the point and its would-be code.
@@ -103,9 +106,17 @@ impl Registry {
             .collect();
         let zone = self.zone_by_voters(&voters, memory, point);
         let grid_code = zone.and_then(|zone| self.next_code_in(memory, zone.zone_id, point).ok());
+        let admin = zone.map(|zone| {
+            self.zones.zone_admin(
+                zone.zone_id,
+                Some(point),
+                &self.legacy_voters(&voters, memory),
+            )
+        });
         ReverseAnswer {
             addresses,
             zone,
+            admin: admin.unwrap_or_default(),
             grid_code,
         }
     }
@@ -121,20 +132,68 @@ impl Registry {
         })
     }
 
-    /// The zone of a point: majority of the nearest registered addresses, else by bounding
-    /// box, else nearest reference point within 50 km; `None` outside coverage.
+    /// The zone a new code at `point` would be minted in: with the 2025 scheme the ward
+    /// whose polygon holds it (else the nearest boundary within 2 km); with the legacy
+    /// scheme the majority of the nearest registered addresses, else by bounding box, else
+    /// nearest reference point within 50 km. `None` outside coverage.
     pub fn resolve_zone(&self, point: LatLon) -> Option<ResolvedZone> {
         let memory = self.read_memory();
         self.resolve_zone_in(&memory, point)
     }
 
+    /// The postal scheme new codes are minted in.
+    pub fn postal_scheme(&self) -> PostalScheme {
+        self.zones.minting_scheme(self.read_memory().scheme)
+    }
+
+    /// A zone on both administrative maps at `point` (the zone's reference point when
+    /// `None`); the legacy ward of a 2025 zone is voted by the registered addresses near
+    /// the point. The one function every answer that shows a zone (and, later, assign's
+    /// 2025 columns) asks.
+    pub fn zone_admin(&self, zone_id: ZoneId, point: Option<LatLon>) -> ZoneAdmin {
+        let memory = self.read_memory();
+        let voters = match point {
+            Some(point) => memory
+                .index
+                .nearest(point, ZONE_VOTERS, ZONE_VOTE_RADIUS_M, |id| {
+                    memory.is_active(id)
+                }),
+            None => Vec::new(),
+        };
+        self.zones
+            .zone_admin(zone_id, point, &self.legacy_voters(&voters, &memory))
+    }
+
+    /// The legacy wards the voters' codes name (codes whose number the legacy table has).
+    fn legacy_voters(&self, voters: &[Neighbor], memory: &Memory) -> Vec<LegacyWardId> {
+        voters
+            .iter()
+            .filter_map(|voter| {
+                let code = VmapCode::unpack(memory.record(voter.id)?.code_key)?;
+                let zone_id = self
+                    .zones
+                    .by_postcode_in(code.postcode(), PostalScheme::Legacy)?;
+                self.zones.legacy_ward_of_zone(zone_id)
+            })
+            .collect()
+    }
+
     pub(super) fn resolve_zone_in(&self, memory: &Memory, point: LatLon) -> Option<ResolvedZone> {
+        if self.zones.minting_scheme(memory.scheme) == PostalScheme::Y2025 {
+            return self.resolve_2025(point);
+        }
         let voters = memory
             .index
             .nearest(point, ZONE_VOTERS, ZONE_VOTE_RADIUS_M, |id| {
                 memory.is_active(id)
             });
         self.zone_by_voters(&voters, memory, point)
+    }
+
+    fn resolve_2025(&self, point: LatLon) -> Option<ResolvedZone> {
+        self.zones
+            .resolve_by_geometry(point, PostalScheme::Y2025)
+            .map(|(zone_id, method)| ResolvedZone { zone_id, method })
     }
 
     /// [`Registry::resolve_zone`] given the nearest active addresses within the vote radius.
@@ -144,6 +203,9 @@ impl Registry {
         memory: &Memory,
         point: LatLon,
     ) -> Option<ResolvedZone> {
+        if self.zones.minting_scheme(memory.scheme) == PostalScheme::Y2025 {
+            return self.resolve_2025(point);
+        }
         // Votes per zone; ties go to the zone of the nearer voter (voters come nearest first).
         let mut tally: Vec<(ZoneId, usize, usize)> = Vec::new();
         for (rank, voter) in voters.iter().enumerate() {
@@ -173,7 +235,7 @@ impl Registry {
             });
         }
         self.zones
-            .resolve_by_geometry(point)
+            .resolve_by_geometry(point, PostalScheme::Legacy)
             .map(|(zone_id, method)| ResolvedZone { zone_id, method })
     }
 
@@ -200,11 +262,30 @@ impl Registry {
             .ok_or(RegistryError::UnknownPostcode(code.postcode()))?;
         let cell = code.cell(self.zones.reference_of(zone_id));
         match self.noted(self.store.get_by_code(&code).await)? {
-            Some(address) => Ok(CodeLookup::Registered {
-                address: Box::new(address),
-                zone_id,
-                cell,
-            }),
+            Some(address) => {
+                // A legacy code of a number the 2025 table gave to a far-away ward (66662,
+                // 92308): the stored address says which table it was minted in.
+                let (zone_id, cell) = match self
+                    .zones
+                    .by_postcode_in(code.postcode(), PostalScheme::Legacy)
+                {
+                    Some(legacy) if legacy != zone_id => {
+                        let legacy_cell = code.cell(self.zones.get(legacy).center);
+                        let from = |cell: CodeArea| haversine_m(cell.center(), address.location);
+                        if from(legacy_cell) < from(cell) {
+                            (legacy, legacy_cell)
+                        } else {
+                            (zone_id, cell)
+                        }
+                    }
+                    _ => (zone_id, cell),
+                };
+                Ok(CodeLookup::Registered {
+                    address: Box::new(address),
+                    zone_id,
+                    cell,
+                })
+            }
             None => Ok(CodeLookup::Unregistered {
                 code,
                 zone_id,

@@ -372,6 +372,8 @@ fn read_sections(path: &Path, mut file: File, header: &Header) -> Result<Memory,
         displaced: facts.displaced.into_iter().collect::<HashMap<_, _>>(),
         n_active: facts.n_active,
         n_retired: facts.n_retired,
+        // Not part of the snapshot: read from the database by the catch-up that follows.
+        scheme: crate::code::PostalScheme::default(),
         data_version: facts.data_version,
         followed_seq: facts.followed_seq,
     })

@@ -20,11 +20,11 @@ impl Registry {
         let _writer = self.write_lock.lock().await;
         let mut attempt = 1;
         loop {
-            let (outcomes, new_rows) = self.decide_batch(rows, options);
+            let (outcomes, new_rows, scheme) = self.decide_batch(rows, options);
             if options.dry_run || new_rows.is_empty() {
                 return Ok(outcomes);
             }
-            match self.noted(self.store.insert_addresses(&new_rows).await) {
+            match self.noted(self.store.insert_minted(&new_rows, scheme).await) {
                 Ok(inserted) => {
                     let mut memory = self.write_memory();
                     for (row, &id) in new_rows.iter().zip(&inserted.ids) {
@@ -49,6 +49,11 @@ impl Registry {
                     self.catch_up_locked().await?;
                     attempt += 1;
                 }
+                Err(StoreError::SchemeChanged { recorded }) if attempt < MAX_COMMIT_ATTEMPTS => {
+                    tracing::info!(scheme = %recorded, "the registry's postal scheme changed; deciding again");
+                    self.write_memory().scheme = recorded;
+                    attempt += 1;
+                }
                 Err(error) => return Err(error.into()),
             }
         }
@@ -62,6 +67,10 @@ impl Registry {
     }
 
     async fn catch_up_locked(&self) -> Result<usize, RegistryError> {
+        // A switch of the postal scheme by another process is seen here, at the latest at
+        // the next catch-up (`serve`: every 200 ms), and by the next batch it would affect.
+        let scheme = self.noted(self.store.postal_scheme().await)?;
+        self.write_memory().scheme = scheme;
         let mut n_applied = 0;
         loop {
             let since = self.read_memory().followed_seq;

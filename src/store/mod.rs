@@ -13,7 +13,7 @@ mod sqlite;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::address::{Address, AddressChange, AddressId, AddressStatus, IndexRow, NewAddress};
-use crate::code::VmapCode;
+use crate::code::{PostalScheme, VmapCode};
 use crate::point::LatLon;
 
 pub use postgres::PostgresStore;
@@ -48,6 +48,18 @@ pub enum StoreError {
     NotEmpty(u64),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// The registry's postal scheme was switched (`vmap migrate-postcodes`, maybe by
+    /// another process) after the batch was decided: decide it again.
+    #[error("the registry now mints {recorded} codes")]
+    SchemeChanged { recorded: PostalScheme },
+}
+
+/// The `postal_scheme` value of `vmap_meta`.
+fn parse_scheme(value: Option<String>) -> Result<PostalScheme, StoreError> {
+    let value =
+        value.ok_or_else(|| StoreError::Corrupt("vmap_meta has no postal_scheme".to_owned()))?;
+    PostalScheme::parse(&value)
+        .ok_or_else(|| StoreError::Corrupt(format!("vmap_meta postal_scheme is {value:?}")))
 }
 
 impl StoreError {
@@ -231,7 +243,30 @@ impl Store {
     /// Inserts addresses in one transaction: all or none. Ids and change sequence numbers
     /// are given out inside the transaction; the ids are returned in input order.
     pub async fn insert_addresses(&self, rows: &[NewAddress]) -> Result<Inserted, StoreError> {
-        dispatch!(self, store => store.insert_addresses(rows).await)
+        dispatch!(self, store => store.insert_addresses(rows, None).await)
+    }
+
+    /// [`Store::insert_addresses`] for codes minted in `scheme`: refused with
+    /// [`StoreError::SchemeChanged`] when the registry's recorded scheme is another one by
+    /// the time the transaction holds the writers' lock (PostgreSQL: the `vmap_meta` row
+    /// shared-locked; SQLite: the write transaction), so no batch decided before a switch
+    /// commits after it.
+    pub async fn insert_minted(
+        &self,
+        rows: &[NewAddress],
+        scheme: PostalScheme,
+    ) -> Result<Inserted, StoreError> {
+        dispatch!(self, store => store.insert_addresses(rows, Some(scheme)).await)
+    }
+
+    /// The postal scheme the registry mints in (`vmap_meta`).
+    pub async fn postal_scheme(&self) -> Result<PostalScheme, StoreError> {
+        parse_scheme(dispatch!(self, store => store.meta_value("postal_scheme").await)?)
+    }
+
+    /// Records the postal scheme new codes are minted in; existing codes are untouched.
+    pub async fn set_postal_scheme(&self, scheme: PostalScheme) -> Result<(), StoreError> {
+        dispatch!(self, store => store.set_meta_value("postal_scheme", scheme.as_str()).await)
     }
 
     pub async fn get_by_code(&self, code: &VmapCode) -> Result<Option<Address>, StoreError> {
@@ -346,6 +381,10 @@ pub async fn copy_registry(
         ));
     }
     let source_counts = source.counts().await?;
+    // The copy mints as the original does (a fresh target records 2025).
+    target
+        .set_postal_scheme(source.postal_scheme().await?)
+        .await?;
     progress.set_total(source_counts.active + source_counts.retired);
     // Keyset pages by id: memory stays at one page whatever the registry's size.
     let mut rows = 0u64;

@@ -17,7 +17,7 @@ use sqlx::{ConnectOptions, Connection, PgPool, Row};
 use super::record::{AddressRecord, IndexRecord, convert};
 use super::{Inserted, StoreCounts, StoreError, StoreIdentity, StoreOptions, ewkb, now_ms};
 use crate::address::{Address, AddressChange, AddressParts, IndexRow, NewAddress};
-use crate::code::VmapCode;
+use crate::code::{PostalScheme, VmapCode};
 
 /// Rows per array-bind statement: large enough to amortise a round trip, small enough
 /// that one statement's arrays stay a few megabytes.
@@ -79,6 +79,26 @@ impl PostgresStore {
         self.pool.close().await;
     }
 
+    pub async fn meta_value(&self, key: &str) -> Result<Option<String>, StoreError> {
+        let row: Option<(String,)> = sqlx::query_as("SELECT value FROM vmap_meta WHERE key = $1")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|(value,)| value))
+    }
+
+    pub async fn set_meta_value(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO vmap_meta (key, value) VALUES ($1, $2) \
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(key)
+        .bind(value)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     pub async fn max_id(&self) -> Result<i64, StoreError> {
         let (max_id,): (i64,) = sqlx::query_as("SELECT COALESCE(MAX(id), 0) FROM addresses")
             .fetch_one(&self.pool)
@@ -130,12 +150,28 @@ impl PostgresStore {
         .await?)
     }
 
-    pub async fn insert_addresses(&self, rows: &[NewAddress]) -> Result<Inserted, StoreError> {
+    pub async fn insert_addresses(
+        &self,
+        rows: &[NewAddress],
+        scheme: Option<PostalScheme>,
+    ) -> Result<Inserted, StoreError> {
         if rows.is_empty() {
             return Ok(Inserted::default());
         }
         let now = now_ms();
         let mut tx = self.pool.begin().await?;
+        if let Some(scheme) = scheme {
+            // Shared-locked until commit: `vmap migrate-postcodes` waits for this batch, and
+            // this batch for a switch under way, so none commits codes of the old scheme after it.
+            let recorded: Option<(String,)> =
+                sqlx::query_as("SELECT value FROM vmap_meta WHERE key = 'postal_scheme' FOR SHARE")
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            let recorded = super::parse_scheme(recorded.map(|(value,)| value))?;
+            if recorded != scheme {
+                return Err(StoreError::SchemeChanged { recorded });
+            }
+        }
         let mut ids = Vec::with_capacity(rows.len());
         let mut last_change_seq = 0;
         let mut first_change_seq = i64::MAX;

@@ -24,7 +24,7 @@ use super::{
     parse_stored_code, parse_stored_status,
 };
 use crate::address::{Address, AddressChange, AddressParts, IndexRow, NewAddress};
-use crate::code::VmapCode;
+use crate::code::{PostalScheme, VmapCode};
 
 /// SQLite allows 32 766 bound variables per statement; 12 columns a row.
 const ROWS_PER_INSERT: usize = 2_000;
@@ -106,6 +106,28 @@ impl SqliteStore {
         Ok(())
     }
 
+    pub async fn meta_value(&self, key: &str) -> Result<Option<String>, StoreError> {
+        let row: Option<(String,)> = sqlx::query_as("SELECT value FROM vmap_meta WHERE key = ?")
+            .bind(key)
+            .fetch_optional(&self.writer)
+            .await?;
+        Ok(row.map(|(value,)| value))
+    }
+
+    pub async fn set_meta_value(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        sqlx::query(
+            "INSERT INTO vmap_meta (key, value) VALUES (?, ?) \
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(key)
+        .bind(value)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     pub async fn max_id(&self) -> Result<i64, StoreError> {
         let (max_id,): (i64,) = sqlx::query_as("SELECT COALESCE(MAX(id), 0) FROM addresses")
             .fetch_one(&self.reader)
@@ -160,11 +182,25 @@ impl SqliteStore {
         .await?)
     }
 
-    pub async fn insert_addresses(&self, rows: &[NewAddress]) -> Result<Inserted, StoreError> {
+    pub async fn insert_addresses(
+        &self,
+        rows: &[NewAddress],
+        scheme: Option<PostalScheme>,
+    ) -> Result<Inserted, StoreError> {
         if rows.is_empty() {
             return Ok(Inserted::default());
         }
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        if let Some(scheme) = scheme {
+            let recorded: Option<(String,)> =
+                sqlx::query_as("SELECT value FROM vmap_meta WHERE key = 'postal_scheme'")
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            let recorded = super::parse_scheme(recorded.map(|(value,)| value))?;
+            if recorded != scheme {
+                return Err(StoreError::SchemeChanged { recorded });
+            }
+        }
         // One MAX per subquery: SQLite answers each from an index end, but scans the whole
         // table for two aggregates in one SELECT.
         let (max_id, max_seq): (i64, i64) = sqlx::query_as(

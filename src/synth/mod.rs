@@ -7,6 +7,13 @@
 //! central provinces, hẻm in the south) branching off the streets. Every point lies in the
 //! ward's bounding box and close enough to its reference point for its code to decode.
 //!
+//! Towns are built in the zones new codes are minted in: the 3 321 wards of the 2025 map,
+//! each town around the ward's reference point (the pole of inaccessibility of its
+//! polygon), and a house is placed only where the ward's polygon holds it (exact
+//! point-in-polygon, the same index that resolves zones), so every point of a seeded
+//! registry lies inside its own ward. A table without the 2025 map (tests of made-up
+//! tables) seeds its legacy zones as before.
+//!
 //! How many addresses each ward gets is weighted by ward type (phường > thị trấn > xã) and
 //! capped by the room in its box. Addresses are small values pointing into static name
 //! tables, so millions of them cost no per-address heap allocation; text is formatted only
@@ -25,6 +32,7 @@ use std::ops::Range;
 
 use rayon::prelude::*;
 
+use crate::code::PostalScheme;
 use crate::point::LatLon;
 use crate::zones::{MAX_REFERENCE_OFFSET_DEG, WardType, ZoneId, ZoneTable};
 use town::{ZoneGenerator, mix64};
@@ -246,16 +254,17 @@ fn max_density_per_m2(ward_type: WardType) -> f64 {
 /// ignored. Zones whose bounding box leaves no room for a decodable point get nothing; if
 /// no zone has room at all (an empty or broken table) every count is 0.
 pub fn plan(zones: &ZoneTable, total: u64, seed: u64) -> Vec<(ZoneId, u64)> {
-    let mut weights = Vec::with_capacity(zones.len());
-    let mut caps = Vec::with_capacity(zones.len());
-    for zone_id in 0..zones.len() as ZoneId {
+    let zone_ids = zones.zone_ids(zones.minting_scheme(PostalScheme::Y2025));
+    let mut weights = Vec::with_capacity(zone_ids.len());
+    let mut caps = Vec::with_capacity(zone_ids.len());
+    for zone_id in zone_ids.clone() {
         let ward_type = zones.get(zone_id).ward_type;
         let Some(area) = generation_area(zones, zone_id) else {
             weights.push(0);
             caps.push(0);
             continue;
         };
-        let jitter = mix64(seed ^ 0x706c_616e, u64::from(zone_id)) % 1000;
+        let jitter = mix64(seed ^ 0x706c_616e, u64::from(zone_id - zone_ids.start)) % 1000;
         weights.push(ward_type_weight(ward_type) * (600 + jitter));
         let mid_lat = (area.south + area.north) / 2.0;
         let area_m2 = (area.north - area.south)
@@ -270,11 +279,7 @@ pub fn plan(zones: &ZoneTable, total: u64, seed: u64) -> Vec<(ZoneId, u64)> {
     } else {
         apportion_with_caps(total, &weights, &caps)
     };
-    counts
-        .into_iter()
-        .enumerate()
-        .map(|(idx, count)| (idx as ZoneId, count))
-        .collect()
+    zone_ids.zip(counts).collect()
 }
 
 /// Fixes every zone whose share exceeds its cap at the cap and shares the rest among the
@@ -583,6 +588,11 @@ mod tests {
         ZONES.get_or_init(|| ZoneTable::load_default().expect("default zone table loads"))
     }
 
+    /// The zones seeding builds towns in: the 2025 wards.
+    fn ids() -> Range<ZoneId> {
+        zones().zone_ids(PostalScheme::Y2025)
+    }
+
     fn all(total: u64, seed: u64, chunk_size: usize) -> Vec<SynthAddress> {
         generate(zones(), total, seed, chunk_size)
             .flatten()
@@ -591,7 +601,7 @@ mod tests {
 
     fn zone_of(province_code: &str, ward_type: WardType) -> ZoneId {
         let zones = zones();
-        (0..zones.len() as ZoneId)
+        ids()
             .find(|&zone_id| {
                 let zone = zones.get(zone_id);
                 zone.province_code == province_code && zone.ward_type == ward_type
@@ -638,13 +648,9 @@ mod tests {
         let zones = zones();
         for total in [0, 1, 9_999, 1_000_000, 25_000_000] {
             let plan = plan(zones, total, 5);
-            assert_eq!(plan.len(), zones.len());
+            assert_eq!(plan.len(), ids().len());
             assert_eq!(plan.iter().map(|&(_, count)| count).sum::<u64>(), total);
-            assert!(
-                plan.iter()
-                    .enumerate()
-                    .all(|(idx, &(zone_id, _))| zone_id as usize == idx)
-            );
+            assert!(plan.iter().map(|&(zone_id, _)| zone_id).eq(ids()));
         }
         let plan = plan(zones, 1_000_000, 5);
         let mut sums: HashMap<&str, (u64, u64)> = HashMap::new();
@@ -659,13 +665,14 @@ mod tests {
             entry.1 += 1;
         }
         let mean = |key: &str| sums[key].0 as f64 / sums[key].1 as f64;
-        assert!(mean("urban") > 1.5 * mean("township"), "{sums:?}");
-        assert!(mean("township") > 1.5 * mean("rural"), "{sums:?}");
+        // The 2025 map has no thị trấn.
+        assert!(!sums.contains_key("township"), "{sums:?}");
+        assert!(mean("urban") > 2.0 * mean("rural"), "{sums:?}");
         assert_eq!(plan, super::plan(zones, 1_000_000, 5));
     }
 
     #[test]
-    fn every_point_is_in_its_ward_box_and_decodes_through_its_zone() {
+    fn every_point_is_in_its_ward_polygon_and_decodes_through_its_zone() {
         let zones = zones();
         let addresses = all(300_000, 3, 50_000);
         assert_eq!(addresses.len(), 300_000);
@@ -680,9 +687,17 @@ mod tests {
                 zones.can_own(address.zone_id, address.location),
                 "{address:?}"
             );
+            let (map, ward) = zones
+                .boundary_ward_of_zone(address.zone_id)
+                .expect("a 2025 zone");
+            assert_eq!(
+                map.index().ward_at(address.location),
+                Some(ward),
+                "{address:?}"
+            );
         }
         let zones_used: HashSet<ZoneId> = addresses.iter().map(|address| address.zone_id).collect();
-        assert!(zones_used.len() > 9_000, "{}", zones_used.len());
+        assert!(zones_used.len() > 3_300, "{}", zones_used.len());
     }
 
     #[test]
@@ -707,7 +722,7 @@ mod tests {
     fn house_numbers_increase_along_every_street_and_alley() {
         let zones = zones();
         let mut checked = 0;
-        for zone_id in (0..zones.len() as ZoneId).step_by(37) {
+        for zone_id in ids().step_by(37) {
             let count = match zones.get(zone_id).ward_type {
                 WardType::Urban => 6_000,
                 WardType::Township => 3_000,
@@ -828,7 +843,7 @@ mod tests {
             distances[distances.len() / 2]
         };
         let mut ratios = Vec::new();
-        for zone_id in (0..zones.len() as ZoneId).step_by(53) {
+        for zone_id in ids().step_by(53) {
             let zone = zones.get(zone_id);
             let Some(area) = generation_area(zones, zone_id) else {
                 continue;
@@ -1086,14 +1101,16 @@ mod tests {
             seed in any::<u64>(),
         ) {
             let zones = zones();
-            let zone_id = (zone_idx % zones.len()) as ZoneId;
+            let zone_id = ids().start + (zone_idx % ids().len()) as ZoneId;
             let addresses = generate_zone(zones, zone_id, count, seed);
             prop_assert_eq!(addresses.len() as u64, count);
             let zone = zones.get(zone_id);
+            let (map, ward) = zones.boundary_ward_of_zone(zone_id).expect("a 2025 zone");
             for address in &addresses {
                 prop_assert_eq!(address.zone_id, zone_id);
                 prop_assert!(zone.bbox.contains(address.location));
                 prop_assert!(zones.can_own(zone_id, address.location));
+                prop_assert_eq!(map.index().ward_at(address.location), Some(ward));
             }
         }
 

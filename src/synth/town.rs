@@ -9,7 +9,11 @@ use super::names::{HANOI_STREET_NAMES, Naming, STREET_NAMES, StreetLabel};
 use super::{
     Alley, HOUSE_LETTERS, HouseNumber, METRES_PER_DEGREE, Region, SynthAddress, generation_area,
 };
-use crate::zones::{WardType, ZoneId, ZoneTable};
+use std::sync::Arc;
+
+use crate::boundaries;
+use crate::point::LatLon;
+use crate::zones::{Map2025, WardType, ZoneId, ZoneTable};
 
 // ---------------------------------------------------------------------------------------
 // The generator of one zone
@@ -55,6 +59,11 @@ pub(super) struct ZoneGenerator {
     pub(super) unused_names: Vec<u16>,
     pub(super) unused_hanoi_names: Vec<u16>,
     pub(super) next_numbered_street: usize,
+    /// A 2025 zone's ward: a house is only placed where the ward's polygon holds it.
+    pub(super) inside: Option<(Arc<Map2025>, boundaries::WardId)>,
+    /// Set when a whole pass found no lot inside the polygon: from then on a house outside
+    /// is pulled in (see [`pulled_inside`]) rather than skipped, so the count is always met.
+    pub(super) pull_inside: bool,
 }
 
 /// Which side of a street or alley a house is on: odd numbers left, even right.
@@ -121,7 +130,19 @@ impl ZoneGenerator {
             * METRES_PER_DEGREE
             + shift_y;
 
-        let layout = fit_layout(params, count, width_m, height_m);
+        // A 2025 ward fills only part of its box and houses go only where its polygon is:
+        // lay the town out for as many more as the box is larger than the ward.
+        let inside = zones.boundary_ward_of_zone(zone_id);
+        let box_share = inside.as_ref().map_or(1.0, |(map, ward)| {
+            let area_m2 = map.index().ward(*ward).area_m2;
+            (width_m * height_m / area_m2.max(1.0)).clamp(1.0, 8.0)
+        });
+        let layout = fit_layout(
+            params,
+            (count as f64 * box_share).ceil() as u64,
+            width_m,
+            height_m,
+        );
         let angle = if layout.may_rotate {
             rng.random_range(-0.6..0.6f64)
         } else {
@@ -184,6 +205,8 @@ impl ZoneGenerator {
             unused_names: (0..STREET_NAMES.len() as u16).collect(),
             unused_hanoi_names: (0..HANOI_STREET_NAMES.len() as u16).collect(),
             next_numbered_street: 0,
+            inside,
+            pull_inside: false,
         };
         generator.lay_out_streets();
         Some(generator)
@@ -236,9 +259,14 @@ impl ZoneGenerator {
             }
             if self.next_street == self.order.len() {
                 if self.remaining == self.remaining_at_pass_start {
-                    // A whole pass placed nothing (a degenerate layout): stop rather than spin.
-                    self.remaining = 0;
-                    return;
+                    if self.inside.is_some() && !self.pull_inside {
+                        self.pull_inside = true;
+                    } else {
+                        // A whole pass placed nothing (a degenerate layout): stop rather
+                        // than spin.
+                        self.remaining = 0;
+                        return;
+                    }
                 }
                 self.remaining_at_pass_start = self.remaining;
                 self.next_street = 0;
@@ -538,16 +566,47 @@ impl ZoneGenerator {
         alley: Option<Alley>,
         label: StreetLabel,
     ) {
+        let mut location = self.frame.lat_lon_at(u, v);
+        if let Some((map, ward)) = &self.inside
+            && map.index().ward_at(location) != Some(*ward)
+        {
+            if !self.pull_inside {
+                return;
+            }
+            location = pulled_inside(map, *ward, location);
+        }
         self.remaining -= 1;
         out.push(SynthAddress {
             zone_id: self.zone_id,
-            location: self.frame.lat_lon_at(u, v),
+            location,
             house_number,
             alley,
             street: label.name,
             street_kind: label.kind,
         });
     }
+}
+
+/// `point` when the ward's polygon holds it (and no lower-coded neighbour overlapping it
+/// does); else the point nearest it on the segment from the ward's reference point (which is
+/// inside) that is still inside, by bisection to well under a metre.
+fn pulled_inside(map: &Map2025, ward: boundaries::WardId, point: LatLon) -> LatLon {
+    let index = map.index();
+    let reference = index.ward(ward).reference;
+    let at = |t: f64| LatLon {
+        lat: reference.lat + (point.lat - reference.lat) * t,
+        lon: reference.lon + (point.lon - reference.lon) * t,
+    };
+    let (mut inside, mut outside) = (0.0f64, 1.0f64);
+    for _ in 0..24 {
+        let middle = (inside + outside) / 2.0;
+        if index.ward_at(at(middle)) == Some(ward) {
+            inside = middle;
+        } else {
+            outside = middle;
+        }
+    }
+    at(inside)
 }
 
 /// SplitMix64 of a pair: independent-looking streams for nearby seeds and zone ids.

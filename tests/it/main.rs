@@ -4,18 +4,21 @@
 mod helpers;
 
 mod address_writes;
+mod admin_api;
 mod api;
 mod assign;
 mod assign_lists;
 mod assign_safety;
 mod assign_stream;
 mod bench_cmd;
+mod boundaries;
 mod connections;
 mod e2e;
 mod edge;
 mod index_oracle;
 mod olc_vectors;
 mod outage;
+mod postal_scheme;
 mod postgres;
 mod registry;
 mod snapshot;
@@ -25,18 +28,21 @@ fn main() -> std::process::ExitCode {
     let trials = [
         vec![helpers::harness::configuration_trial()],
         address_writes::trials(),
+        admin_api::trials(),
         api::trials(),
         assign::trials(),
         assign_lists::trials(),
         assign_safety::trials(),
         assign_stream::trials(),
         bench_cmd::trials(),
+        boundaries::trials(),
         connections::trials(),
         e2e::trials(),
         edge::trials(),
         index_oracle::trials(),
         olc_vectors::trials(),
         outage::trials(),
+        postal_scheme::trials(),
         postgres::trials(),
         registry::trials(),
         snapshot::trials(),

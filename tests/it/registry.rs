@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 
 use vmap::address::AddressStatus;
-use vmap::code::VmapCode;
+use vmap::code::{PostalScheme, VmapCode};
 use vmap::point::LatLon;
 use vmap::progress::Progress;
 use vmap::registry::{CodeLookup, Registry, RegistryError, ReverseQuery};
@@ -128,7 +128,7 @@ async fn lookup_finds_registered_and_decodes_unregistered(backend: &Backend) {
 }
 
 async fn zone_resolution_prefers_nearby_addresses_then_geometry(backend: &Backend) {
-    let (_db, registry) = seeded_registry(backend, 3_000).await;
+    let (db, registry) = seeded_registry(backend, 3_000).await;
     let near = registry.reverse(
         LatLon {
             lat: 21.0285,
@@ -137,30 +137,47 @@ async fn zone_resolution_prefers_nearby_addresses_then_geometry(backend: &Backen
         ReverseQuery::new(1, 50_000.0).expect("valid query"),
     );
     let address = near.addresses.first().expect("an address near Hanoi");
-    let resolved = registry
-        .resolve_zone(LatLon {
-            lat: address.lat,
-            lon: address.lon,
-        })
-        .expect("covered");
+    let at_address = LatLon {
+        lat: address.lat,
+        lon: address.lon,
+    };
+    let remote_point = LatLon {
+        lat: 22.3,
+        lon: 103.2,
+    };
+    let mid_ocean = LatLon {
+        lat: 15.0,
+        lon: 114.5,
+    };
+    // A new registry mints 2025 codes: the ward whose polygon holds the point, whatever
+    // the addresses around it say.
+    assert_eq!(registry.postal_scheme(), PostalScheme::Y2025);
+    for point in [at_address, remote_point] {
+        let resolved = registry.resolve_zone(point).expect("covered");
+        assert_eq!(resolved.method, ZoneMethod::Polygon);
+        let (map, ward) = registry
+            .zones()
+            .boundary_ward_of_zone(resolved.zone_id)
+            .expect("a 2025 zone");
+        assert_eq!(map.index().ward_at(point), Some(ward));
+    }
+    assert!(registry.resolve_zone(mid_ocean).is_none());
+
+    // A registry minting legacy codes: the nearby addresses' zone, else by geometry.
+    let store = Store::connect(&db.url).await.expect("connect");
+    store
+        .set_postal_scheme(PostalScheme::Legacy)
+        .await
+        .expect("legacy");
+    registry.catch_up().await.expect("catch up");
+    assert_eq!(registry.postal_scheme(), PostalScheme::Legacy);
+    let resolved = registry.resolve_zone(at_address).expect("covered");
     assert_eq!(resolved.method, ZoneMethod::Addresses);
     // Far from addresses but inside Vietnam: by box or nearest reference.
-    let remote = registry
-        .resolve_zone(LatLon {
-            lat: 22.3,
-            lon: 103.2,
-        })
-        .expect("covered");
+    let remote = registry.resolve_zone(remote_point).expect("covered");
     assert_ne!(remote.method, ZoneMethod::Addresses);
     // Mid-ocean: outside coverage.
-    assert!(
-        registry
-            .resolve_zone(LatLon {
-                lat: 15.0,
-                lon: 114.5
-            })
-            .is_none()
-    );
+    assert!(registry.resolve_zone(mid_ocean).is_none());
 }
 
 async fn reload_gives_the_same_answers(backend: &Backend) {

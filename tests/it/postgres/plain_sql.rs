@@ -127,7 +127,7 @@ async fn unregistered_addresses(registry: &Registry, zones: &ZoneTable) -> Vec<P
 /// A point, its zone's postal code and the (valid) code a plain SQL writer computes for it.
 fn plain_sql_address(zones: &ZoneTable, at: LatLon) -> PlainAddress {
     let (zone_id, _) = zones
-        .resolve_by_geometry(at)
+        .resolve_by_geometry(at, vmap::code::PostalScheme::Legacy)
         .expect("the point is in coverage");
     let postcode = zones.get(zone_id).postcode;
     let code = VmapCode::encode(postcode, zones.reference_of(zone_id), at).expect("encode");
