@@ -22,12 +22,14 @@ use std::time::{Duration, Instant};
 
 use crate::address::{self, AddressParts, InputError};
 use crate::code::CodeError;
+use crate::point::LatLon;
 use crate::progress::Progress;
+use crate::zones::WrittenUnits;
 use crate::registry::{
     AssignFailure, AssignOptions, AssignOutcome, AssignRow, Registry, RegistryError,
 };
 use format::{Format, FormatError, InputRow, ReadLimits, RowFields, RowWriter, WriterOptions};
-pub use outcome::{RowErrorCode, RowOutcome, RowStatus};
+pub use outcome::{RowErrorCode, RowOutcome, RowStatus, RowWarning};
 
 /// Rows decided and committed together: one database transaction each.
 pub const DEFAULT_BATCH_ROWS: usize = 4_096;
@@ -163,6 +165,28 @@ fn row_outcome(outcome: AssignOutcome) -> RowOutcome {
     }
 }
 
+/// The 2025 columns of a decided row: the ward whose boundary holds its point, and a
+/// warning when the row's own ward, district or province text says otherwise.
+fn add_place_2025(
+    registry: &Registry,
+    location: LatLon,
+    fields: &RowFields,
+    outcome: &mut RowOutcome,
+) {
+    let written = WrittenUnits {
+        ward: fields.ward.as_deref(),
+        district: fields.district.as_deref(),
+        province: fields.province.as_deref(),
+    };
+    let Some(place) = registry.zones().place_2025(location, written) else {
+        return;
+    };
+    outcome.postcode_2025 = place.ward.postcode.map(|postcode| postcode.to_string());
+    outcome.ward_2025 = Some(place.ward.name.clone());
+    outcome.province_2025 = Some(place.province.name.clone());
+    outcome.warning = place.mismatch.then_some(RowWarning::ZoneMismatch);
+}
+
 /// Decides one batch: rows that fail validation (or come past `max_rows`) answer alone;
 /// the rest go to the registry together.
 async fn decide_batch(
@@ -203,8 +227,14 @@ async fn decide_batch(
         }
     }
     let decided = registry.assign_batch(&valid, settings.options).await?;
-    for (position, outcome) in valid_positions.into_iter().zip(decided) {
-        outcomes[position] = Some(row_outcome(outcome));
+    for ((position, outcome), row) in valid_positions.into_iter().zip(decided).zip(&valid) {
+        let mut outcome = row_outcome(outcome);
+        if outcome.status != RowStatus::Error
+            && let Ok(fields) = &rows[position].fields
+        {
+            add_place_2025(registry, row.location, fields, &mut outcome);
+        }
+        outcomes[position] = Some(outcome);
     }
     Ok(outcomes
         .into_iter()

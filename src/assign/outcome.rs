@@ -142,6 +142,28 @@ pub struct RowOutcome {
     pub distance_m: Option<f64>,
     pub error_code: Option<RowErrorCode>,
     pub error_message: Option<String>,
+    /// The point's 2025 ward (by its boundary): postal code, ward and province names.
+    pub postcode_2025: Option<String>,
+    pub ward_2025: Option<String>,
+    pub province_2025: Option<String>,
+    pub warning: Option<RowWarning>,
+}
+
+/// Something a row's answer should be read with, though the row did not fail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum RowWarning {
+    /// The row's own `ward`, `district` or `province` text names units none of which
+    /// holds its point (a wrong pin, or a wrong address).
+    ZoneMismatch,
+}
+
+impl RowWarning {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RowWarning::ZoneMismatch => "zone_mismatch",
+        }
+    }
 }
 
 impl RowOutcome {

@@ -12,6 +12,7 @@ use std::sync::{Arc, OnceLock};
 use crate::admin::{self, AdminError, AdminMaps, UnitType};
 use crate::boundaries::{self, BoundaryError, BoundaryIndex};
 
+use super::written::WrittenNames;
 use super::{PostalScheme, WardType, Zone};
 
 /// Why the 2025 map could not be put together.
@@ -50,6 +51,8 @@ pub struct Map2025 {
     admin_ward: Vec<admin::WardId>,
     /// The boundary ward of each administrative ward (by `admin::WardId::index`).
     boundary_ward: Vec<Option<boundaries::WardId>>,
+    /// Unit names of both maps, for checking what a list row writes.
+    written_names: WrittenNames,
 }
 
 impl Map2025 {
@@ -83,6 +86,7 @@ impl Map2025 {
             boundary_ward[id.index()] = Some(idx as boundaries::WardId);
         }
         Ok(Map2025 {
+            written_names: WrittenNames::new(&admin),
             index,
             admin,
             admin_ward,
@@ -96,6 +100,10 @@ impl Map2025 {
 
     pub fn admin(&self) -> &AdminMaps {
         &self.admin
+    }
+
+    pub(super) fn written_names(&self) -> &WrittenNames {
+        &self.written_names
     }
 
     /// The administrative record of a boundary ward.

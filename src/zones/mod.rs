@@ -32,6 +32,7 @@
 mod admin_view;
 mod legacy;
 mod map2025;
+mod written;
 #[cfg(test)]
 mod tests;
 
@@ -48,6 +49,7 @@ use crate::point::{LatLon, haversine_m};
 
 pub use admin_view::{Admin2025View, LegacyMethod, LegacyView, Ward2025Method, ZoneAdmin};
 pub use map2025::{Map2025, Map2025Error};
+pub use written::{Place2025, WrittenUnits};
 
 /// The legacy zone table shipped with vmap (63-province structure, until 30 June 2025).
 pub const DEFAULT_ZONES_CSV: &str = include_str!("../../data/vn_wards_63.csv");

@@ -67,14 +67,18 @@ async fn a_list_gets_codes_and_the_same_list_again_gets_the_same_codes(backend: 
     assert_eq!(first.len(), 1_500);
     assert_eq!(&header[..3], ["id", "lat", "lon"]);
     assert_eq!(
-        &header[header.len() - 6..],
+        &header[header.len() - 10..],
         [
             "code",
             "status",
             "postcode",
             "distance_m",
             "error_code",
-            "error_message"
+            "error_message",
+            "postcode_2025",
+            "ward_2025",
+            "province_2025",
+            "warning"
         ]
     );
     let counts = statuses(&header, &first);
@@ -265,7 +269,7 @@ async fn excel_csv_with_bom_and_semicolons(backend: &Backend) {
     assert_eq!(
         lines.next(),
         Some(
-            "ID;Latitude;Longitude;Street;Ghi chú;code;status;postcode;distance_m;error_code;error_message"
+            "ID;Latitude;Longitude;Street;Ghi chú;code;status;postcode;distance_m;error_code;error_message;postcode_2025;ward_2025;province_2025;warning"
         )
     );
     let row = lines.next().expect("row");

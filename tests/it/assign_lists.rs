@@ -3,6 +3,9 @@
 //! through the router and `vmap assign`, on SQLite and on PostgreSQL.
 
 use vmap::api::Limits;
+use vmap::boundaries::{BruteForce, Located};
+use vmap::point::LatLon;
+use vmap::zones::Map2025;
 
 use crate::helpers::harness::trials;
 use crate::helpers::vmap_cli::VmapRun;
@@ -18,6 +21,7 @@ trials! {
         a_column_the_answer_adds_refuses_the_list,
         csv_safe_answers_defuse_formulas,
         duplicate_columns_and_utf16_refuse_the_list_surplus_fields_are_kept,
+        rows_carry_their_2025_ward_and_a_warning_when_their_units_disagree,
     ],
 }
 
@@ -245,4 +249,75 @@ async fn duplicate_columns_and_utf16_refuse_the_list_surplus_fields_are_kept(bac
         run.assert_failure_saying(saying);
         assert_eq!(output, None, "no output file for a refused list");
     }
+}
+
+/// The 2025 columns come from the ward boundaries (checked against the brute-force oracle),
+/// and `warning` says `zone_mismatch` only when the written units name real units none of
+/// which holds the point.
+async fn rows_carry_their_2025_ward_and_a_warning_when_their_units_disagree(backend: &Backend) {
+    let (_db, _registry, router) = test_app(backend, SEEDED, Limits::default()).await;
+    let map = Map2025::embedded().expect("2025 map");
+    let admin = map.admin();
+    let oracle = BruteForce::new(map.index().boundaries());
+    // Hoàn Kiếm (Hà Nội) and Quận 1 (Hồ Chí Minh).
+    let hanoi = LatLon::new(21.0285, 105.8542).expect("point");
+    let saigon = LatLon::new(10.7769, 106.7009).expect("point");
+    let ward_at = |point: LatLon| match oracle.locate(point) {
+        Located::Inside(ward) | Located::NearestBoundary { ward, .. } => {
+            admin.ward(map.admin_ward(ward))
+        }
+        Located::OutsideCoverage => panic!("{point:?} is on the 2025 map"),
+    };
+    let (hanoi_ward, saigon_ward) = (ward_at(hanoi), ward_at(saigon));
+    let hanoi_province = admin.province(hanoi_ward.province);
+    let legacy_ward = admin.legacy_ward(hanoi_ward.sources[0]);
+    let legacy_district = admin.legacy_district(legacy_ward.district);
+    let legacy_province = admin.legacy_province(legacy_ward.province);
+    let csv = format!(
+        "id,lat,lon,ward,district,province\n\
+         new-names,{lat},{lon},{w},,{p}\n\
+         old-names,{lat},{lon},{lw},{ld},{lp}\n\
+         short-upper,{lat},{lon},{w_short_upper},,\n\
+         unknown-text,{lat},{lon},Khu tập thể X,Quận Không Có,Tỉnh Không Có\n\
+         wrong-ward,{lat},{lon},{sw},,\n\
+         wrong-province,{lat},{lon},,,{sp}\n",
+        lat = hanoi.lat,
+        lon = hanoi.lon,
+        w = hanoi_ward.name,
+        p = hanoi_province.name,
+        lw = legacy_ward.name,
+        ld = legacy_district.name,
+        lp = legacy_province.short_name,
+        w_short_upper = hanoi_ward.short_name.to_uppercase(),
+        sw = saigon_ward.name,
+        sp = admin.province(saigon_ward.province).name,
+    );
+    let (header, rows) = assign_csv(&router, &csv).await;
+    assert_eq!(rows.len(), 6);
+    for row in &rows {
+        // One point: the first row registers it, the others are the same place.
+        assert_ne!(column(&header, row, "status"), "error", "{row:?}");
+        assert_eq!(
+            column(&header, row, "postcode_2025"),
+            hanoi_ward.postcode.expect("postcode").to_string()
+        );
+        assert_eq!(column(&header, row, "ward_2025"), hanoi_ward.name);
+        assert_eq!(column(&header, row, "province_2025"), hanoi_province.name);
+    }
+    let warnings: Vec<(&str, &str)> = rows
+        .iter()
+        .map(|row| (column(&header, row, "id"), column(&header, row, "warning")))
+        .collect();
+    assert_eq!(
+        warnings,
+        [
+            ("new-names", ""),
+            ("old-names", ""),
+            ("short-upper", ""),
+            ("unknown-text", ""),
+            ("wrong-ward", "zone_mismatch"),
+            ("wrong-province", "zone_mismatch"),
+        ]
+    );
+    assert_ne!(hanoi_ward.province, saigon_ward.province);
 }

@@ -412,29 +412,29 @@ async fn a_list_refused_at_its_start_answers_422_before_any_byte() {
     assert_eq!(response.status, 200, "{}", response.text());
     assert_eq!(
         response.text(),
-        "id,Latitude,Lng,code,status,postcode,distance_m,error_code,error_message\n"
+        "id,Latitude,Lng,code,status,postcode,distance_m,error_code,error_message,postcode_2025,ward_2025,province_2025,warning\n"
     );
     assert_trailer(&response, "complete");
 }
 
-/// The answers to these lists as they were before answers carried a trailer; a complete
-/// list must still answer them byte for byte.
+/// The answers to these lists (a new registry: 2025 codes, the 2025 columns); a complete
+/// list answers them byte for byte, the trailer adding nothing to the body.
 const CSV_LIST: &str = "id,lat,lon,house_number,note\n\
                         a,21.0285,105.8542,12,gate 2\n\
                         b,north,105.85,1,\n\
                         c,10.7769,106.7009,,\"x, y\"\n";
-const CSV_ANSWER: &str = "id,lat,lon,house_number,note,code,status,postcode,distance_m,error_code,error_message\n\
-    a,21.0285,105.8542,12,gate 2,110072VH3CM4,created,11007,,,\n\
-    b,north,105.85,1,,,error,,,invalid_coordinate,\"lat must be a decimal number of degrees, got \"\"north\"\"\"\n\
-    c,10.7769,106.7009,,\"x, y\",71006QPG2Q96,created,71006,,,\n";
+const CSV_ANSWER: &str = "id,lat,lon,house_number,note,code,status,postcode,distance_m,error_code,error_message,postcode_2025,ward_2025,province_2025,warning\n\
+    a,21.0285,105.8542,12,gate 2,110242VH3CM4,created,11024,,,,11024,Phường Hoàn Kiếm,Thành phố Hà Nội,\n\
+    b,north,105.85,1,,,error,,,invalid_coordinate,\"lat must be a decimal number of degrees, got \"\"north\"\"\",,,,\n\
+    c,10.7769,106.7009,,\"x, y\",71016QPG2Q96,created,71016,,,,71016,Phường Sài Gòn,Thành phố Hồ Chí Minh,\n";
 const JSON_LIST: &str = r#"[{"id":"a","lat":21.0285,"lon":105.8542,"crm":{"tier":1}},{"id":"b","lat":true,"lon":1},[1]]"#;
-const JSON_ANSWER: &str = "[{\"id\":\"a\",\"lat\":21.0285,\"lon\":105.8542,\"crm\":{\"tier\":1},\"code\":\"110072VH3CM4\",\"status\":\"created\",\"postcode\":\"11007\",\"distance_m\":null,\"error_code\":null,\"error_message\":null},\n\
-    {\"id\":\"b\",\"lat\":true,\"lon\":1,\"code\":null,\"status\":\"error\",\"postcode\":null,\"distance_m\":null,\"error_code\":\"invalid_field\",\"error_message\":\"row 2: \\\"lat\\\" must be a string or a number, not a boolean\"},\n\
-    {\"code\":null,\"status\":\"error\",\"postcode\":null,\"distance_m\":null,\"error_code\":\"not_an_object\",\"error_message\":\"row 3 is an array, expected an object\"}]\n";
+const JSON_ANSWER: &str = "[{\"id\":\"a\",\"lat\":21.0285,\"lon\":105.8542,\"crm\":{\"tier\":1},\"code\":\"110242VH3CM4\",\"status\":\"created\",\"postcode\":\"11024\",\"distance_m\":null,\"error_code\":null,\"error_message\":null,\"postcode_2025\":\"11024\",\"ward_2025\":\"Phường Hoàn Kiếm\",\"province_2025\":\"Thành phố Hà Nội\",\"warning\":null},\n\
+    {\"id\":\"b\",\"lat\":true,\"lon\":1,\"code\":null,\"status\":\"error\",\"postcode\":null,\"distance_m\":null,\"error_code\":\"invalid_field\",\"error_message\":\"row 2: \\\"lat\\\" must be a string or a number, not a boolean\",\"postcode_2025\":null,\"ward_2025\":null,\"province_2025\":null,\"warning\":null},\n\
+    {\"code\":null,\"status\":\"error\",\"postcode\":null,\"distance_m\":null,\"error_code\":\"not_an_object\",\"error_message\":\"row 3 is an array, expected an object\",\"postcode_2025\":null,\"ward_2025\":null,\"province_2025\":null,\"warning\":null}]\n";
 const NDJSON_LIST: &str = "{\"id\":\"a\",\"lat\":16.0544,\"lon\":108.2022}\n\nnot json\n{\"id\":\"b\",\"lat\":95,\"lon\":1}\n";
-const NDJSON_ANSWER: &str = "{\"id\":\"a\",\"lat\":16.0544,\"lon\":108.2022,\"code\":\"502163632QV8\",\"status\":\"created\",\"postcode\":\"50216\",\"distance_m\":null,\"error_code\":null,\"error_message\":null}\n\
-    {\"code\":null,\"status\":\"error\",\"postcode\":null,\"distance_m\":null,\"error_code\":\"invalid_json\",\"error_message\":\"row 2 (line 3) is not valid JSON: expected ident at line 1 column 2\"}\n\
-    {\"id\":\"b\",\"lat\":95,\"lon\":1,\"code\":null,\"status\":\"error\",\"postcode\":null,\"distance_m\":null,\"error_code\":\"coordinate_out_of_range\",\"error_message\":\"lat must be a finite number of degrees between -90 and 90\"}\n";
+const NDJSON_ANSWER: &str = "{\"id\":\"a\",\"lat\":16.0544,\"lon\":108.2022,\"code\":\"502193632QV8\",\"status\":\"created\",\"postcode\":\"50219\",\"distance_m\":null,\"error_code\":null,\"error_message\":null,\"postcode_2025\":\"50219\",\"ward_2025\":\"Phường Hòa Cường\",\"province_2025\":\"Thành phố Đà Nẵng\",\"warning\":null}\n\
+    {\"code\":null,\"status\":\"error\",\"postcode\":null,\"distance_m\":null,\"error_code\":\"invalid_json\",\"error_message\":\"row 2 (line 3) is not valid JSON: expected ident at line 1 column 2\",\"postcode_2025\":null,\"ward_2025\":null,\"province_2025\":null,\"warning\":null}\n\
+    {\"id\":\"b\",\"lat\":95,\"lon\":1,\"code\":null,\"status\":\"error\",\"postcode\":null,\"distance_m\":null,\"error_code\":\"coordinate_out_of_range\",\"error_message\":\"lat must be a finite number of degrees between -90 and 90\",\"postcode_2025\":null,\"ward_2025\":null,\"province_2025\":null,\"warning\":null}\n";
 
 /// A complete list: the trailer says `complete`, and the body is what it was before, with
 /// no record added. A client that does not ask for trailers gets the same body.

@@ -87,13 +87,17 @@ pub use write::{RowWriter, WriterOptions};
 pub use super::outcome::{RowErrorCode, RowOutcome, RowStatus};
 
 /// The columns the writer adds to each row, in this order.
-pub const OUTPUT_COLUMNS: [&str; 6] = [
+pub const OUTPUT_COLUMNS: [&str; 10] = [
     "code",
     "status",
     "postcode",
     "distance_m",
     "error_code",
     "error_message",
+    "postcode_2025",
+    "ward_2025",
+    "province_2025",
+    "warning",
 ];
 
 /// Index of `distance_m` in [`OUTPUT_COLUMNS`]: the one output written as a JSON number.

@@ -260,6 +260,10 @@ pub(super) fn output_texts(outcome: &RowOutcome) -> OutputTexts<'_> {
         outcome.distance_m.and_then(distance_text).map(Cow::Owned),
         outcome.error_code.map(|code| Cow::Borrowed(code.as_str())),
         outcome.error_message.as_deref().map(Cow::Borrowed),
+        outcome.postcode_2025.as_deref().map(Cow::Borrowed),
+        outcome.ward_2025.as_deref().map(Cow::Borrowed),
+        outcome.province_2025.as_deref().map(Cow::Borrowed),
+        outcome.warning.map(|warning| Cow::Borrowed(warning.as_str())),
     ]
 }
 
