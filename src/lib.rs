@@ -11,6 +11,7 @@ pub mod boundaries;
 pub mod cli;
 pub mod code;
 pub mod index;
+pub mod parse;
 pub mod point;
 pub mod progress;
 pub mod registry;
