@@ -11,6 +11,7 @@ mod bodies;
 mod codes;
 pub mod error;
 mod ops;
+mod parse;
 mod patterns;
 mod reverse;
 mod server;
@@ -31,6 +32,7 @@ use tower_http::trace::TraceLayer;
 
 pub use error::{AppError, FieldError, Problem};
 pub use ops::ApiDoc;
+pub use parse::ParseBody;
 pub use server::{ConnectionLimits, serve};
 
 use crate::registry::Registry;
@@ -57,6 +59,8 @@ pub struct Limits {
     pub max_concurrent_assign: usize,
     /// Longest text of one field, characters.
     pub max_field_chars: usize,
+    /// Longest address text `GET /v1/parse` reads (`q`), characters.
+    pub max_parse_chars: usize,
 }
 
 impl Limits {
@@ -72,6 +76,7 @@ impl Limits {
         max_assign_bytes: 512 * 1024 * 1024,
         max_concurrent_assign: 4,
         max_field_chars: crate::assign::DEFAULT_MAX_FIELD_CHARS,
+        max_parse_chars: 1_000,
     };
 }
 
@@ -185,6 +190,7 @@ pub fn app(state: AppState) -> Router {
         .merge(codes::router())
         .merge(zones::router())
         .merge(admin::router())
+        .merge(parse::router())
         .merge(ops::router())
         .merge(writes)
         .fallback(|| async { AppError::NotFound("no such endpoint; see /openapi.json".to_owned()) })

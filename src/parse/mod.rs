@@ -252,34 +252,239 @@ mod tests {
         )
     }
 
+    /// Reads `text` and checks its units in both maps ("ward, district, province" as
+    /// [`legacy`] and [`current`] write them) and whether it is ambiguous.
+    #[track_caller]
+    fn check(text: &str, legacy_units: &str, units_2025: &str, ambiguous: bool) -> Parse {
+        let parse = parser().parse(text);
+        let reading = &parse.reading;
+        assert_eq!(legacy(reading), legacy_units, "{text:?}: {}", show(&parse));
+        assert_eq!(current(reading), units_2025, "{text:?}: {}", show(&parse));
+        assert_eq!(reading.ambiguous, ambiguous, "{text:?}: {}", show(&parse));
+        parse
+    }
+
+    const HCM: &str = "Thành phố Hồ Chí Minh";
+    const PHUC_XA: &str = "Phường Phúc Xá, Quận Ba Đình, Thành phố Hà Nội";
+    const HONG_HA: &str = "Phường Hồng Hà, Thành phố Hà Nội";
+
     #[test]
-    fn show_examples() {
+    fn reads_the_forms_people_write() {
+        // Marks, case, spaces, commas, order, control characters and emoji.
         for text in [
-            "12/3 Hẻm 45 Lê Văn Sỹ, P.13, Q. Phú Nhuận, TP.HCM",
-            "so 7 ngo 12 pho hue, hai ba trung, ha noi",
-            "Phường Sài Gòn, TP. Hồ Chí Minh",
-            "Phường Sài Gòn, Quận 1, TP.HCM",
-            "Phường Sài Gòn, Quận 3, TP.HCM",
-            "Phường 1, Hồ Chí Minh",
+            "Phường Phúc Xá, Quận Ba Đình, Hà Nội",
+            "PHƯỜNG PHÚC XÁ, QUẬN BA ĐÌNH, HÀ NỘI",
+            "Phuong Phuc Xa,Quan Ba Dinh,Ha Noi",
+            "Phuong  Phuc   Xa  Quan Ba Dinh  Ha Noi",
+            "Ha Noi, Ba Dinh, Phuc Xa",
             "TP Hà Nội, Q. Ba Đình, P. Phúc Xá, số 12 phố Đội Cấn",
-            "P7 Q10 TPHCM",
+            "Phường Phúc Xá, Ba Đình, HN",
+            "Phường Phúc Xá, Quận Ba Đình, Hà Nội\u{0}\u{1b}",
+            "😀 Phường Phúc Xá 🏠, Ba Đình, Hà Nội",
             "Phường Phúc Xs, Quận Ba Đình, Hà Nội",
+        ] {
+            check(text, PHUC_XA, HONG_HA, false);
+        }
+        let nfd: String = "Phường Phúc Xá, Quận Ba Đình, Hà Nội".nfd().collect();
+        check(&nfd, PHUC_XA, HONG_HA, false);
+        let ward_12 = format!("Phường 12, Quận 10, {HCM}");
+        let hoa_hung = format!("Phường Hòa Hưng, {HCM}");
+        check("P12 Q10 TPHCM", &ward_12, &hoa_hung, false);
+        check("p.12, q.10, tp.hcm", &ward_12, &hoa_hung, false);
+        let ward_7 = format!("Phường 7, Quận 8, {HCM}");
+        let binh_dong = format!("Phường Bình Đông, {HCM}");
+        for text in [
+            "P.07 Q.8 Tp HCM",
+            "Phường 7, Quận 8, Sài Gòn",
+            "phuong 7 quan 8 sg",
+        ] {
+            check(text, &ward_7, &binh_dong, false);
+        }
+        check(
+            "Phường Phú Hội, Quận Thuận Hóa, Huế",
+            "Phường Phú Hội, Quận Thuận Hóa, Thành phố Huế",
+            "Phường Thuận Hóa, Thành phố Huế",
+            false,
+        );
+        check(
+            "TT. Tân Phú, H. Tân Phú, Đồng Nai",
+            "Thị trấn Tân Phú, Huyện Tân Phú, Tỉnh Đồng Nai",
             "Xã Tân Phú, Tỉnh Đồng Nai",
-            "phuong sa pa, sa pa, lao cai",
-            "Phường Sa Pả, Thị xã Sa Pa, Lào Cai",
-            "Phường Vũng Tàu, Bà Rịa - Vũng Tàu",
-            "Huyện Côn Đảo, Bà Rịa - Vũng Tàu",
+            false,
+        );
+        check(
             "Phường Láng Thưnợg, Quận Đống Đa, Thành phố Hà Nội",
-            "P. Nam Cường, Lào Cai",
-            "Xã Hiệp Hòa, Huyện Đức Hòa, Tỉnh Tây Ninh",
-            "Xã Tân Thạnh, Huyện Long Phú, Thành phố Cần Thơ",
+            "Phường Láng Thượng, Quận Đống Đa, Thành phố Hà Nội",
+            "Phường Láng, Thành phố Hà Nội",
+            false,
+        );
+        check(
             "Số 2, Đường Đinh Công Tráng, Phường Tam Quan ắc, Thị xã Hoài Nhơn, Tỉnh Bình Định",
-            "Xã Ea H'Le, Tỉnh Đắk Lắk",
-            "Xã Sam Mứn, Huyện Điện Biên, Tỉnh Điện Biên",
+            "Phường Tam Quan Bắc, Thị xã Hoài Nhơn, Tỉnh Bình Định",
+            "Phường Hoài Nhơn Bắc, Tỉnh Gia Lai",
+            false,
+        );
+    }
+
+    #[test]
+    fn reads_house_alley_street_and_hamlet() {
+        let parse = check(
+            "12/3 Hẻm 45 Lê Văn Sỹ, P.13, Q. Phú Nhuận, TP.HCM",
+            &format!("Phường 13, Quận Phú Nhuận, {HCM}"),
+            &format!("Phường Phú Nhuận, {HCM}"),
+            false,
+        );
+        let reading = &parse.reading;
+        assert_eq!(reading.structure, Structure::Legacy);
+        assert_eq!(reading.house_number.as_deref(), Some("12/3"));
+        assert_eq!(reading.alley.as_deref(), Some("Hẻm 45"));
+        assert_eq!(reading.street.as_deref(), Some("Lê Văn Sỹ"));
+        assert!(reading.unused.is_empty());
+
+        let parse = check(
+            "so 7 ngo 12 pho hue, hai ba trung, ha noi",
+            "Quận Hai Bà Trưng, Thành phố Hà Nội",
+            "Phường Hai Bà Trưng, Thành phố Hà Nội",
+            false,
+        );
+        let reading = &parse.reading;
+        assert_eq!(reading.house_number.as_deref(), Some("7"));
+        assert_eq!(reading.alley.as_deref(), Some("Ngõ 12"));
+        assert_eq!(reading.street.as_deref(), Some("pho hue"));
+
+        let parse = check(
+            "Ngõ 12 ngách 34 số 5 phố Huế, Phường Phố Huế, Quận Hai Bà Trưng, Hà Nội",
+            "Phường Phố Huế, Quận Hai Bà Trưng, Thành phố Hà Nội",
+            "Phường Hai Bà Trưng, Thành phố Hà Nội",
+            false,
+        );
+        assert_eq!(parse.reading.house_number.as_deref(), Some("5"));
+        assert_eq!(parse.reading.alley.as_deref(), Some("Ngõ 12, Ngách 34"));
+        assert_eq!(parse.reading.street.as_deref(), Some("phố Huế"));
+
+        let parse = check(
+            "Kiệt 12 Đường Lê Lợi, Phường Phú Hội, TP Huế",
+            "Phường Phú Hội, Quận Thuận Hóa, Thành phố Huế",
+            "Phường Thuận Hóa, Thành phố Huế",
+            false,
+        );
+        assert_eq!(parse.reading.alley.as_deref(), Some("Kiệt 12"));
+        assert_eq!(parse.reading.street.as_deref(), Some("Đường Lê Lợi"));
+
+        let parse = check(
+            "Đg Lê Lợi, P. Bến Nghé, Q.1, TPHCM",
+            &format!("Phường Bến Nghé, Quận 1, {HCM}"),
+            &format!("Phường Sài Gòn, {HCM}"),
+            false,
+        );
+        assert_eq!(parse.reading.street.as_deref(), Some("Đg Lê Lợi"));
+
+        let parse = check(
+            "Tổ 5, Khu phố 3, P. Linh Trung, TP. Thủ Đức, TP.HCM",
+            &format!("Phường Linh Trung, Thành phố Thủ Đức, {HCM}"),
+            &format!("Phường Linh Xuân, {HCM}"),
+            false,
+        );
+        assert_eq!(parse.reading.hamlet.as_deref(), Some("Tổ 5, Khu phố 3"));
+    }
+
+    #[test]
+    fn reads_the_2025_form_and_mixed_names() {
+        let parse = check(
+            "Phường Sài Gòn, TP. Hồ Chí Minh",
+            &format!("Quận 1, {HCM}"),
+            &format!("Phường Sài Gòn, {HCM}"),
+            false,
+        );
+        assert_eq!(parse.reading.structure, Structure::Y2025);
+        // Several legacy wards went into Phường Sài Gòn: none is picked, all are offered.
+        assert!(parse.reading.legacy.ward.is_none());
+        assert!(parse.alternatives.len() >= 2, "{}", show(&parse));
+        assert!(parse.alternatives.iter().all(|a| a.legacy.ward.is_some()));
+
+        let parse = check(
+            "Phường Sài Gòn, Quận 1, TP.HCM",
+            &format!("Quận 1, {HCM}"),
+            &format!("Phường Sài Gòn, {HCM}"),
+            false,
+        );
+        assert_eq!(parse.reading.structure, Structure::Mixed);
+        assert!(parse.reading.conflicts.is_empty());
+
+        // Sài Gòn took no ward of Quận 3: resolved, and the contradiction reported.
+        let parse = check(
+            "Phường Sài Gòn, Quận 3, TP.HCM",
+            &format!("Quận 1, {HCM}"),
+            &format!("Phường Sài Gòn, {HCM}"),
+            true,
+        );
+        let conflicts: Vec<&str> = parse
+            .reading
+            .conflicts
+            .iter()
+            .map(|c| c.text.as_str())
+            .collect();
+        assert_eq!(conflicts, ["Quận 3"]);
+
+        check(
+            "Xã Hiệp Hòa, Huyện Đức Hòa, Tỉnh Tây Ninh",
+            "Xã Hiệp Hòa, Huyện Đức Hòa, Tỉnh Long An",
+            "Xã Hiệp Hòa, Tỉnh Tây Ninh",
+            false,
+        );
+        check(
+            "Huyện Côn Đảo, Bà Rịa - Vũng Tàu",
+            "Huyện Côn Đảo, Tỉnh Bà Rịa - Vũng Tàu",
+            &format!("Đặc khu Côn Đảo, {HCM}"),
+            false,
+        );
+    }
+
+    #[test]
+    fn equally_good_readings_are_ambiguous_with_both() {
+        // "Phường 1" of which province? Many; Hồ Chí Minh took several provinces' wards.
+        let parse = parser().parse("Phường 1, Hồ Chí Minh");
+        assert!(parse.reading.ambiguous, "{}", show(&parse));
+        assert!(parse.alternatives.len() >= 2, "{}", show(&parse));
+        let first = parse.reading.confidence;
+        assert!(
+            parse
+                .alternatives
+                .iter()
+                .all(|a| a.confidence <= first + 1e-9)
+        );
+        // Without marks "Sa Pa" and "Sa Pả" cannot be told apart.
+        let parse = parser().parse("phuong sa pa, sa pa, lao cai");
+        assert!(parse.reading.ambiguous, "{}", show(&parse));
+        assert!(!parse.alternatives.is_empty());
+        // With them they can.
+        check(
+            "Phường Sa Pả, Thị xã Sa Pa, Lào Cai",
+            "Phường Sa Pả, Thị xã Sa Pa, Tỉnh Lào Cai",
+            "Phường Sa Pa, Tỉnh Lào Cai",
+            false,
+        );
+    }
+
+    #[test]
+    fn text_that_names_nothing_resolves_nothing() {
+        let long = "!? ".repeat(3_334);
+        for text in [
             "",
             "!!!,,,",
+            "😀🏠🇻🇳",
+            "\u{0}\u{7}\u{1b}",
+            "\u{301}\u{300}",
+            long.as_str(),
         ] {
-            println!("{text:?}\n    {}", show(&parser().parse(text)));
+            let parse = parser().parse(text);
+            assert_eq!(parse.reading.structure, Structure::Unknown, "{text:?}");
+            assert!(parse.reading.legacy.ward.is_none() && parse.reading.admin_2025.ward.is_none());
+            assert_eq!(parse.query, text);
         }
+        // 10 000 characters of unit words: read up to the word limit, the rest unused.
+        let parse = parser().parse(&"Phường 1 ".repeat(1_112));
+        assert!(!parse.reading.unused.is_empty());
+        assert!((0.0..=1.0).contains(&parse.reading.confidence));
     }
 }

@@ -21,9 +21,7 @@ use std::sync::Arc;
 
 use unicode_normalization::UnicodeNormalization;
 
-use crate::admin::{
-    AdminMaps, LegacyDistrictId, LegacyWardId, Level, UnitId, UnitType, WardId,
-};
+use crate::admin::{AdminMaps, LegacyDistrictId, LegacyWardId, Level, UnitId, UnitType, WardId};
 
 use super::fold::{fold_words, strip_marks};
 use super::lexicon::PROVINCE_ALIASES;
@@ -348,7 +346,9 @@ impl Renderer {
             unit_texts.push(text);
             units.push(unit);
         }
-        let line_text = line.map(|line| write_line(line, style)).filter(|t| !t.is_empty());
+        let line_text = line
+            .map(|line| write_line(line, style))
+            .filter(|t| !t.is_empty());
         let mut pieces: Vec<String> = Vec::with_capacity(unit_texts.len() + 1);
         if style == Style::ProvinceFirst {
             pieces.extend(unit_texts.into_iter().rev());
@@ -449,13 +449,10 @@ fn write_line(line: &AddressLine, style: Style) -> String {
     let house = line.house_number.as_deref();
     let alley = line.alley.as_deref();
     let street = line.street.as_deref();
-    let text = match style {
+    match style {
         Style::Abbreviated | Style::Numbered => {
-            let alley_short = alley.map(|alley| {
-                alley
-                    .replacen("Ngõ ", "Ng.", 1)
-                    .replacen("Kiệt ", "K.", 1)
-            });
+            let alley_short =
+                alley.map(|alley| alley.replacen("Ngõ ", "Ng.", 1).replacen("Kiệt ", "K.", 1));
             let street_short = street.map(|street| street.replacen("Đường ", "Đ.", 1));
             // "Hẻm 45/3" and house 5 are written "45/3/5", as in the south.
             let chain = match (house, alley) {
@@ -465,7 +462,10 @@ fn write_line(line: &AddressLine, style: Style) -> String {
                 _ => None,
             };
             match chain {
-                Some(chain) => [Some(chain), street_short].into_iter().flatten().collect::<Vec<_>>(),
+                Some(chain) => [Some(chain), street_short]
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>(),
                 None => [house.map(str::to_owned), alley_short, street_short]
                     .into_iter()
                     .flatten()
@@ -474,24 +474,35 @@ fn write_line(line: &AddressLine, style: Style) -> String {
             .join(" ")
         }
         Style::Bare => fold_words(
-            &[house.map(|house| format!("so {house}")), alley.map(str::to_owned), street.map(str::to_owned)]
-                .into_iter()
-                .flatten()
-                .collect::<Vec<_>>()
-                .join(" "),
-        ),
-        Style::NoCommas => [house.map(|house| format!("Số {house}")), alley.map(str::to_owned), street.map(str::to_owned)]
+            &[
+                house.map(|house| format!("so {house}")),
+                alley.map(str::to_owned),
+                street.map(str::to_owned),
+            ]
             .into_iter()
             .flatten()
             .collect::<Vec<_>>()
             .join(" "),
-        _ => [house.map(|house| format!("Số {house}")), alley.map(str::to_owned), street.map(str::to_owned)]
-            .into_iter()
-            .flatten()
-            .collect::<Vec<_>>()
-            .join(", "),
-    };
-    text
+        ),
+        Style::NoCommas => [
+            house.map(|house| format!("Số {house}")),
+            alley.map(str::to_owned),
+            street.map(str::to_owned),
+        ]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" "),
+        _ => [
+            house.map(|house| format!("Số {house}")),
+            alley.map(str::to_owned),
+            street.map(str::to_owned),
+        ]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(", "),
+    }
 }
 
 #[cfg(test)]
