@@ -10,6 +10,7 @@ pub mod bench;
 pub mod boundaries;
 pub mod cli;
 pub mod code;
+pub mod convert;
 pub mod index;
 pub mod parse;
 pub mod point;

@@ -9,6 +9,7 @@ mod admin;
 mod assign;
 mod bodies;
 mod codes;
+mod convert;
 pub mod error;
 mod ops;
 mod parse;
@@ -30,6 +31,7 @@ use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 use tower_http::trace::TraceLayer;
 
+pub use convert::ConvertItem;
 pub use error::{AppError, FieldError, Problem};
 pub use ops::ApiDoc;
 pub use parse::ParseBody;
@@ -61,6 +63,8 @@ pub struct Limits {
     pub max_field_chars: usize,
     /// Longest address text `GET /v1/parse` reads (`q`), characters.
     pub max_parse_chars: usize,
+    /// Most addresses in one `POST /v1/convert`.
+    pub max_convert_items: usize,
 }
 
 impl Limits {
@@ -77,6 +81,7 @@ impl Limits {
         max_concurrent_assign: 4,
         max_field_chars: crate::assign::DEFAULT_MAX_FIELD_CHARS,
         max_parse_chars: 1_000,
+        max_convert_items: 10_000,
     };
 }
 
@@ -191,6 +196,7 @@ pub fn app(state: AppState) -> Router {
         .merge(zones::router())
         .merge(admin::router())
         .merge(parse::router())
+        .merge(convert::router())
         .merge(ops::router())
         .merge(writes)
         .fallback(|| async { AppError::NotFound("no such endpoint; see /openapi.json".to_owned()) })

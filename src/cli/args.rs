@@ -159,6 +159,9 @@ pub struct LimitsArgs {
     /// Longest address text GET /v1/parse reads, characters; longer answers 422.
     #[arg(long, env = "VMAP_MAX_PARSE_CHARS", default_value_t = Limits::DEFAULT.max_parse_chars)]
     pub max_parse_chars: usize,
+    /// Most addresses in one POST /v1/convert; more answer 413.
+    #[arg(long, env = "VMAP_MAX_CONVERT_ITEMS", default_value_t = Limits::DEFAULT.max_convert_items)]
+    pub max_convert_items: usize,
 }
 
 impl LimitsArgs {
@@ -174,6 +177,7 @@ impl LimitsArgs {
             max_concurrent_assign: self.max_concurrent_assign.max(1),
             max_field_chars: self.max_field_chars,
             max_parse_chars: self.max_parse_chars,
+            max_convert_items: self.max_convert_items,
         }
     }
 }
