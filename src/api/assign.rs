@@ -4,9 +4,12 @@
 //! - What can be checked before the answer begins is answered with a status: 413 for a
 //!   declared `Content-Length` over `--max-assign-bytes`, or for a body that passes it
 //!   within what is read first; 503 while the database is known to be away (not for a dry
-//!   run); for CSV, 422 `missing_column` naming `lat` and/or `lon` when the header line
-//!   (read before answering, at most 1 MiB; an empty body has none) has no such column.
-//!   A header-only CSV that has them answers 200 with the header only.
+//!   run); 422 for a list refused at its start ([`ListPeeker`], the reader's own rules on the
+//!   first bytes, read before answering): `encoding` for a UTF-16 list; for CSV,
+//!   `missing_column` naming `lat` and/or `lon` when the header (an empty body has none) has
+//!   no such column, `reserved_column` or `duplicate_column` naming the column, and
+//!   `header_too_large` for a header over `--max-row-bytes`. A header-only CSV that has
+//!   `lat` and `lon` answers 200 with the header only.
 //! - Once the answer has begun (200), a failure cannot change the status. The list then
 //!   ends with one abort record in its own format — `status` `error`, `error_code`
 //!   `stream_aborted`, `error_message` saying after how many rows and why — and the
@@ -37,8 +40,8 @@ use http_body_util::StreamBody;
 use hyper::body::Frame;
 use serde::Deserialize;
 
-use super::{AppError, AppState, FieldError};
-use crate::assign::format::{CsvHeaderPeek, CsvHeaderPeeker, Format, MAX_HEADER_SCAN_BYTES};
+use super::{AppError, AppState};
+use crate::assign::format::{Format, ListPeeker, ReadLimits, WriterOptions};
 use crate::assign::{self, AssignSettings};
 use crate::registry::{AssignOptions, MAX_MATCH_RADIUS_M, MatchRadius};
 
@@ -54,6 +57,11 @@ pub struct AssignQuery {
     /// Same-place radius in metres (default 3, at most 50).
     #[serde(default)]
     pub match_radius_m: Option<String>,
+    /// CSV answers: prefix with `'` every cell that starts with `=`, `+`, `-`, `@`, a tab or
+    /// a carriage return, so a spreadsheet shows it as text rather than running it as a
+    /// formula. Off by default, so the answer gives back every cell as sent.
+    #[serde(default)]
+    pub csv_safe: Option<String>,
 }
 
 pub(super) fn parse_flag(name: &str, text: Option<&str>) -> Result<bool, AppError> {
@@ -101,8 +109,9 @@ impl Write for ChannelWriter {
 /// The body is CSV (`text/csv`; header row; `,` or `;`; UTF-8 with or without BOM), a JSON
 /// array (`application/json`) or NDJSON (`application/x-ndjson`) of rows with `lat`, `lon`
 /// and optionally `id`, `house_number`, `alley`, `street`, `unit`, `ward`, `district`,
-/// `province`, `address`; other columns are carried through (a CSV header without `lat` or
-/// `lon` answers 422). The answer is the same list in the same format and order, each row
+/// `province`, `address`; other columns are carried through (a UTF-16 list, or a CSV header
+/// without `lat` or `lon`, with a column the answer adds or two columns for one thing,
+/// answers 422). The answer is the same list in the same format and order, each row
 /// with `code`, `status` (`created`, `existing`, `error`), `postcode`, `distance_m`,
 /// `error_code`, `error_message`; it is streamed as rows are decided. A bad row answers
 /// `error` and never stops the others. A list that cannot be finished once the answer has
@@ -133,7 +142,7 @@ impl Write for ChannelWriter {
         (status = 401, description = "Missing or wrong bearer token", body = super::Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body larger than the limit", body = super::Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not CSV, JSON or NDJSON", body = super::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid query parameter, or a CSV header without a `lat` or `lon` column (`missing_column`)", body = super::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid query parameter, or a list refused at its start: UTF-16 (`encoding`), or a CSV header without a `lat` or `lon` column (`missing_column`), with a column the answer adds (`reserved_column`) or two for one thing (`duplicate_column`), or over the row limit (`header_too_large`); `errors[]` names the column, `header` or `body`", body = super::Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many assignments running at once", body = super::Problem, content_type = "application/problem+json"),
         (status = 503, description = "The database is unavailable (`database_unavailable`; see `Retry-After`), or the index is still loading", body = super::Problem, content_type = "application/problem+json"),
     ),
@@ -156,6 +165,7 @@ pub(super) async fn assign_list(
         ))
     })?;
     let dry_run = parse_flag("dry_run", query.dry_run.as_deref())?;
+    let csv_safe = parse_flag("csv_safe", query.csv_safe.as_deref())?;
     let match_radius = match query.match_radius_m.as_deref().map(str::trim) {
         None | Some("") => MatchRadius::default(),
         Some(text) => match text
@@ -214,7 +224,7 @@ pub(super) async fn assign_list(
         Ok::<_, std::io::Error>(chunk)
     });
     let mut stream = Box::pin(stream);
-    let read_ahead = read_ahead(&mut stream, format).await?;
+    let read_ahead = read_ahead(&mut stream, format, limits.read_limits()).await?;
     let stream = futures::stream::iter(read_ahead).chain(stream);
     let input = tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(stream));
 
@@ -227,6 +237,8 @@ pub(super) async fn assign_list(
         },
         max_rows: Some(limits.max_assign_rows),
         max_field_chars: limits.max_field_chars,
+        read_limits: limits.read_limits(),
+        writer: WriterOptions { csv_safe },
         ..AssignSettings::default()
     };
     let task = tokio::spawn(async move {
@@ -320,21 +332,30 @@ struct BodyTooLarge {
 ///
 /// Reading before answering is what makes hyper send "100 Continue" to a client that sent
 /// `Expect: 100-continue` (curl does for bodies over 1 MiB; it otherwise waits a second
-/// before uploading). JSON and NDJSON: the first chunk. CSV: up to the end of the header
-/// line (at most [`MAX_HEADER_SCAN_BYTES`]; a longer header is left to the reader), which
-/// must name `lat` and `lon`, else 422. A body over the limit within what is read is 413.
+/// before uploading). The parts read are pushed through a [`ListPeeker`] until it judges the
+/// list's start: a list it refuses (UTF-16; for CSV, a header without `lat` or `lon`, with a
+/// column the answer adds or two for one thing, or over the row limit) is 422, by the
+/// reader's own rules. JSON must then start as an array. A body over the limit within what
+/// is read is 413.
 async fn read_ahead<S>(
     stream: &mut S,
     format: Format,
+    limits: ReadLimits,
 ) -> Result<Vec<std::io::Result<Bytes>>, AppError>
 where
     S: futures::Stream<Item = std::io::Result<Bytes>> + Unpin,
 {
     let mut chunks = Vec::new();
-    let mut peeker = (format == Format::Csv).then(CsvHeaderPeeker::new);
-    loop {
-        let chunk = match stream.next().await {
-            Some(Ok(chunk)) => chunk,
+    let mut peeker = ListPeeker::new(format, limits);
+    let verdict = loop {
+        match stream.next().await {
+            Some(Ok(chunk)) => {
+                let verdict = peeker.push(&chunk);
+                chunks.push(Ok(chunk));
+                if let Some(verdict) = verdict {
+                    break verdict;
+                }
+            }
             Some(Err(error)) => {
                 if let Some(too_large) = error
                     .get_ref()
@@ -346,27 +367,18 @@ where
                 chunks.push(Err(error));
                 return Ok(chunks);
             }
-            None => {
-                if let Some(peeker) = &mut peeker {
-                    check_header(peeker.finish())?;
-                }
-                return Ok(chunks);
-            }
-        };
-        let Some(peeker) = peeker.as_mut() else {
-            if format == Format::Json {
-                check_json_start(&chunk)?;
-            }
-            chunks.push(Ok(chunk));
-            return Ok(chunks);
-        };
-        let peek = peeker.push(&chunk);
-        chunks.push(Ok(chunk));
-        if peek != CsvHeaderPeek::NeedMore || peeker.len() >= MAX_HEADER_SCAN_BYTES {
-            check_header(peek)?;
-            return Ok(chunks);
+            None => break peeker.finish(),
         }
+    };
+    verdict?;
+    if format == Format::Json {
+        let first = chunks.iter().find_map(|chunk| match chunk {
+            Ok(bytes) if !bytes.is_empty() => Some(bytes.as_ref()),
+            _ => None,
+        });
+        check_json_start(first.unwrap_or_default())?;
     }
+    Ok(chunks)
 }
 
 /// A JSON list is an array: a body that opens with anything else (`{`, a NUL, text) is not a
@@ -381,37 +393,4 @@ fn check_json_start(chunk: &[u8]) -> Result<(), AppError> {
             "a JSON list is an array of rows: [{\"lat\": …, \"lon\": …}, …]",
         )),
     }
-}
-
-/// A CSV list must have `lat` and `lon` columns: without them no row can be assigned, and a
-/// list of `missing_coordinate` rows would only hide the mistake.
-fn check_header(peek: CsvHeaderPeek) -> Result<(), AppError> {
-    let missing = match &peek {
-        CsvHeaderPeek::Header(header) => header.missing_coordinates(),
-        CsvHeaderPeek::NoHeader => vec!["lat", "lon"],
-        CsvHeaderPeek::NeedMore => return Ok(()),
-    };
-    if missing.is_empty() {
-        return Ok(());
-    }
-    let what = match peek {
-        CsvHeaderPeek::NoHeader => "the list has no header line",
-        _ => "the CSV header has no such column",
-    };
-    Err(AppError::invalid_fields(
-        missing
-            .into_iter()
-            .map(|field| {
-                let aliases = match field {
-                    "lat" => "lat or latitude",
-                    _ => "lon, lng, long or longitude",
-                };
-                FieldError::new(
-                    field,
-                    "missing_column",
-                    format!("{what}: a CSV list needs a {aliases} column"),
-                )
-            })
-            .collect(),
-    ))
 }

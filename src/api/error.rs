@@ -8,6 +8,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
+use crate::assign::format::ListError;
 use crate::code::CodeError;
 use crate::registry::RegistryError;
 
@@ -285,6 +286,20 @@ impl From<RegistryError> for AppError {
             }
             other => AppError::Internal(other.to_string()),
         }
+    }
+}
+
+/// A list refused at its start: 422, one entry in `errors[]` for each field it names.
+impl From<ListError> for AppError {
+    fn from(refusal: ListError) -> AppError {
+        let code = refusal.code();
+        AppError::invalid_fields(
+            refusal
+                .fields()
+                .into_iter()
+                .map(|(field, message)| FieldError::new(field, code, message))
+                .collect(),
+        )
     }
 }
 

@@ -37,6 +37,7 @@ pub use ops::ApiDoc;
 pub use parse::ParseBody;
 pub use server::{ConnectionLimits, serve};
 
+use crate::assign::format::ReadLimits;
 use crate::registry::Registry;
 
 /// Limits of the API; every one a config value.
@@ -65,6 +66,10 @@ pub struct Limits {
     pub max_parse_chars: usize,
     /// Most addresses in one `POST /v1/convert`.
     pub max_convert_items: usize,
+    /// Longest cell of an assign list, any column, bytes.
+    pub max_cell_bytes: usize,
+    /// Longest row of an assign list, bytes.
+    pub max_row_bytes: usize,
 }
 
 impl Limits {
@@ -82,7 +87,17 @@ impl Limits {
         max_field_chars: crate::assign::DEFAULT_MAX_FIELD_CHARS,
         max_parse_chars: 1_000,
         max_convert_items: 10_000,
+        max_cell_bytes: ReadLimits::DEFAULT.max_cell_bytes,
+        max_row_bytes: ReadLimits::DEFAULT.max_row_bytes,
     };
+
+    /// The byte limits of an assign list's cells and rows.
+    pub fn read_limits(&self) -> ReadLimits {
+        ReadLimits {
+            max_cell_bytes: self.max_cell_bytes,
+            max_row_bytes: self.max_row_bytes,
+        }
+    }
 }
 
 impl Default for Limits {

@@ -26,7 +26,7 @@ use crate::progress::Progress;
 use crate::registry::{
     AssignFailure, AssignOptions, AssignOutcome, AssignRow, Registry, RegistryError,
 };
-use format::{Format, FormatError, InputRow, RowFields, RowWriter};
+use format::{Format, FormatError, InputRow, ReadLimits, RowFields, RowWriter, WriterOptions};
 pub use outcome::{RowErrorCode, RowOutcome, RowStatus};
 
 /// Rows decided and committed together: one database transaction each.
@@ -41,6 +41,10 @@ pub struct AssignSettings {
     /// Rows past this many answer `row_limit` without being processed.
     pub max_rows: Option<u64>,
     pub max_field_chars: usize,
+    /// Byte limits of every cell and row, whatever the column.
+    pub read_limits: ReadLimits,
+    /// How the answer is written (`csv_safe`).
+    pub writer: WriterOptions,
 }
 
 impl Default for AssignSettings {
@@ -50,6 +54,8 @@ impl Default for AssignSettings {
             batch_rows: DEFAULT_BATCH_ROWS,
             max_rows: None,
             max_field_chars: DEFAULT_MAX_FIELD_CHARS,
+            read_limits: ReadLimits::DEFAULT,
+            writer: WriterOptions::default(),
         }
     }
 }
@@ -73,7 +79,8 @@ impl AssignSummary {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum AssignError {
-    #[error("reading or writing the list failed: {0}")]
+    /// Its own text says what failed (an I/O error, a refused list).
+    #[error(transparent)]
     Format(#[from] FormatError),
     #[error(transparent)]
     Registry(#[from] RegistryError),
@@ -243,6 +250,7 @@ fn read_cause(error: &FormatError) -> String {
     match error {
         FormatError::Io(error) => format!("reading the list failed: {error}"),
         FormatError::Csv(error) => format!("reading the list failed: {error}"),
+        FormatError::List(refusal) => format!("the list is refused: {refusal}"),
     }
 }
 
@@ -253,7 +261,10 @@ fn read_cause(error: &FormatError) -> String {
 /// reading `input` fails — still ends as a valid document: the rows decided so far, then
 /// one abort record ([`RowWriter::write_abort`]) saying after how many rows and why; then
 /// the error is returned. So does a run whose engine stops without saying how the list
-/// ended (a panic): the writer never closes a list as complete unless told so.
+/// ended (a panic): the writer never closes a list as complete unless told so. A list
+/// refused at its start ([`format::ListError`]) is refused before anything is answered by a
+/// caller that judges its start first ([`format::ListPeeker`], [`format::peek_list`]), with
+/// the reader's own code; here it could only end in the abort record.
 pub async fn run<R, W>(
     registry: Arc<Registry>,
     format: Format,
@@ -272,8 +283,9 @@ where
     let (batch_sender, mut batch_receiver) = tokio::sync::mpsc::channel::<Vec<InputRow>>(2);
     let (answer_sender, mut answer_receiver) = tokio::sync::mpsc::channel::<ToWriter>(2);
 
+    let read_limits = settings.read_limits;
     let reader = tokio::task::spawn_blocking(move || -> Result<(), FormatError> {
-        let rows = match format::read_rows(format, input) {
+        let rows = match format::read_rows_with(format, input, read_limits) {
             Ok(rows) => rows,
             Err(error) => {
                 let _ = header_sender.send(None);
@@ -314,7 +326,7 @@ where
 
     let writer = tokio::task::spawn_blocking(move || -> Result<W, FormatError> {
         let header = header_receiver.blocking_recv().ok().flatten();
-        let mut writer = RowWriter::new(format, header.as_ref(), output)?;
+        let mut writer = RowWriter::with_options(format, header.as_ref(), output, settings.writer)?;
         let mut rows_written = 0_u64;
         loop {
             match answer_receiver.blocking_recv() {

@@ -50,6 +50,10 @@ pub enum RowErrorCode {
     InvalidSuffix,
     /// A text field is longer than the configured limit.
     FieldTooLong,
+    /// A cell of any column is over the byte limit of a cell.
+    CellTooLarge,
+    /// The row is over the byte limit of a row.
+    RowTooLarge,
     /// A CSV row with another number of fields than the header.
     ColumnCount,
     /// A CSV row that is not valid UTF-8.
@@ -62,6 +66,8 @@ pub enum RowErrorCode {
     NotAnObject,
     /// A known field with a boolean, array or object value.
     InvalidField,
+    /// A JSON row with a key the answer adds (`code`, `status`, …).
+    ReservedColumn,
     /// A row past the request's row limit.
     RowLimit,
     /// The server failed to decide the row; it is logged.
@@ -74,18 +80,21 @@ pub enum RowErrorCode {
 
 impl RowErrorCode {
     /// Every code, in the order the README lists them.
-    pub const ALL: [RowErrorCode; 16] = [
+    pub const ALL: [RowErrorCode; 19] = [
         RowErrorCode::MissingCoordinate,
         RowErrorCode::InvalidCoordinate,
         RowErrorCode::CoordinateOutOfRange,
         RowErrorCode::OutsideCoverage,
         RowErrorCode::FieldTooLong,
+        RowErrorCode::CellTooLarge,
+        RowErrorCode::RowTooLarge,
         RowErrorCode::ColumnCount,
         RowErrorCode::InvalidUtf8,
         RowErrorCode::InvalidCsv,
         RowErrorCode::InvalidJson,
         RowErrorCode::NotAnObject,
         RowErrorCode::InvalidField,
+        RowErrorCode::ReservedColumn,
         RowErrorCode::RowLimit,
         RowErrorCode::TooFarFromReference,
         RowErrorCode::InvalidSuffix,
@@ -102,12 +111,15 @@ impl RowErrorCode {
             RowErrorCode::TooFarFromReference => "too_far_from_reference",
             RowErrorCode::InvalidSuffix => "invalid_suffix",
             RowErrorCode::FieldTooLong => "field_too_long",
+            RowErrorCode::CellTooLarge => "cell_too_large",
+            RowErrorCode::RowTooLarge => "row_too_large",
             RowErrorCode::ColumnCount => "column_count",
             RowErrorCode::InvalidUtf8 => "invalid_utf8",
             RowErrorCode::InvalidCsv => "invalid_csv",
             RowErrorCode::InvalidJson => "invalid_json",
             RowErrorCode::NotAnObject => "not_an_object",
             RowErrorCode::InvalidField => "invalid_field",
+            RowErrorCode::ReservedColumn => "reserved_column",
             RowErrorCode::RowLimit => "row_limit",
             RowErrorCode::Internal => "internal",
             RowErrorCode::StreamAborted => "stream_aborted",

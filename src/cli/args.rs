@@ -7,7 +7,7 @@ use std::time::Duration;
 use clap::{Args, Subcommand, ValueEnum};
 
 use crate::api::{ConnectionLimits, Limits};
-use crate::assign::format::Format;
+use crate::assign::format::{Format, ReadLimits};
 use crate::registry::{self, MatchRadius, QueryError, ReverseQuery};
 use crate::store::{Store, StoreOptions};
 
@@ -162,6 +162,31 @@ pub struct LimitsArgs {
     /// Most addresses in one POST /v1/convert; more answer 413.
     #[arg(long, env = "VMAP_MAX_CONVERT_ITEMS", default_value_t = Limits::DEFAULT.max_convert_items)]
     pub max_convert_items: usize,
+    #[command(flatten)]
+    pub list: ListLimitsArgs,
+}
+
+/// The byte limits of an assign list, for `serve` and `assign`; their defaults are
+/// [`ReadLimits::DEFAULT`].
+#[derive(Debug, Clone, Args)]
+pub struct ListLimitsArgs {
+    /// Longest cell of an assign list, any column (carried-through ones included), bytes;
+    /// a row with a longer one answers `cell_too_large`.
+    #[arg(long, env = "VMAP_MAX_CELL_BYTES", default_value_t = ReadLimits::DEFAULT.max_cell_bytes)]
+    pub max_cell_bytes: usize,
+    /// Longest row of an assign list (CSV record, JSON element, NDJSON line), bytes; a
+    /// longer one answers `row_too_large`.
+    #[arg(long, env = "VMAP_MAX_ROW_BYTES", default_value_t = ReadLimits::DEFAULT.max_row_bytes)]
+    pub max_row_bytes: usize,
+}
+
+impl ListLimitsArgs {
+    pub fn read_limits(&self) -> ReadLimits {
+        ReadLimits {
+            max_cell_bytes: self.max_cell_bytes,
+            max_row_bytes: self.max_row_bytes,
+        }
+    }
 }
 
 impl LimitsArgs {
@@ -178,6 +203,8 @@ impl LimitsArgs {
             max_field_chars: self.max_field_chars,
             max_parse_chars: self.max_parse_chars,
             max_convert_items: self.max_convert_items,
+            max_cell_bytes: self.list.max_cell_bytes,
+            max_row_bytes: self.list.max_row_bytes,
         }
     }
 }
@@ -397,6 +424,13 @@ pub struct AssignArgs {
     /// Rows decided and committed together (one transaction each).
     #[arg(long, default_value_t = crate::assign::DEFAULT_BATCH_ROWS)]
     pub batch_rows: usize,
+    #[command(flatten)]
+    pub list: ListLimitsArgs,
+    /// CSV answers: prefix with ' every cell that starts with =, +, -, @, a tab or a carriage
+    /// return, so that a spreadsheet shows it as text instead of running it as a formula.
+    /// Off by default: the answer gives back every cell as it came.
+    #[arg(long)]
+    pub csv_safe: bool,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -7,7 +7,8 @@ use super::{CliError, open_registry};
 use crate::progress::Progress;
 
 pub(super) async fn assign(args: AssignArgs) -> Result<(), CliError> {
-    use crate::assign::{self, AssignSettings, format::Format};
+    use crate::assign::format::{self, Format, FormatError};
+    use crate::assign::{self, AssignError, AssignSettings};
     use std::io::Write as _;
     let format = match args.format {
         Some(format) => Format::from(format),
@@ -18,8 +19,6 @@ pub(super) async fn assign(args: AssignArgs) -> Result<(), CliError> {
             ))
         })?,
     };
-    let registry = Arc::new(open_registry(&args.data).await?);
-
     let reading_stdin = args.input.as_os_str() == "-";
     let (input, total_bytes): (Box<dyn std::io::Read + Send>, u64) = if reading_stdin {
         (Box::new(std::io::stdin()), 0)
@@ -34,6 +33,19 @@ pub(super) async fn assign(args: AssignArgs) -> Result<(), CliError> {
         inner: input,
         progress: progress.clone(),
     };
+    // A list refused at its start fails here, by the reader's own rules, before the registry
+    // loads and before the output file is made; the list is then read from its first byte.
+    let read_limits = args.list.read_limits();
+    let (verdict, input) =
+        tokio::task::spawn_blocking(move || format::peek_list(format, input, read_limits))
+            .await
+            .map_err(|source| CliError::Task {
+                task: "reading the list",
+                source,
+            })?
+            .map_err(|error| CliError::file(&args.input, error))?;
+    verdict.map_err(|refusal| AssignError::from(FormatError::from(refusal)))?;
+    let registry = Arc::new(open_registry(&args.data).await?);
     let output: Box<dyn std::io::Write + Send> = match &args.output {
         Some(path) => {
             Box::new(std::fs::File::create(path).map_err(|error| CliError::file(path, error))?)
@@ -46,6 +58,10 @@ pub(super) async fn assign(args: AssignArgs) -> Result<(), CliError> {
             dry_run: args.dry_run,
         },
         batch_rows: args.batch_rows.max(1),
+        read_limits,
+        writer: assign::format::WriterOptions {
+            csv_safe: args.csv_safe,
+        },
         ..AssignSettings::default()
     };
     let (summary, mut output) =

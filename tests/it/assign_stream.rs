@@ -29,7 +29,7 @@ trials! {
         a_chunked_body_over_the_limit_ends_after_the_rows_it_read,
         a_client_uploading_past_the_limit_reads_the_whole_answer,
         a_declared_length_over_the_limit_answers_413_before_any_byte,
-        a_csv_without_lat_or_lon_answers_422_before_any_byte,
+        a_list_refused_at_its_start_answers_422_before_any_byte,
         a_complete_list_ends_with_the_complete_trailer_and_nothing_else,
     ],
     postgres: [
@@ -335,10 +335,11 @@ async fn a_declared_length_over_the_limit_answers_413_before_any_byte() {
     drop(sender);
 }
 
-/// A CSV header without `lat` or `lon` (or an alias) is refused 422 as soon as the header
-/// line has come, naming what is missing; with both, a header-only list answers 200 with
-/// the header only.
-async fn a_csv_without_lat_or_lon_answers_422_before_any_byte() {
+/// A list refused at its start is refused 422 as soon as its start has come, before the body
+/// ends: a CSV header without `lat` or `lon` (or an alias), naming what is missing, one with a
+/// column the answer adds or two columns for one thing, naming the later, and a UTF-16 list
+/// of any format. With `lat` and `lon`, a header-only list answers 200 with the header only.
+async fn a_list_refused_at_its_start_answers_422_before_any_byte() {
     let (_db, registry) = seeded_registry(&Backend::Sqlite, 300).await;
     let server = serve(registry, Limits::default()).await;
     for (header, missing) in [
@@ -372,6 +373,36 @@ async fn a_csv_without_lat_or_lon_answers_422_before_any_byte() {
                 .all(|error| error["code"] == "missing_column"),
             "{problem}"
         );
+        drop(sender);
+    }
+    for (content_type, start, field, code) in [
+        (
+            "text/csv",
+            &b"id,lat,lon,Code\n"[..],
+            "Code",
+            "reserved_column",
+        ),
+        (
+            "text/csv",
+            b"lat,lon,Latitude\r\n",
+            "Latitude",
+            "duplicate_column",
+        ),
+        ("text/csv", b"\xFE\xFF\0i", "body", "encoding"),
+        ("application/json", b"\xFF\xFE[\0", "body", "encoding"),
+    ] {
+        let (sender, body) = streamed_body();
+        sender
+            .unbounded_send(Bytes::from_static(start))
+            .expect("send");
+        let request = assign_request(server.client(), "/v1/assign", content_type, body);
+        let response = tokio::time::timeout(HEAD_WITHIN, server.client().open(request))
+            .await
+            .unwrap_or_else(|_| panic!("{start:?}: no answer before the body ended"))
+            .expect("an answer");
+        let response = HttpClient::read_rest(response).await.expect("the answer");
+        let problem = assert_problem(&response, 422, Some(field));
+        assert_eq!(problem["errors"][0]["code"], code, "{problem}");
         drop(sender);
     }
     let empty = post_list(&server, "/v1/assign", "text/csv", "").await;

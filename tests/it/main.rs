@@ -6,6 +6,7 @@ mod helpers;
 mod address_writes;
 mod api;
 mod assign;
+mod assign_lists;
 mod assign_safety;
 mod assign_stream;
 mod bench_cmd;
@@ -30,6 +31,7 @@ fn main() -> std::process::ExitCode {
         address_writes::trials(),
         api::trials(),
         assign::trials(),
+        assign_lists::trials(),
         assign_safety::trials(),
         assign_stream::trials(),
         bench_cmd::trials(),

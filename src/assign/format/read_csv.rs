@@ -1,100 +1,355 @@
-//! CSV rows: the header line, its separator and BOM, then one record at a time.
+//! CSV rows: the header (found by [`ListPeeker`](super::ListPeeker)), then one record at a
+//! time.
+//!
+//! Records are parsed by `csv_core` into buffers that never grow past the row limit: a
+//! record over it is parsed to its end and dropped as it comes, so a 200 MB cell costs no
+//! more memory than a small one, and the next row is read as usual. The header is parsed by
+//! the same [`RecordReader`], and checked once, by [`accept_header`].
 
 use csv::ByteRecord;
-use std::io::{self, BufRead, Read};
+use std::collections::HashMap;
+use std::io::{self, BufRead};
 
 use super::{
-    BoxedInput, CsvHeader, CsvHeaderPeek, FIELD_COUNT, Field, FormatError, InputRow,
-    MAX_HEADER_SCAN_BYTES, Original, ReadError, RowErrorCode, RowFields, UTF8_BOM, clean_text,
-    fill_buffer,
+    BoxedInput, CsvHeader, FIELD_COUNT, Field, InputRow, ListError, Original, ReadError,
+    ReadLimits, RowErrorCode, RowFields, clean_text, fill_buffer, is_output_column,
+    normalized_name,
 };
 
+/// Reads CSV records with `csv_core`, fed the input a part at a time; see the module docs.
+#[derive(Debug)]
+pub(super) struct RecordReader {
+    parser: csv_core::Reader,
+    limits: ReadLimits,
+    /// The unquoted bytes of the current record's fields, and where each field ends.
+    fields: Vec<u8>,
+    ends: Vec<usize>,
+    n_out: usize,
+    n_ends: usize,
+    /// Input bytes of the current record so far.
+    n_in: usize,
+    /// The line the current record started on, once it has.
+    line: Option<u64>,
+}
+
+/// One record as the parser gave it.
+pub(super) enum Record {
+    Fields(ByteRecord),
+    /// Over the row limit: its bytes were dropped as they came.
+    TooLarge {
+        line: u64,
+    },
+}
+
+/// What a part of the input completed.
+pub(super) enum Parsed {
+    /// Every byte was taken and the record goes on.
+    NeedMore,
+    Record(Record),
+    /// The input ended between records.
+    End,
+}
+
+impl RecordReader {
+    pub(super) fn new(separator: u8, limits: ReadLimits) -> RecordReader {
+        RecordReader {
+            parser: csv_core::ReaderBuilder::new().delimiter(separator).build(),
+            limits,
+            fields: Vec::new(),
+            ends: Vec::new(),
+            n_out: 0,
+            n_ends: 0,
+            n_in: 0,
+            line: None,
+        }
+    }
+
+    /// Whether the record being read is over the row limit already.
+    pub(super) fn over_limit(&self) -> bool {
+        self.n_in > self.limits.max_row_bytes
+    }
+
+    /// Parses the next bytes of the input (empty: the input has ended); returns how many it
+    /// took and what they completed.
+    pub(super) fn feed(&mut self, input: &[u8]) -> (usize, Parsed) {
+        use csv_core::ReadRecordResult;
+        let line = *self.line.get_or_insert(self.parser.line());
+        let mut used = 0;
+        loop {
+            // All taken: an empty slice would tell the parser the input has ended.
+            if used == input.len() && !input.is_empty() {
+                return (used, Parsed::NeedMore);
+            }
+            if self.n_out == self.fields.len() {
+                // Output never outgrows input, so a row within the limit fits in limit + 1.
+                let size = (self.n_out * 2)
+                    .max(1024)
+                    .min(self.limits.max_row_bytes.saturating_add(1));
+                self.fields.resize(size, 0);
+            }
+            if self.n_ends == self.ends.len() {
+                self.ends.resize((self.n_ends * 2).max(64), 0);
+            }
+            let (result, used_in, used_out, used_ends) = self.parser.read_record(
+                input.get(used..).unwrap_or_default(),
+                &mut self.fields[self.n_out..],
+                &mut self.ends[self.n_ends..],
+            );
+            used += used_in;
+            self.n_in = self.n_in.saturating_add(used_in);
+            self.n_out += used_out;
+            self.n_ends += used_ends;
+            if self.over_limit() {
+                // Drop what this record gave so far; the parser keeps its place.
+                (self.n_out, self.n_ends) = (0, 0);
+            }
+            match result {
+                ReadRecordResult::InputEmpty => return (used, Parsed::NeedMore),
+                ReadRecordResult::OutputFull | ReadRecordResult::OutputEndsFull => {}
+                ReadRecordResult::Record => return (used, Parsed::Record(self.take(line))),
+                ReadRecordResult::End => return (used, Parsed::End),
+            }
+        }
+    }
+
+    /// The record just ended, and a fresh start for the next.
+    fn take(&mut self, line: u64) -> Record {
+        let record = if self.over_limit() {
+            Record::TooLarge { line }
+        } else {
+            let mut record = ByteRecord::with_capacity(self.n_out, self.n_ends);
+            let mut start = 0;
+            for &end in &self.ends[..self.n_ends] {
+                record.push_field(self.fields.get(start..end).unwrap_or_default());
+                start = end;
+            }
+            let mut position = csv::Position::new();
+            position.set_line(line);
+            record.set_position(Some(position));
+            Record::Fields(record)
+        };
+        (self.n_out, self.n_ends, self.n_in, self.line) = (0, 0, 0, None);
+        record
+    }
+}
+
 pub(super) struct CsvRows<'a> {
-    reader: csv::Reader<io::Chain<io::Cursor<Vec<u8>>, BoxedInput<'a>>>,
-    pub(super) header: Option<CsvHeader>,
-    /// For each known field, the column it is read from.
-    field_columns: [Option<usize>; FIELD_COUNT],
-    record: ByteRecord,
+    /// What follows the header.
+    input: BoxedInput<'a>,
+    parser: RecordReader,
+    limits: ReadLimits,
+    pub(super) header: CsvHeader,
     row_number: u64,
-    /// Set after a fault the csv reader cannot continue from.
-    stopped: bool,
 }
 
 impl<'a> CsvRows<'a> {
-    pub(super) fn new(mut input: BoxedInput<'a>) -> Result<CsvRows<'a>, FormatError> {
-        // The separator must be known before the csv reader starts, so the header line is read
-        // ahead and handed back to the csv reader in front of the rest of the input.
-        let (read_ahead, header_line) = read_header_line(&mut input)?;
-        let separator = detect_separator(read_ahead.get(header_line).unwrap_or_default());
-        let mut reader = csv::ReaderBuilder::new()
-            .delimiter(separator)
-            .has_headers(false)
-            .flexible(true)
-            .from_reader(io::Cursor::new(read_ahead).chain(input));
-        let mut record = ByteRecord::new();
-        let header = if reader.read_byte_record(&mut record)? {
-            Some(CsvHeader {
-                columns: header_columns(&record),
-                separator,
-            })
-        } else {
-            None
-        };
-        let mut field_columns = [None; FIELD_COUNT];
-        for (index, column) in header
-            .iter()
-            .flat_map(|header| header.columns.iter())
-            .enumerate()
-        {
-            if let Some(field) = Field::from_name(column) {
-                field_columns[field.index()].get_or_insert(index);
-            }
-        }
-        Ok(CsvRows {
-            reader,
+    /// The rows after `header`, read by `parser` (the one that read the header) from `input`.
+    pub(super) fn new(
+        input: BoxedInput<'a>,
+        parser: RecordReader,
+        header: CsvHeader,
+        limits: ReadLimits,
+    ) -> CsvRows<'a> {
+        CsvRows {
+            input,
+            parser,
+            limits,
             header,
-            field_columns,
-            record,
             row_number: 0,
-            stopped: false,
-        })
+        }
     }
 
-    pub(super) fn next_row(&mut self) -> Result<Option<InputRow>, FormatError> {
-        let Some(header) = self.header.as_ref().filter(|_| !self.stopped) else {
+    pub(super) fn next_row(&mut self) -> io::Result<Option<InputRow>> {
+        let Some(record) = self.read_record()? else {
             return Ok(None);
         };
-        match self.reader.read_byte_record(&mut self.record) {
-            Ok(true) => {}
-            Ok(false) => return Ok(None),
-            Err(error) if error.is_io_error() => return Err(error.into()),
-            Err(error) => {
-                // Not reachable with flexible byte records, but if csv ever reports a fault its
-                // position is unreliable: report it as a row and stop rather than loop on it.
-                self.stopped = true;
+        self.row_number += 1;
+        let row_number = self.row_number;
+        let record = match record {
+            Record::Fields(record) => record,
+            Record::TooLarge { line } => {
                 return Ok(Some(InputRow {
-                    row_number: self.row_number + 1,
+                    row_number,
                     fields: Err(ReadError {
-                        code: RowErrorCode::InvalidCsv,
-                        message: format!("the CSV cannot be read past this point: {error}"),
+                        code: RowErrorCode::RowTooLarge,
+                        message: format!(
+                            "row {row_number} (line {line}) is larger than {} bytes",
+                            self.limits.max_row_bytes
+                        ),
                     }),
                     original: Original::Absent,
                 }));
             }
+        };
+        let columns = &self.header.columns;
+        if let Some(error) = oversized_cell(&record, columns, self.limits, row_number) {
+            // The row is answered with its over-large cells emptied: the rest, its id
+            // included, still lines up with the input.
+            let emptied: ByteRecord = record
+                .iter()
+                .map(|cell| {
+                    if cell.len() > self.limits.max_cell_bytes {
+                        &b""[..]
+                    } else {
+                        cell
+                    }
+                })
+                .collect();
+            return Ok(Some(InputRow {
+                row_number,
+                fields: Err(error),
+                original: Original::Csv(emptied),
+            }));
         }
-        self.row_number += 1;
+        let separator = self.header.separator;
         let fields = csv_fields(
-            &self.record,
-            header.columns.len(),
-            &self.field_columns,
-            self.row_number,
-        );
+            &record,
+            columns.len(),
+            &self.header.field_columns,
+            row_number,
+        )
+        .map_err(|error| with_surplus(error, &record, columns.len(), separator));
         Ok(Some(InputRow {
-            row_number: self.row_number,
+            row_number,
             fields,
-            original: Original::Csv(self.record.clone()),
+            original: Original::Csv(record),
         }))
     }
+
+    /// The next record, `None` at the end of the input.
+    fn read_record(&mut self) -> io::Result<Option<Record>> {
+        loop {
+            fill_buffer(&mut self.input)?;
+            let available = self.input.buffer();
+            let (used, parsed) = self.parser.feed(available);
+            self.input.consume(used);
+            match parsed {
+                Parsed::NeedMore => {}
+                Parsed::Record(record) => return Ok(Some(record)),
+                Parsed::End => return Ok(None),
+            }
+        }
+    }
+}
+
+/// The one check of a CSV header, for the reader and for the server's look before it
+/// answers: the columns as text, and the column of each known field. A column the answer
+/// adds refuses the list (it would be overwritten), so do two columns for one thing
+/// ([`field_columns`]), and so does a header without a `lat` or a `lon` column: no row of it
+/// could be assigned, and a list of `missing_coordinate` rows would only hide the mistake.
+pub(super) fn accept_header(record: &ByteRecord, separator: u8) -> Result<CsvHeader, ListError> {
+    let columns: Vec<String> = record
+        .iter()
+        .map(|column| String::from_utf8_lossy(column).into_owned())
+        .collect();
+    if let Some(column) = columns.iter().find(|column| is_output_column(column)) {
+        let column = column.trim().to_owned();
+        return Err(ListError::ReservedColumn { column });
+    }
+    let field_columns = field_columns(&columns)?;
+    let missing: Vec<&'static str> = [Field::Lat, Field::Lon]
+        .into_iter()
+        .filter(|field| field_columns[field.index()].is_none())
+        .map(Field::name)
+        .collect();
+    if !missing.is_empty() {
+        return Err(ListError::MissingColumn { columns: missing });
+    }
+    Ok(CsvHeader {
+        columns,
+        separator,
+        field_columns,
+    })
+}
+
+/// For each known field, the column it is read from; two columns with one name, or naming
+/// one field, refuse the list.
+fn field_columns(columns: &[String]) -> Result<[Option<usize>; FIELD_COUNT], ListError> {
+    let mut by_field = [None; FIELD_COUNT];
+    let mut by_name: HashMap<String, usize> = HashMap::new();
+    for (index, column) in columns.iter().enumerate() {
+        let duplicate = |first: usize, meaning: &str| ListError::DuplicateColumn {
+            column: column.trim().to_owned(),
+            first: columns.get(first).map_or("", |name| name.trim()).to_owned(),
+            meaning: meaning.to_owned(),
+        };
+        let name = normalized_name(column);
+        if !name.is_empty()
+            && let Some(&first) = by_name.get(&name)
+        {
+            return Err(duplicate(first, &name));
+        }
+        if let Some(field) = Field::from_name(column) {
+            if let Some(first) = by_field[field.index()] {
+                return Err(duplicate(first, field.name()));
+            }
+            by_field[field.index()] = Some(index);
+        }
+        by_name.insert(name, index);
+    }
+    Ok(by_field)
+}
+
+/// A `column_count` error of a row with more fields than the header keeps those fields, as
+/// CSV, in its message.
+fn with_surplus(
+    mut error: ReadError,
+    record: &ByteRecord,
+    header_width: usize,
+    separator: u8,
+) -> ReadError {
+    if error.code != RowErrorCode::ColumnCount || record.len() <= header_width {
+        return error;
+    }
+    let mut writer = csv::WriterBuilder::new()
+        .delimiter(separator)
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(Vec::new());
+    let surplus = record
+        .iter()
+        .skip(header_width)
+        .map(String::from_utf8_lossy);
+    let written = writer
+        .write_record(surplus.map(|field| field.into_owned()))
+        .ok()
+        .and_then(|()| writer.into_inner().ok());
+    if let Some(bytes) = written {
+        let text = String::from_utf8_lossy(&bytes);
+        error.message = format!(
+            "{}; the fields past the header: {}",
+            error.message,
+            text.trim_end_matches('\n')
+        );
+    }
+    error
+}
+
+/// A `cell_too_large` error naming the first cell of `record` over the cell limit.
+fn oversized_cell(
+    record: &ByteRecord,
+    columns: &[String],
+    limits: ReadLimits,
+    row_number: u64,
+) -> Option<ReadError> {
+    let (index, cell) = record
+        .iter()
+        .enumerate()
+        .find(|(_, cell)| cell.len() > limits.max_cell_bytes)?;
+    let column = columns
+        .get(index)
+        .map_or_else(|| format!("{}", index + 1), |name| format!("{name:?}"));
+    let line = record
+        .position()
+        .map(|position| format!(" (line {})", position.line()))
+        .unwrap_or_default();
+    Some(ReadError {
+        code: RowErrorCode::CellTooLarge,
+        message: format!(
+            "row {row_number}{line}, column {column}: {} bytes, at most {} per cell",
+            cell.len(),
+            limits.max_cell_bytes
+        ),
+    })
 }
 
 pub(super) fn csv_fields(
@@ -157,212 +412,6 @@ pub(super) const FIELD_ORDER: [Field; FIELD_COUNT] = [
     Field::Address,
 ];
 
-/// Finds the header line, fed the input a part at a time: the first non-blank line, whose
-/// end is a line end outside double quotes. The one rule for the reader and for the server's
-/// look at the header before it answers.
-#[derive(Debug, Default)]
-pub(super) struct HeaderScan {
-    /// Bytes fed so far.
-    scanned: usize,
-    /// Where the current line starts.
-    line_start: usize,
-    in_quotes: bool,
-}
-
-impl HeaderScan {
-    /// Scans the next part of the input; returns the header line's range once its end is in
-    /// `part` (offsets from the start of the input, the end not included).
-    pub(super) fn feed(&mut self, part: &[u8]) -> Option<std::ops::Range<usize>> {
-        for (offset, &byte) in part.iter().enumerate() {
-            match byte {
-                b'"' => self.in_quotes = !self.in_quotes,
-                b'\r' | b'\n' if !self.in_quotes => {
-                    let line_end = self.scanned + offset;
-                    if line_end > self.line_start {
-                        self.scanned = line_end;
-                        return Some(self.line_start..line_end);
-                    }
-                    self.line_start = line_end + 1;
-                }
-                _ => {}
-            }
-        }
-        self.scanned += part.len();
-        None
-    }
-
-    /// The header line when the input ends before a line end: what follows the blank lines.
-    pub(super) fn at_end(&self) -> std::ops::Range<usize> {
-        self.line_start.min(self.scanned)..self.scanned
-    }
-}
-
-/// Reads up to the end of the first non-blank line (a line end inside double quotes does not
-/// count). Returns everything read, BOM removed, and where the header line lies in it.
-pub(super) fn read_header_line(
-    input: &mut BoxedInput<'_>,
-) -> io::Result<(Vec<u8>, std::ops::Range<usize>)> {
-    let bom_bytes_read = skip_utf8_bom(input)?;
-    let mut read_ahead = if bom_bytes_read < UTF8_BOM.len() {
-        UTF8_BOM[..bom_bytes_read].to_vec()
-    } else {
-        Vec::new()
-    };
-    let mut scan = HeaderScan::default();
-    // A partial BOM is content: scan it too.
-    let mut header = scan.feed(&read_ahead);
-    while header.is_none() && read_ahead.len() < MAX_HEADER_SCAN_BYTES {
-        fill_buffer(input)?;
-        let chunk = input.buffer();
-        if chunk.is_empty() {
-            break;
-        }
-        header = scan.feed(chunk);
-        let taken = match &header {
-            Some(line) => line.end - read_ahead.len(),
-            None => chunk.len(),
-        };
-        read_ahead.extend_from_slice(&chunk[..taken]);
-        input.consume(taken);
-    }
-    let header = header.unwrap_or_else(|| scan.at_end());
-    Ok((read_ahead, header))
-}
-
-/// Looks at the first bytes of a CSV list, as they come, for the header the reader will
-/// find: the same BOM, blank-line, quote and separator rules, on the same bytes.
-#[derive(Debug, Default)]
-pub struct CsvHeaderPeeker {
-    bytes: Vec<u8>,
-    /// Where the content starts (after a BOM), once enough bytes came to tell.
-    content_start: Option<usize>,
-    scan: HeaderScan,
-    /// The header line, once its end came.
-    line: Option<std::ops::Range<usize>>,
-    /// How many bytes there were at the last parse that found the record still open: the
-    /// next parse waits until they have doubled, so that a header that never closes costs
-    /// linear time however it is cut up.
-    parsed_at: usize,
-}
-
-impl CsvHeaderPeeker {
-    pub fn new() -> CsvHeaderPeeker {
-        CsvHeaderPeeker::default()
-    }
-
-    /// The bytes pushed so far.
-    pub fn len(&self) -> usize {
-        self.bytes.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.bytes.is_empty()
-    }
-
-    /// Takes the next part of the input; says whether the header is known yet.
-    pub fn push(&mut self, part: &[u8]) -> CsvHeaderPeek {
-        self.bytes.extend_from_slice(part);
-        if self.content_start.is_none() {
-            let known = UTF8_BOM.len().min(self.bytes.len());
-            if self.bytes[..known] == UTF8_BOM[..known] && known < UTF8_BOM.len() {
-                // The first bytes of a BOM: the rest decides whether it is one.
-                return CsvHeaderPeek::NeedMore;
-            }
-            let start = if self.bytes.starts_with(UTF8_BOM) {
-                UTF8_BOM.len()
-            } else {
-                0
-            };
-            self.content_start = Some(start);
-            self.line = self.scan.feed(&self.bytes[start..]);
-        } else if self.line.is_none() {
-            self.line = self.scan.feed(part);
-        }
-        if self.line.is_none() || self.bytes.len() < 2 * self.parsed_at {
-            return CsvHeaderPeek::NeedMore;
-        }
-        match self.parse(false) {
-            CsvHeaderPeek::NeedMore => {
-                self.parsed_at = self.bytes.len();
-                CsvHeaderPeek::NeedMore
-            }
-            known => known,
-        }
-    }
-
-    /// The input ended: the header is what the bytes hold, if anything.
-    pub fn finish(&mut self) -> CsvHeaderPeek {
-        if self.content_start.is_none() {
-            let start = if self.bytes.starts_with(UTF8_BOM) {
-                UTF8_BOM.len()
-            } else {
-                0
-            };
-            self.content_start = Some(start);
-            self.line = self.scan.feed(&self.bytes[start..]);
-        }
-        if self.line.is_none() {
-            self.line = Some(self.scan.at_end());
-        }
-        self.parse(true)
-    }
-
-    /// Gives back every byte pushed, for the reader to read from the start.
-    pub fn into_bytes(self) -> Vec<u8> {
-        self.bytes
-    }
-
-    fn parse(&self, complete: bool) -> CsvHeaderPeek {
-        let (Some(start), Some(line)) = (self.content_start, self.line.clone()) else {
-            return CsvHeaderPeek::NeedMore;
-        };
-        let content = self.bytes.get(start..).unwrap_or_default();
-        let separator = detect_separator(content.get(line.clone()).unwrap_or_default());
-        let from_line = content.get(line.start..).unwrap_or_default();
-        // Before the input ends, a byte is put after what came: a record it joins was still
-        // open (a quoted field going on past the line end), and more input could change it.
-        let sentinel: &[u8] = if complete { b"" } else { b"\0" };
-        let mut reader = csv::ReaderBuilder::new()
-            .delimiter(separator)
-            .has_headers(false)
-            .flexible(true)
-            .from_reader(from_line.chain(sentinel));
-        let mut record = ByteRecord::new();
-        match reader.read_byte_record(&mut record) {
-            Ok(true) if !complete && reader.position().byte() > from_line.len() as u64 => {
-                CsvHeaderPeek::NeedMore
-            }
-            Ok(true) => CsvHeaderPeek::Header(CsvHeader {
-                columns: header_columns(&record),
-                separator,
-            }),
-            Ok(false) if complete => CsvHeaderPeek::NoHeader,
-            // Reading bytes in memory does not fail; more input decides.
-            Ok(false) | Err(_) => CsvHeaderPeek::NeedMore,
-        }
-    }
-}
-
-pub(super) fn header_columns(record: &ByteRecord) -> Vec<String> {
-    record
-        .iter()
-        .map(|column| String::from_utf8_lossy(column).into_owned())
-        .collect()
-}
-
-/// Consumes a leading UTF-8 BOM. Returns how many bytes of it were there: fewer than three
-/// means the input does not start with a BOM and those bytes are content.
-pub(super) fn skip_utf8_bom(input: &mut BoxedInput<'_>) -> io::Result<usize> {
-    for (matched, &expected) in UTF8_BOM.iter().enumerate() {
-        fill_buffer(input)?;
-        if input.buffer().first() != Some(&expected) {
-            return Ok(matched);
-        }
-        input.consume(1);
-    }
-    Ok(UTF8_BOM.len())
-}
-
 pub(super) fn detect_separator(header_line: &[u8]) -> u8 {
     let mut in_quotes = false;
     let (mut commas, mut semicolons) = (0_usize, 0_usize);
@@ -375,4 +424,34 @@ pub(super) fn detect_separator(header_line: &[u8]) -> u8 {
         }
     }
     if semicolons > commas { b';' } else { b',' }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Format, read_rows_with};
+    use super::*;
+
+    #[test]
+    fn a_row_over_the_limit_is_never_held_whole() {
+        let limits = ReadLimits {
+            max_cell_bytes: 1024,
+            max_row_bytes: 64 * 1024,
+        };
+        let mut input = b"id,lat,lon,note\na,1,2,".to_vec();
+        input.extend(std::iter::repeat_n(b'x', 8 * 1024 * 1024));
+        input.extend_from_slice(b"\nb,1,2,ok\n");
+        let mut rows = read_rows_with(Format::Csv, io::Cursor::new(input), limits).expect("header");
+        let first = rows.next().expect("a row").expect("reads");
+        assert_eq!(
+            first.fields.expect_err("too large").code,
+            RowErrorCode::RowTooLarge
+        );
+        let super::super::Rows::Csv(csv_rows) = &rows.rows else {
+            panic!("CSV rows");
+        };
+        assert!(csv_rows.parser.fields.len() <= limits.max_row_bytes + 1);
+        let second = rows.next().expect("a row").expect("reads");
+        assert_eq!(second.fields.expect("fine").id.as_deref(), Some("b"));
+        assert!(rows.next().is_none());
+    }
 }

@@ -4,10 +4,9 @@
 use serde_json::{Map, Value};
 use std::io::{self, BufRead};
 
-use super::read_csv::skip_utf8_bom;
 use super::{
-    BoxedInput, FIELD_COUNT, Field, InputRow, Original, ReadError, RowErrorCode, RowFields,
-    UTF8_BOM, clean_text, describe_byte, fill_buffer,
+    BoxedInput, FIELD_COUNT, Field, InputRow, OUTPUT_COLUMNS, Original, ReadError, ReadLimits,
+    RowErrorCode, RowFields, UTF8_BOM, clean_text, describe_byte, fill_buffer,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,16 +29,18 @@ pub(super) struct JsonRows<'a> {
     state: JsonState,
     element: Vec<u8>,
     row_number: u64,
+    limits: ReadLimits,
 }
 
 impl<'a> JsonRows<'a> {
-    pub(super) fn new(input: BoxedInput<'a>) -> JsonRows<'a> {
+    pub(super) fn new(input: BoxedInput<'a>, limits: ReadLimits) -> JsonRows<'a> {
         JsonRows {
             input,
             position: 0,
             state: JsonState::Start,
             element: Vec::new(),
             row_number: 0,
+            limits,
         }
     }
 
@@ -176,6 +177,8 @@ impl<'a> JsonRows<'a> {
         self.element.push(first);
         self.consume(1);
         let mut scan = ValueScan::new(first);
+        // An element over the row limit is scanned to its end but not kept.
+        let mut size = 1_usize;
         let complete = loop {
             fill_buffer(&mut self.input)?;
             let chunk = self.input.buffer();
@@ -183,7 +186,12 @@ impl<'a> JsonRows<'a> {
                 break scan.is_complete_at_end();
             }
             let (used, complete) = scan.feed(chunk);
-            self.element.extend_from_slice(&chunk[..used]);
+            size = size.saturating_add(used);
+            if size <= self.limits.max_row_bytes {
+                self.element.extend_from_slice(&chunk[..used]);
+            } else {
+                self.element = Vec::new();
+            }
             self.consume(used);
             if complete {
                 break true;
@@ -195,13 +203,20 @@ impl<'a> JsonRows<'a> {
         self.row_number += 1;
         self.state = JsonState::SeparatorOrEnd;
         let row_number = self.row_number;
+        if size > self.limits.max_row_bytes {
+            return Ok(row_too_large(
+                row_number,
+                format!("row {row_number} (from byte offset {start})"),
+                self.limits,
+            ));
+        }
         let parsed = serde_json::from_slice::<Value>(&self.element).map_err(|error| ReadError {
             code: RowErrorCode::InvalidJson,
             message: format!(
                 "row {row_number} (from byte offset {start}) is not valid JSON: {error}"
             ),
         });
-        Ok(row_from_json(row_number, parsed))
+        Ok(row_from_json(row_number, parsed, self.limits))
     }
 
     fn truncated(&mut self) -> InputRow {
@@ -309,12 +324,56 @@ pub(super) fn is_scalar_end(byte: u8) -> bool {
     )
 }
 
-pub(super) fn row_from_json(row_number: u64, parsed: Result<Value, ReadError>) -> InputRow {
+pub(super) fn row_from_json(
+    row_number: u64,
+    parsed: Result<Value, ReadError>,
+    limits: ReadLimits,
+) -> InputRow {
     let (fields, original) = match parsed {
-        Ok(Value::Object(object)) => (
-            fields_from_object(&object, row_number),
-            Original::Json(object),
-        ),
+        Ok(Value::Object(mut object)) if has_output_key(&object) => {
+            let reserved: Vec<String> = OUTPUT_COLUMNS
+                .iter()
+                .filter_map(|key| object.shift_remove(*key).map(|_| format!("{key:?}")))
+                .collect();
+            let error = ReadError {
+                code: RowErrorCode::ReservedColumn,
+                message: format!(
+                    "row {row_number} has {} {}, which the answer adds; rename or remove it",
+                    if reserved.len() == 1 {
+                        "the key"
+                    } else {
+                        "the keys"
+                    },
+                    reserved.join(", ")
+                ),
+            };
+            // Answered with its other keys; the answer's own come after them.
+            (Err(error), Original::Json(object))
+        }
+        Ok(Value::Object(mut object)) => match oversized_keys(&object, limits) {
+            oversized if oversized.is_empty() => (
+                fields_from_object(&object, row_number),
+                Original::Json(object),
+            ),
+            oversized => {
+                let (key, size) = &oversized[0];
+                let error = ReadError {
+                    code: RowErrorCode::CellTooLarge,
+                    message: format!(
+                        "row {row_number}, key {key:?}: {size} bytes, at most {} per cell",
+                        limits.max_cell_bytes
+                    ),
+                };
+                // Answered with the over-large values as null: the rest, its id included,
+                // is carried through.
+                for (key, _) in &oversized {
+                    if let Some(value) = object.get_mut(key) {
+                        *value = Value::Null;
+                    }
+                }
+                (Err(error), Original::Json(object))
+            }
+        },
         Ok(other) => (
             Err(ReadError {
                 code: RowErrorCode::NotAnObject,
@@ -334,18 +393,80 @@ pub(super) fn row_from_json(row_number: u64, parsed: Result<Value, ReadError>) -
     }
 }
 
+/// Whether `object` has a key the answer adds (spelled exactly).
+fn has_output_key(object: &Map<String, Value>) -> bool {
+    OUTPUT_COLUMNS.iter().any(|key| object.contains_key(*key))
+}
+
+/// The `row_too_large` row; `what` names the row and where it began.
+fn row_too_large(row_number: u64, what: String, limits: ReadLimits) -> InputRow {
+    InputRow {
+        row_number,
+        fields: Err(ReadError {
+            code: RowErrorCode::RowTooLarge,
+            message: format!("{what} is larger than {} bytes", limits.max_row_bytes),
+        }),
+        original: Original::Absent,
+    }
+}
+
+/// The keys whose values are over the cell limit, with their sizes as JSON text.
+fn oversized_keys(object: &Map<String, Value>, limits: ReadLimits) -> Vec<(String, usize)> {
+    object
+        .iter()
+        .filter_map(|(key, value)| {
+            let size = json_size(value);
+            (size > limits.max_cell_bytes).then(|| (key.clone(), size))
+        })
+        .collect()
+}
+
+/// The size of `value` as JSON text (a string's own bytes, without quotes or escapes).
+fn json_size(value: &Value) -> usize {
+    match value {
+        Value::String(text) => text.len(),
+        Value::Null | Value::Bool(_) | Value::Number(_) => 0,
+        Value::Array(_) | Value::Object(_) => {
+            let mut counter = ByteCounter(0);
+            // Writing to a counter cannot fail.
+            let _ = serde_json::to_writer(&mut counter, value);
+            counter.0
+        }
+    }
+}
+
+/// Counts the bytes written to it.
+struct ByteCounter(usize);
+
+impl io::Write for ByteCounter {
+    fn write(&mut self, buffer: &[u8]) -> io::Result<usize> {
+        self.0 = self.0.saturating_add(buffer.len());
+        Ok(buffer.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
 pub(super) fn fields_from_object(
     object: &Map<String, Value>,
     row_number: u64,
 ) -> Result<RowFields, ReadError> {
     let mut fields = RowFields::default();
-    let mut seen = [false; FIELD_COUNT];
+    let mut seen: [Option<&str>; FIELD_COUNT] = [None; FIELD_COUNT];
     for (key, value) in object {
         let Some(field) = Field::from_name(key) else {
             continue;
         };
-        if std::mem::replace(&mut seen[field.index()], true) {
-            continue;
+        if let Some(first) = seen[field.index()].replace(key) {
+            return Err(ReadError {
+                code: RowErrorCode::InvalidField,
+                message: format!(
+                    "row {row_number}: the keys {first:?} and {key:?} both name {:?}; keep one",
+                    field.name()
+                ),
+            });
         }
         let text = match value {
             Value::Null => None,
@@ -385,42 +506,89 @@ pub(super) struct NdjsonRows<'a> {
     line: Vec<u8>,
     line_number: u64,
     row_number: u64,
+    limits: ReadLimits,
 }
 
 impl<'a> NdjsonRows<'a> {
-    pub(super) fn new(input: BoxedInput<'a>) -> NdjsonRows<'a> {
+    pub(super) fn new(input: BoxedInput<'a>, limits: ReadLimits) -> NdjsonRows<'a> {
         NdjsonRows {
             input,
             line: Vec::new(),
             line_number: 0,
             row_number: 0,
+            limits,
         }
     }
 
     pub(super) fn next_row(&mut self) -> io::Result<Option<InputRow>> {
         loop {
-            self.line.clear();
-            if self.input.read_until(b'\n', &mut self.line)? == 0 {
+            let Some(size) = self.read_line()? else {
                 return Ok(None);
-            }
+            };
             self.line_number += 1;
             let mut line = self.line.as_slice();
             if self.line_number == 1 {
                 line = line.strip_prefix(UTF8_BOM).unwrap_or(line);
             }
             let line = line.trim_ascii();
-            if line.is_empty() {
+            if line.is_empty() && size <= self.limits.max_row_bytes {
                 continue;
             }
             self.row_number += 1;
             let (row_number, line_number) = (self.row_number, self.line_number);
+            if size > self.limits.max_row_bytes {
+                let what = format!("row {row_number} (line {line_number})");
+                return Ok(Some(row_too_large(row_number, what, self.limits)));
+            }
             let parsed = serde_json::from_slice::<Value>(line).map_err(|error| ReadError {
                 code: RowErrorCode::InvalidJson,
                 message: format!(
                     "row {row_number} (line {line_number}) is not valid JSON: {error}"
                 ),
             });
-            return Ok(Some(row_from_json(row_number, parsed)));
+            return Ok(Some(row_from_json(row_number, parsed, self.limits)));
         }
     }
+
+    /// Reads the next line into `self.line`, or as much of it as the row limit allows (the
+    /// rest is read and dropped); returns its whole size, `None` at the end of the input.
+    fn read_line(&mut self) -> io::Result<Option<usize>> {
+        self.line.clear();
+        let mut size = 0_usize;
+        loop {
+            fill_buffer(&mut self.input)?;
+            let chunk = self.input.buffer();
+            if chunk.is_empty() {
+                return Ok((size > 0).then_some(size));
+            }
+            let (used, ends) = match chunk.iter().position(|&byte| byte == b'\n') {
+                Some(newline) => (newline + 1, true),
+                None => (chunk.len(), false),
+            };
+            size = size.saturating_add(used);
+            if size <= self.limits.max_row_bytes.saturating_add(1) {
+                self.line.extend_from_slice(&chunk[..used]);
+            } else {
+                self.line.clear();
+            }
+            self.input.consume(used);
+            if ends {
+                // The line end itself does not count.
+                return Ok(Some(size - 1));
+            }
+        }
+    }
+}
+
+/// Consumes a leading UTF-8 BOM. Returns how many bytes of it were there: fewer than three
+/// means the input does not start with a BOM and those bytes are content.
+fn skip_utf8_bom(input: &mut BoxedInput<'_>) -> io::Result<usize> {
+    for (matched, &expected) in UTF8_BOM.iter().enumerate() {
+        fill_buffer(input)?;
+        if input.buffer().first() != Some(&expected) {
+            return Ok(matched);
+        }
+        input.consume(1);
+    }
+    Ok(UTF8_BOM.len())
 }

@@ -12,6 +12,16 @@ use super::{
     RowErrorCode, RowOutcome, normalized_name,
 };
 
+/// How the answer is written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WriterOptions {
+    /// CSV answers prefix with `'` every cell (header included) that starts with `=`, `+`,
+    /// `-`, `@`, a tab or a carriage return, so that a spreadsheet shows it as text instead
+    /// of running it as a formula (OWASP, CSV injection). Off by default: the answer then
+    /// gives back every cell as it came. The JSON formats are never changed.
+    pub csv_safe: bool,
+}
+
 /// Writes rows in the format they were read in.
 pub struct RowWriter<W: Write> {
     pub(super) target: Target<W>,
@@ -34,6 +44,24 @@ pub(super) struct CsvTarget<W: Write> {
     overwritten_by: Vec<Option<usize>>,
     /// The output columns appended after the input columns.
     appended: Vec<usize>,
+    /// Whether cells a spreadsheet would read as a formula get a leading `'`.
+    csv_safe: bool,
+}
+
+/// The first bytes that make a spreadsheet read a cell as a formula (OWASP, CSV injection).
+const FORMULA_STARTS: [u8; 6] = [b'=', b'+', b'-', b'@', b'\t', b'\r'];
+
+/// `cell`, with a `'` in front when `csv_safe` and it starts like a formula.
+fn safe_cell(cell: &[u8], csv_safe: bool) -> Cow<'_, [u8]> {
+    match cell.first() {
+        Some(first) if csv_safe && FORMULA_STARTS.contains(first) => {
+            let mut prefixed = Vec::with_capacity(cell.len() + 1);
+            prefixed.push(b'\'');
+            prefixed.extend_from_slice(cell);
+            Cow::Owned(prefixed)
+        }
+        _ => Cow::Borrowed(cell),
+    }
 }
 
 impl<W: Write> RowWriter<W> {
@@ -44,8 +72,22 @@ impl<W: Write> RowWriter<W> {
         csv_header: Option<&CsvHeader>,
         output: W,
     ) -> Result<RowWriter<W>, FormatError> {
+        RowWriter::with_options(format, csv_header, output, WriterOptions::default())
+    }
+
+    /// [`RowWriter::new`] with these options.
+    pub fn with_options(
+        format: Format,
+        csv_header: Option<&CsvHeader>,
+        output: W,
+        options: WriterOptions,
+    ) -> Result<RowWriter<W>, FormatError> {
         let target = match format {
-            Format::Csv => Target::Csv(Box::new(CsvTarget::new(csv_header, output)?)),
+            Format::Csv => Target::Csv(Box::new(CsvTarget::new(
+                csv_header,
+                output,
+                options.csv_safe,
+            )?)),
             Format::Json => {
                 let mut output = io::BufWriter::new(output);
                 output.write_all(b"[")?;
@@ -139,7 +181,11 @@ impl<W: Write> fmt::Debug for RowWriter<W> {
 }
 
 impl<W: Write> CsvTarget<W> {
-    fn new(csv_header: Option<&CsvHeader>, output: W) -> Result<CsvTarget<W>, FormatError> {
+    fn new(
+        csv_header: Option<&CsvHeader>,
+        output: W,
+        csv_safe: bool,
+    ) -> Result<CsvTarget<W>, FormatError> {
         let (columns, separator) = match csv_header {
             Some(header) => (header.columns.as_slice(), header.separator),
             None => (&[][..], b','),
@@ -159,7 +205,7 @@ impl<W: Write> CsvTarget<W> {
             .delimiter(separator)
             .from_writer(output);
         for column in columns {
-            writer.write_field(column)?;
+            writer.write_field(safe_cell(column.as_bytes(), csv_safe))?;
         }
         for &output_index in &appended {
             writer.write_field(OUTPUT_COLUMNS[output_index])?;
@@ -169,6 +215,7 @@ impl<W: Write> CsvTarget<W> {
             writer,
             overwritten_by,
             appended,
+            csv_safe,
         })
     }
 
@@ -177,18 +224,25 @@ impl<W: Write> CsvTarget<W> {
             Original::Csv(record) => Some(record),
             Original::Absent | Original::Json(_) => None,
         };
+        let csv_safe = self.csv_safe;
         for (index, overwritten_by) in self.overwritten_by.iter().enumerate() {
             match overwritten_by {
-                Some(output_index) => self.writer.write_field(output_text(texts, *output_index))?,
+                Some(output_index) => self.writer.write_field(safe_cell(
+                    output_text(texts, *output_index).as_bytes(),
+                    csv_safe,
+                ))?,
                 None => {
                     let bytes = original.and_then(|record| record.get(index)).unwrap_or(b"");
+                    let text = String::from_utf8_lossy(bytes);
                     self.writer
-                        .write_field(String::from_utf8_lossy(bytes).as_bytes())?;
+                        .write_field(safe_cell(text.as_bytes(), csv_safe))?;
                 }
             }
         }
         for &output_index in &self.appended {
-            self.writer.write_field(output_text(texts, output_index))?;
+            let text = output_text(texts, output_index);
+            self.writer
+                .write_field(safe_cell(text.as_bytes(), csv_safe))?;
         }
         self.writer.write_record(std::iter::empty::<&[u8]>())?;
         Ok(())
