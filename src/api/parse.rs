@@ -171,7 +171,9 @@ impl ReadingBody {
                     .and_then(|id| maps.ward(id).postcode)
                     .map(|postcode| postcode.to_string()),
             },
-            confidence: reading.confidence.clamp(0.0, 1.0),
+            // The parser scores in f32: four decimals say all it knows (0.95, not
+            // 0.949999988079071).
+            confidence: (reading.confidence.clamp(0.0, 1.0) * 10_000.0).round() / 10_000.0,
             ambiguous: reading.ambiguous,
             conflicts: reading
                 .conflicts
