@@ -9,8 +9,10 @@ mod admin;
 mod assign;
 mod bodies;
 mod codes;
+mod convert;
 pub mod error;
 mod ops;
+mod parse;
 mod patterns;
 mod reverse;
 mod server;
@@ -29,8 +31,10 @@ use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 use tower_http::trace::TraceLayer;
 
+pub use convert::ConvertItem;
 pub use error::{AppError, FieldError, Problem};
 pub use ops::ApiDoc;
+pub use parse::ParseBody;
 pub use server::{ConnectionLimits, serve};
 
 use crate::assign::format::ReadLimits;
@@ -58,6 +62,10 @@ pub struct Limits {
     pub max_concurrent_assign: usize,
     /// Longest text of one field, characters.
     pub max_field_chars: usize,
+    /// Longest address text `GET /v1/parse` reads (`q`), characters.
+    pub max_parse_chars: usize,
+    /// Most addresses in one `POST /v1/convert`.
+    pub max_convert_items: usize,
     /// Longest cell of an assign list, any column, bytes.
     pub max_cell_bytes: usize,
     /// Longest row of an assign list, bytes.
@@ -77,6 +85,8 @@ impl Limits {
         max_assign_bytes: 512 * 1024 * 1024,
         max_concurrent_assign: 4,
         max_field_chars: crate::assign::DEFAULT_MAX_FIELD_CHARS,
+        max_parse_chars: 1_000,
+        max_convert_items: 10_000,
         max_cell_bytes: ReadLimits::DEFAULT.max_cell_bytes,
         max_row_bytes: ReadLimits::DEFAULT.max_row_bytes,
     };
@@ -200,6 +210,8 @@ pub fn app(state: AppState) -> Router {
         .merge(codes::router())
         .merge(zones::router())
         .merge(admin::router())
+        .merge(parse::router())
+        .merge(convert::router())
         .merge(ops::router())
         .merge(writes)
         .fallback(|| async { AppError::NotFound("no such endpoint; see /openapi.json".to_owned()) })

@@ -24,10 +24,10 @@ use crate::address::{self, AddressParts, InputError};
 use crate::code::CodeError;
 use crate::point::LatLon;
 use crate::progress::Progress;
-use crate::zones::WrittenUnits;
 use crate::registry::{
     AssignFailure, AssignOptions, AssignOutcome, AssignRow, Registry, RegistryError,
 };
+use crate::zones::WrittenUnits;
 use format::{Format, FormatError, InputRow, ReadLimits, RowFields, RowWriter, WriterOptions};
 pub use outcome::{RowErrorCode, RowOutcome, RowStatus, RowWarning};
 

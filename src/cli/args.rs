@@ -156,6 +156,12 @@ pub struct LimitsArgs {
     /// Longest text of one address field, characters.
     #[arg(long, env = "VMAP_MAX_FIELD_CHARS", default_value_t = Limits::DEFAULT.max_field_chars)]
     pub max_field_chars: usize,
+    /// Longest address text GET /v1/parse reads, characters; longer answers 422.
+    #[arg(long, env = "VMAP_MAX_PARSE_CHARS", default_value_t = Limits::DEFAULT.max_parse_chars)]
+    pub max_parse_chars: usize,
+    /// Most addresses in one POST /v1/convert; more answer 413.
+    #[arg(long, env = "VMAP_MAX_CONVERT_ITEMS", default_value_t = Limits::DEFAULT.max_convert_items)]
+    pub max_convert_items: usize,
     #[command(flatten)]
     pub list: ListLimitsArgs,
 }
@@ -195,6 +201,8 @@ impl LimitsArgs {
             max_assign_bytes: self.max_assign_bytes,
             max_concurrent_assign: self.max_concurrent_assign.max(1),
             max_field_chars: self.max_field_chars,
+            max_parse_chars: self.max_parse_chars,
+            max_convert_items: self.max_convert_items,
             max_cell_bytes: self.list.max_cell_bytes,
             max_row_bytes: self.list.max_row_bytes,
         }
@@ -499,6 +507,15 @@ pub struct DecodeArgs {
     pub code: String,
     #[command(flatten)]
     pub zones: ZonesArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ParseArgs {
+    /// The address text, e.g. "so 7 ngo 12 pho hue, hai ba trung, ha noi".
+    pub text: String,
+    /// One line of JSON instead of an indented document.
+    #[arg(long)]
+    pub compact: bool,
 }
 
 /// A list format on the command line.

@@ -9,14 +9,15 @@ mod assign;
 mod bench;
 mod data;
 mod lookup;
+mod parse;
 mod postal;
 mod serve;
 
 pub use args::{
     AssignArgs, BenchCommand, BenchHttpArgs, BenchIndexArgs, BenchLoadArgs, BenchPostgisArgs,
     BenchQueryArgs, CompileBoundariesArgs, ConnectionArgs, CopyArgs, DataArgs, DataCommand,
-    DecodeArgs, FormatArg, LimitsArgs, MigratePostcodesArgs, ReverseArgs, SeedArgs, ServeArgs,
-    SnapshotArgs, StoreArgs, SynthArgs, ZonesArgs,
+    DecodeArgs, FormatArg, LimitsArgs, MigratePostcodesArgs, ParseArgs, ReverseArgs, SeedArgs,
+    ServeArgs, SnapshotArgs, StoreArgs, SynthArgs, ZonesArgs,
 };
 
 use std::ffi::OsString;
@@ -95,6 +96,11 @@ pub enum Command {
     ///
     /// Example: `vmap migrate-postcodes --database-url sqlite://vmap.db --dry-run`
     MigratePostcodes(MigratePostcodesArgs),
+    /// Read an address: house number, alley, street and its units in both administrative
+    /// maps, printed as the JSON of GET /v1/parse; needs no database.
+    ///
+    /// Example: `vmap parse "12/3 Hẻm 45 Lê Văn Sỹ, P.13, Q. Phú Nhuận, TP.HCM"`
+    Parse(ParseArgs),
     /// Work on vmap's data files: `compile-boundaries`.
     #[command(subcommand)]
     Data(DataCommand),
@@ -120,6 +126,8 @@ pub enum CliError {
     Bench(#[from] BenchError),
     #[error(transparent)]
     Boundaries(#[from] crate::boundaries::BoundaryError),
+    #[error(transparent)]
+    Admin(#[from] crate::admin::AdminError),
     /// A file could not be opened, created, written or flushed.
     #[error("{path}: {source}")]
     File {
@@ -241,6 +249,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Bench(command) => bench::bench(command).await,
         Command::Copy(args) => data::copy(args).await,
         Command::Decode(args) => lookup::decode(args),
+        Command::Parse(args) => parse::parse(args),
         Command::MigratePostcodes(args) => postal::migrate_postcodes(args).await,
         Command::Data(DataCommand::CompileBoundaries(args)) => postal::compile_boundaries(args),
     }

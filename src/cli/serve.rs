@@ -63,6 +63,14 @@ pub(super) async fn serve(args: ServeArgs) -> Result<(), CliError> {
     };
     let status = registry.status();
     state.set_registry(registry.clone());
+    // The address parser folds every name of both maps once: built now, off the runtime,
+    // rather than by the first /v1/parse or /v1/convert.
+    let warm = registry.clone();
+    tokio::task::spawn_blocking(move || {
+        if let Some(map) = warm.zones().map_2025() {
+            map.parser();
+        }
+    });
     let follow = args.follow_interval_ms > 0;
     let interval = if follow {
         Duration::from_millis(args.follow_interval_ms)

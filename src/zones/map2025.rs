@@ -11,6 +11,7 @@ use std::sync::{Arc, OnceLock};
 
 use crate::admin::{self, AdminError, AdminMaps, UnitType};
 use crate::boundaries::{self, BoundaryError, BoundaryIndex};
+use crate::parse::Parser;
 
 use super::written::WrittenNames;
 use super::{PostalScheme, WardType, Zone};
@@ -46,7 +47,9 @@ impl From<AdminError> for Map2025Error {
 #[derive(Debug)]
 pub struct Map2025 {
     index: BoundaryIndex,
-    admin: AdminMaps,
+    admin: Arc<AdminMaps>,
+    /// The address parser over `admin`, built on first use (it folds every name once).
+    parser: OnceLock<Parser>,
     /// The administrative ward of each boundary ward (by `boundaries::WardId`).
     admin_ward: Vec<admin::WardId>,
     /// The boundary ward of each administrative ward (by `admin::WardId::index`).
@@ -88,7 +91,8 @@ impl Map2025 {
         Ok(Map2025 {
             written_names: WrittenNames::new(&admin),
             index,
-            admin,
+            admin: Arc::new(admin),
+            parser: OnceLock::new(),
             admin_ward,
             boundary_ward,
         })
@@ -104,6 +108,13 @@ impl Map2025 {
 
     pub(super) fn written_names(&self) -> &WrittenNames {
         &self.written_names
+    }
+
+    /// The address parser over both maps, built on the first call (a few hundred
+    /// milliseconds), shared afterwards.
+    pub fn parser(&self) -> &Parser {
+        self.parser
+            .get_or_init(|| Parser::new(Arc::clone(&self.admin)))
     }
 
     /// The administrative record of a boundary ward.

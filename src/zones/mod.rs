@@ -32,9 +32,9 @@
 mod admin_view;
 mod legacy;
 mod map2025;
-mod written;
 #[cfg(test)]
 mod tests;
+mod written;
 
 use std::collections::HashMap;
 use std::path::Path;

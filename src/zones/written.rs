@@ -42,26 +42,51 @@ impl WrittenNames {
         }
         for id in admin.legacy_ward_ids() {
             let ward = admin.legacy_ward(id);
-            add(&mut names.wards, UnitId::LegacyWard(id), &ward.name, &ward.short_name);
+            add(
+                &mut names.wards,
+                UnitId::LegacyWard(id),
+                &ward.name,
+                &ward.short_name,
+            );
         }
         for id in admin.ward_ids() {
             let ward = admin.ward(id);
-            add(&mut names.wards, UnitId::Ward(id), &ward.name, &ward.short_name);
+            add(
+                &mut names.wards,
+                UnitId::Ward(id),
+                &ward.name,
+                &ward.short_name,
+            );
         }
         for id in admin.legacy_district_ids() {
             let district = admin.legacy_district(id);
             let unit = UnitId::LegacyDistrict(id);
-            add(&mut names.districts, unit, &district.name, &district.short_name);
+            add(
+                &mut names.districts,
+                unit,
+                &district.name,
+                &district.short_name,
+            );
         }
         for id in admin.legacy_province_ids() {
             let province = admin.legacy_province(id);
             let unit = UnitId::LegacyProvince(id);
-            add(&mut names.provinces, unit, &province.name, &province.short_name);
+            add(
+                &mut names.provinces,
+                unit,
+                &province.name,
+                &province.short_name,
+            );
         }
         for id in admin.province_ids() {
             let province = admin.province(id);
             let unit = UnitId::Province(id);
-            add(&mut names.provinces, unit, &province.name, &province.short_name);
+            add(
+                &mut names.provinces,
+                unit,
+                &province.name,
+                &province.short_name,
+            );
         }
         names
     }

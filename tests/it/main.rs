@@ -18,6 +18,8 @@ mod edge;
 mod index_oracle;
 mod olc_vectors;
 mod outage;
+mod parse_api;
+mod parse_corpus;
 mod postal_scheme;
 mod postgres;
 mod registry;
@@ -42,6 +44,8 @@ fn main() -> std::process::ExitCode {
         index_oracle::trials(),
         olc_vectors::trials(),
         outage::trials(),
+        parse_api::trials(),
+        parse_corpus::trials(),
         postal_scheme::trials(),
         postgres::trials(),
         registry::trials(),

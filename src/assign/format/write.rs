@@ -263,7 +263,9 @@ pub(super) fn output_texts(outcome: &RowOutcome) -> OutputTexts<'_> {
         outcome.postcode_2025.as_deref().map(Cow::Borrowed),
         outcome.ward_2025.as_deref().map(Cow::Borrowed),
         outcome.province_2025.as_deref().map(Cow::Borrowed),
-        outcome.warning.map(|warning| Cow::Borrowed(warning.as_str())),
+        outcome
+            .warning
+            .map(|warning| Cow::Borrowed(warning.as_str())),
     ]
 }
 

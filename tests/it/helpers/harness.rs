@@ -14,6 +14,7 @@ pub const DATABASE_URL_VARIABLE: &str = "VMAP_TEST_DATABASE_URL";
 /// Lists a module's tests as `pub fn trials() -> Vec<Trial>`, one section per kind:
 ///
 /// - `plain: [f]` — `fn f()`;
+/// - `plain_ignored: [f]` — the same, ignored unless asked for (`--ignored`);
 /// - `tokio: [f]` — `async fn f()`, on a runtime of its own;
 /// - `each_backend: [f]` — `async fn f(backend: &Backend)`, run twice, as `f::sqlite` and
 ///   `f::postgres`, each on a fresh database;
@@ -38,6 +39,9 @@ macro_rules! trials {
     };
     (@of plain, $name:expr, $test:ident) => {
         vec![$crate::helpers::harness::plain($name, $test)]
+    };
+    (@of plain_ignored, $name:expr, $test:ident) => {
+        vec![$crate::helpers::harness::plain($name, $test).with_ignored_flag(true)]
     };
     (@of tokio, $name:expr, $test:ident) => {
         vec![$crate::helpers::harness::tokio($name, $test)]
