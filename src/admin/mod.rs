@@ -19,12 +19,15 @@
 //! - Shared postal numbers: see [`shared`]; [`AdminMaps::nests`] is what decoding asks.
 
 mod load;
+mod problems;
 pub mod shared;
+mod table;
 mod types;
 
 use std::collections::HashMap;
 
-pub use load::{AdminError, LoadProblem, ProblemKind, SourceFile, Sources};
+pub use load::Sources;
+pub use problems::{AdminError, LoadProblem, ProblemKind, SourceFile};
 pub use shared::{Holder, NumberRelation, SharedNumber};
 pub use types::*;
 

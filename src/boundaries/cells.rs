@@ -15,14 +15,16 @@
 //! 16–18× slower than this (measured: 3.1 µs against 176 ns per lookup on synthetic delivery
 //! points; see the `boundaries` bench).
 
+mod nearest;
+
 use rayon::prelude::*;
 
 use super::geometry::{
-    METRES_PER_DEGREE, Xy, crosses_between, edge_distance_lower_bound_m, edge_distance_m, left_of,
-    on_segment, segment_touches_rect,
+    METRES_PER_DEGREE, Xy, crosses_between, left_of, on_segment, segment_touches_rect,
 };
 use super::{Boundaries, BoundaryError, WardId};
 use crate::point::LatLon;
+use nearest::NearestSearch;
 
 /// Top cells per degree. 1/32° (3.5 km) keeps the top grid at ~300 000 cells (1.2 MB) for
 /// Vietnam and its islands while most land cells still need a few levels below.
@@ -444,43 +446,6 @@ impl CellIndex {
             + self.tree.leaves.capacity() * std::mem::size_of::<Leaf>()
             + self.tree.groups.capacity() * std::mem::size_of::<Group>()
             + self.tree.runs.capacity() * std::mem::size_of::<[u32; 2]>()
-    }
-}
-
-struct NearestSearch<'a> {
-    vertices: &'a [Xy],
-    point: LatLon,
-    xy: Xy,
-    metres_per_lon: f64,
-    window: [f64; 4],
-    max_distance_m: f64,
-    /// (distance, ward) of the best edge so far.
-    best: Option<(f64, WardId)>,
-}
-
-impl NearestSearch<'_> {
-    fn consider(&mut self, edge: u32, ward: WardId) {
-        let a = self.vertices[edge as usize];
-        let b = self.vertices[edge as usize + 1];
-        let limit = self
-            .best
-            .map_or(self.max_distance_m, |(distance, _)| distance);
-        if edge_distance_lower_bound_m(self.xy, self.metres_per_lon, a, b) > limit {
-            return;
-        }
-        let distance = edge_distance_m(self.point, a, b);
-        if distance > self.max_distance_m {
-            return;
-        }
-        let better = match self.best {
-            None => true,
-            Some((best_distance, best_ward)) => {
-                distance < best_distance || (distance == best_distance && ward < best_ward)
-            }
-        };
-        if better {
-            self.best = Some((distance, ward));
-        }
     }
 }
 
