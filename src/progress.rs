@@ -107,3 +107,24 @@ impl Progress {
         self.started.elapsed()
     }
 }
+
+/// A reader that counts what it reads into a progress bar (of bytes).
+#[derive(Debug)]
+pub struct ProgressReader<R> {
+    inner: R,
+    progress: std::sync::Arc<Progress>,
+}
+
+impl<R> ProgressReader<R> {
+    pub fn new(inner: R, progress: std::sync::Arc<Progress>) -> ProgressReader<R> {
+        ProgressReader { inner, progress }
+    }
+}
+
+impl<R: std::io::Read> std::io::Read for ProgressReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.progress.inc(n as u64);
+        Ok(n)
+    }
+}

@@ -434,6 +434,25 @@ pub struct AssignArgs {
 }
 
 #[derive(Debug, Clone, Args)]
+pub struct ConvertArgs {
+    /// The list: a .csv, .json or .ndjson file, or - for standard input. Rows need an
+    /// `address` column (or `ward`, `district`, `province` columns); `lat`/`lon` optional.
+    pub input: PathBuf,
+    /// Where to write the answered list; standard output when absent.
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+    /// The list's format; by default from the input's extension.
+    #[arg(long, value_enum)]
+    pub format: Option<FormatArg>,
+    #[command(flatten)]
+    pub list: ListLimitsArgs,
+    /// CSV answers: prefix with ' every cell that starts with =, +, -, @, a tab or a carriage
+    /// return (see `vmap assign --csv-safe`).
+    #[arg(long)]
+    pub csv_safe: bool,
+}
+
+#[derive(Debug, Clone, Args)]
 pub struct SeedArgs {
     #[command(flatten)]
     pub data: DataArgs,

@@ -1,57 +1,94 @@
 //! `vmap assign`: a list file in, the answered list out, with progress.
 
+use std::io::{Read, Write};
+use std::path::Path;
 use std::sync::Arc;
 
-use super::args::AssignArgs;
+use super::args::{AssignArgs, FormatArg};
 use super::{CliError, open_registry};
-use crate::progress::Progress;
+use crate::assign::format::{self, Format, FormatError, ListKind, ReadLimits};
+use crate::assign::{self, AssignError, AssignSettings};
+use crate::progress::{Progress, ProgressReader};
 
-pub(super) async fn assign(args: AssignArgs) -> Result<(), CliError> {
-    use crate::assign::format::{self, Format, FormatError};
-    use crate::assign::{self, AssignError, AssignSettings};
-    use std::io::Write as _;
-    let format = match args.format {
+/// A list file (or `-`, standard input) opened for reading, with a progress bar of its
+/// bytes, after its start was judged by the reader's own rules ([`format::peek_list`]): a
+/// refused list fails here, before anything loads and before the output file is made.
+pub(super) struct OpenList {
+    pub format: Format,
+    pub input: Box<dyn Read + Send>,
+    pub progress: Arc<Progress>,
+}
+
+pub(super) async fn open_list(
+    path: &Path,
+    format: Option<FormatArg>,
+    kind: ListKind,
+    read_limits: ReadLimits,
+    label: &'static str,
+) -> Result<OpenList, CliError> {
+    let format = match format {
         Some(format) => Format::from(format),
-        None => Format::from_path(&args.input).ok_or_else(|| {
+        None => Format::from_path(path).ok_or_else(|| {
             CliError::Usage(format!(
                 "cannot tell the format of {} from its extension: pass --format csv|json|ndjson",
-                args.input.display()
+                path.display()
             ))
         })?,
     };
-    let reading_stdin = args.input.as_os_str() == "-";
-    let (input, total_bytes): (Box<dyn std::io::Read + Send>, u64) = if reading_stdin {
+    let (input, total_bytes): (Box<dyn Read + Send>, u64) = if path.as_os_str() == "-" {
         (Box::new(std::io::stdin()), 0)
     } else {
-        let file =
-            std::fs::File::open(&args.input).map_err(|error| CliError::file(&args.input, error))?;
+        let file = std::fs::File::open(path).map_err(|error| CliError::file(path, error))?;
         let size = file.metadata().map(|meta| meta.len()).unwrap_or(0);
         (Box::new(file), size)
     };
-    let progress = Arc::new(Progress::bytes("assigning", total_bytes));
-    let input = ProgressReader {
-        inner: input,
-        progress: progress.clone(),
-    };
-    // A list refused at its start fails here, by the reader's own rules, before the registry
-    // loads and before the output file is made; the list is then read from its first byte.
-    let read_limits = args.list.read_limits();
+    let progress = Arc::new(Progress::bytes(label, total_bytes));
+    let input = ProgressReader::new(input, progress.clone());
     let (verdict, input) =
-        tokio::task::spawn_blocking(move || format::peek_list(format, input, read_limits))
+        tokio::task::spawn_blocking(move || format::peek_list(kind, format, input, read_limits))
             .await
             .map_err(|source| CliError::Task {
                 task: "reading the list",
                 source,
             })?
-            .map_err(|error| CliError::file(&args.input, error))?;
+            .map_err(|error| CliError::file(path, error))?;
     verdict.map_err(|refusal| AssignError::from(FormatError::from(refusal)))?;
+    Ok(OpenList {
+        format,
+        input: Box::new(input),
+        progress,
+    })
+}
+
+/// Where the answered list goes: the file, else standard output; and its name for messages.
+pub(super) fn open_output(
+    path: Option<&Path>,
+) -> Result<(Box<dyn Write + Send>, String), CliError> {
+    match path {
+        Some(path) => Ok((
+            Box::new(std::fs::File::create(path).map_err(|error| CliError::file(path, error))?),
+            path.display().to_string(),
+        )),
+        None => Ok((Box::new(std::io::stdout()), "standard output".to_owned())),
+    }
+}
+
+pub(super) async fn assign(args: AssignArgs) -> Result<(), CliError> {
+    let read_limits = args.list.read_limits();
+    let OpenList {
+        format,
+        input,
+        progress,
+    } = open_list(
+        &args.input,
+        args.format,
+        ListKind::Assign,
+        read_limits,
+        "assigning",
+    )
+    .await?;
     let registry = Arc::new(open_registry(&args.data).await?);
-    let output: Box<dyn std::io::Write + Send> = match &args.output {
-        Some(path) => {
-            Box::new(std::fs::File::create(path).map_err(|error| CliError::file(path, error))?)
-        }
-        None => Box::new(std::io::stdout()),
-    };
+    let (output, output_name) = open_output(args.output.as_deref())?;
     let settings = AssignSettings {
         options: crate::registry::AssignOptions {
             match_radius: args.match_radius_m.0,
@@ -59,17 +96,13 @@ pub(super) async fn assign(args: AssignArgs) -> Result<(), CliError> {
         },
         batch_rows: args.batch_rows.max(1),
         read_limits,
-        writer: assign::format::WriterOptions {
+        writer: format::WriterOptions {
             csv_safe: args.csv_safe,
         },
         ..AssignSettings::default()
     };
     let (summary, mut output) =
         assign::run(registry.clone(), format, input, output, settings, None).await?;
-    let output_name = args.output.as_ref().map_or_else(
-        || "standard output".into(),
-        |path| path.display().to_string(),
-    );
     output.flush().map_err(|source| CliError::File {
         path: output_name,
         source,
@@ -91,18 +124,4 @@ pub(super) async fn assign(args: AssignArgs) -> Result<(), CliError> {
         }
     );
     Ok(())
-}
-
-/// Counts what is read into a progress bar.
-struct ProgressReader<R> {
-    inner: R,
-    progress: Arc<Progress>,
-}
-
-impl<R: std::io::Read> std::io::Read for ProgressReader<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.progress.inc(n as u64);
-        Ok(n)
-    }
 }

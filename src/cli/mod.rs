@@ -7,6 +7,7 @@
 mod args;
 mod assign;
 mod bench;
+mod convert;
 mod data;
 mod lookup;
 mod parse;
@@ -15,9 +16,9 @@ mod serve;
 
 pub use args::{
     AssignArgs, BenchCommand, BenchHttpArgs, BenchIndexArgs, BenchLoadArgs, BenchPostgisArgs,
-    BenchQueryArgs, CompileBoundariesArgs, ConnectionArgs, CopyArgs, DataArgs, DataCommand,
-    DecodeArgs, FormatArg, LimitsArgs, MigratePostcodesArgs, ParseArgs, ReverseArgs, SeedArgs,
-    ServeArgs, SnapshotArgs, StoreArgs, SynthArgs, ZonesArgs,
+    BenchQueryArgs, CompileBoundariesArgs, ConnectionArgs, ConvertArgs, CopyArgs, DataArgs,
+    DataCommand, DecodeArgs, FormatArg, LimitsArgs, MigratePostcodesArgs, ParseArgs, ReverseArgs,
+    SeedArgs, ServeArgs, SnapshotArgs, StoreArgs, SynthArgs, ZonesArgs,
 };
 
 use std::ffi::OsString;
@@ -101,6 +102,12 @@ pub enum Command {
     ///
     /// Example: `vmap parse "12/3 Hẻm 45 Lê Văn Sỹ, P.13, Q. Phú Nhuận, TP.HCM"`
     Parse(ParseArgs),
+    /// Convert an address list between the administrative maps: each row's text read in
+    /// either map, answered with its 2025 ward, province, postal code and address, and the
+    /// legacy ward(s) it lies in. CSV, JSON or NDJSON, streamed; needs no database.
+    ///
+    /// Example: `vmap convert orders.csv -o orders-2025.csv`
+    Convert(ConvertArgs),
     /// Work on vmap's data files: `compile-boundaries`.
     #[command(subcommand)]
     Data(DataCommand),
@@ -250,6 +257,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Copy(args) => data::copy(args).await,
         Command::Decode(args) => lookup::decode(args),
         Command::Parse(args) => parse::parse(args),
+        Command::Convert(args) => convert::convert(args).await,
         Command::MigratePostcodes(args) => postal::migrate_postcodes(args).await,
         Command::Data(DataCommand::CompileBoundaries(args)) => postal::compile_boundaries(args),
     }

@@ -13,7 +13,6 @@ use crate::admin::{self, AdminError, AdminMaps, UnitType};
 use crate::boundaries::{self, BoundaryError, BoundaryIndex};
 use crate::parse::Parser;
 
-use super::written::WrittenNames;
 use super::{PostalScheme, WardType, Zone};
 
 /// Why the 2025 map could not be put together.
@@ -54,8 +53,6 @@ pub struct Map2025 {
     admin_ward: Vec<admin::WardId>,
     /// The boundary ward of each administrative ward (by `admin::WardId::index`).
     boundary_ward: Vec<Option<boundaries::WardId>>,
-    /// Unit names of both maps, for checking what a list row writes.
-    written_names: WrittenNames,
 }
 
 impl Map2025 {
@@ -89,7 +86,6 @@ impl Map2025 {
             boundary_ward[id.index()] = Some(idx as boundaries::WardId);
         }
         Ok(Map2025 {
-            written_names: WrittenNames::new(&admin),
             index,
             admin: Arc::new(admin),
             parser: OnceLock::new(),
@@ -106,15 +102,21 @@ impl Map2025 {
         &self.admin
     }
 
-    pub(super) fn written_names(&self) -> &WrittenNames {
-        &self.written_names
-    }
-
     /// The address parser over both maps, built on the first call (a few hundred
     /// milliseconds), shared afterwards.
     pub fn parser(&self) -> &Parser {
         self.parser
             .get_or_init(|| Parser::new(Arc::clone(&self.admin)))
+    }
+
+    /// The 2025 ward whose polygon holds `point`, else the one whose boundary is nearest
+    /// within 2 km; `None` farther out.
+    pub fn ward_at(&self, point: crate::point::LatLon) -> Option<admin::WardId> {
+        match self.index.locate(point) {
+            boundaries::Located::Inside(ward)
+            | boundaries::Located::NearestBoundary { ward, .. } => Some(self.admin_ward(ward)),
+            boundaries::Located::OutsideCoverage => None,
+        }
     }
 
     /// The administrative record of a boundary ward.

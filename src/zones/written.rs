@@ -2,101 +2,25 @@
 //! (its `ward`, `district`, `province` text) hold the row's point.
 //!
 //! Decisions:
-//! - Names are matched exactly, ignoring case, Unicode form and spacing, with or without
-//!   the unit's type ("Phường Phúc Xá" or "Phúc Xá"); marks count ("Phuc Xa" is no name
-//!   here). Abbreviations, missing marks and typos are the address parser's job.
-//! - A text that names no known unit is no evidence: no warning. A warning means the text
-//!   names real units and none of them holds the point.
+//! - The row's unit columns are read by the address parser, joined as one address
+//!   (`ward, district, province`): in either map, abbreviated, without marks, with a typo,
+//!   as people write them. The parser reads the ward in the district and province written
+//!   beside it, so a "Phường 1" is the one of the row's own district.
+//! - A warning means the text names real units and the point lies outside one of them. When
+//!   the text reads equally well as several places (`ambiguous`), every reading must
+//!   contradict the point. Text that names no known unit is no evidence: no warning.
+//! - Only the units the text wrote count: for a legacy reading, its 2025 ward is derived
+//!   (a split ward's default target) and is not held against the point.
 //! - Legacy units have no boundaries: a legacy ward holds the point when it went (wholly
 //!   or in part) into the point's 2025 ward, a legacy district or province when one of
 //!   its wards did. So a split ward holds each of its parts, and the check never blames a
 //!   row for the 2025 conversion.
 
-use std::collections::HashMap;
-
-use unicode_normalization::UnicodeNormalization;
-
-use crate::admin::{AdminMaps, Province, UnitId, Ward};
+use crate::admin::{Province, UnitId, Ward};
+use crate::parse::{Reading, Structure};
 use crate::point::LatLon;
 
 use super::ZoneTable;
-
-/// Every unit name of both maps, folded, by level.
-#[derive(Debug, Default)]
-pub(super) struct WrittenNames {
-    wards: HashMap<String, Vec<UnitId>>,
-    districts: HashMap<String, Vec<UnitId>>,
-    provinces: HashMap<String, Vec<UnitId>>,
-}
-
-impl WrittenNames {
-    pub(super) fn new(admin: &AdminMaps) -> WrittenNames {
-        let mut names = WrittenNames::default();
-        fn add(map: &mut HashMap<String, Vec<UnitId>>, unit: UnitId, full: &str, short: &str) {
-            for name in [full, short] {
-                let units = map.entry(fold_name(name)).or_default();
-                if !units.contains(&unit) {
-                    units.push(unit);
-                }
-            }
-        }
-        for id in admin.legacy_ward_ids() {
-            let ward = admin.legacy_ward(id);
-            add(
-                &mut names.wards,
-                UnitId::LegacyWard(id),
-                &ward.name,
-                &ward.short_name,
-            );
-        }
-        for id in admin.ward_ids() {
-            let ward = admin.ward(id);
-            add(
-                &mut names.wards,
-                UnitId::Ward(id),
-                &ward.name,
-                &ward.short_name,
-            );
-        }
-        for id in admin.legacy_district_ids() {
-            let district = admin.legacy_district(id);
-            let unit = UnitId::LegacyDistrict(id);
-            add(
-                &mut names.districts,
-                unit,
-                &district.name,
-                &district.short_name,
-            );
-        }
-        for id in admin.legacy_province_ids() {
-            let province = admin.legacy_province(id);
-            let unit = UnitId::LegacyProvince(id);
-            add(
-                &mut names.provinces,
-                unit,
-                &province.name,
-                &province.short_name,
-            );
-        }
-        for id in admin.province_ids() {
-            let province = admin.province(id);
-            let unit = UnitId::Province(id);
-            add(
-                &mut names.provinces,
-                unit,
-                &province.name,
-                &province.short_name,
-            );
-        }
-        names
-    }
-}
-
-/// Lower case, composed (NFC), single spaces.
-fn fold_name(text: &str) -> String {
-    let composed: String = text.nfc().flat_map(char::to_lowercase).collect();
-    composed.split_whitespace().collect::<Vec<_>>().join(" ")
-}
 
 /// The units a row writes, as text.
 #[derive(Debug, Clone, Copy, Default)]
@@ -112,7 +36,8 @@ pub struct WrittenUnits<'a> {
 pub struct Place2025<'z> {
     pub ward: &'z Ward,
     pub province: &'z Province,
-    /// Whether the row's written units name units none of which holds the point.
+    /// Whether the row's written units, read by the parser, name a unit that does not hold
+    /// the point (in every reading of an ambiguous text).
     pub mismatch: bool,
 }
 
@@ -132,18 +57,20 @@ impl ZoneTable {
             UnitId::Province(id) => id == ward.province,
             UnitId::LegacyProvince(id) => province.legacy_provinces.contains(&id),
         };
-        let names = map.written_names();
-        let contradicts = |text: Option<&str>, by_name: &HashMap<String, Vec<UnitId>>| {
-            let Some(text) = text.filter(|text| !text.trim().is_empty()) else {
-                return false;
-            };
-            by_name
-                .get(&fold_name(text))
-                .is_some_and(|units| !units.iter().any(|&unit| holds(unit)))
+        let text = [written.ward, written.district, written.province]
+            .into_iter()
+            .flatten()
+            .map(str::trim)
+            .filter(|text| !text.is_empty())
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mismatch = !text.is_empty() && {
+            let parse = map.parser().parse(&text);
+            let alternatives = parse.reading.ambiguous.then_some(&parse.alternatives);
+            let mut readings =
+                std::iter::once(&parse.reading).chain(alternatives.into_iter().flatten());
+            readings.all(|reading| contradicts(reading, &holds))
         };
-        let mismatch = contradicts(written.ward, &names.wards)
-            || contradicts(written.district, &names.districts)
-            || contradicts(written.province, &names.provinces);
         Some(Place2025 {
             ward,
             province,
@@ -152,15 +79,20 @@ impl ZoneTable {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_fold_case_form_and_spacing_but_keep_marks() {
-        assert_eq!(fold_name("  Phường  PHÚC Xá "), "phường phúc xá");
-        let decomposed: String = "Phúc Xá".nfd().collect();
-        assert_eq!(fold_name(&decomposed), "phúc xá");
-        assert_ne!(fold_name("Phuc Xa"), fold_name("Phúc Xá"));
-    }
+/// Whether `reading` names a unit (of those its text wrote) that does not hold the point.
+fn contradicts(reading: &Reading, holds: &impl Fn(UnitId) -> bool) -> bool {
+    let legacy = &reading.legacy;
+    let written_2025_ward = match reading.structure {
+        // A legacy reading's 2025 ward is derived from its legacy ward.
+        Structure::Legacy => None,
+        _ => reading.admin_2025.ward,
+    };
+    let units = [
+        legacy.ward.map(UnitId::LegacyWard),
+        legacy.district.map(UnitId::LegacyDistrict),
+        legacy.province.map(UnitId::LegacyProvince),
+        written_2025_ward.map(UnitId::Ward),
+        reading.admin_2025.province.map(UnitId::Province),
+    ];
+    units.into_iter().flatten().any(|unit| !holds(unit))
 }

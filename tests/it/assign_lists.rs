@@ -273,6 +273,9 @@ async fn rows_carry_their_2025_ward_and_a_warning_when_their_units_disagree(back
     let legacy_ward = admin.legacy_ward(hanoi_ward.sources[0]);
     let legacy_district = admin.legacy_district(legacy_ward.district);
     let legacy_province = admin.legacy_province(legacy_ward.province);
+    // As people type them: no marks, lower case, province by its short alias.
+    let plain = |name: &str| vmap::parse::strip_marks(name).to_lowercase();
+    let saigon_legacy = admin.legacy_ward(saigon_ward.sources[0]);
     let csv = format!(
         "id,lat,lon,ward,district,province\n\
          new-names,{lat},{lon},{w},,{p}\n\
@@ -280,7 +283,9 @@ async fn rows_carry_their_2025_ward_and_a_warning_when_their_units_disagree(back
          short-upper,{lat},{lon},{w_short_upper},,\n\
          unknown-text,{lat},{lon},Khu tập thể X,Quận Không Có,Tỉnh Không Có\n\
          wrong-ward,{lat},{lon},{sw},,\n\
-         wrong-province,{lat},{lon},,,{sp}\n",
+         wrong-province,{lat},{lon},,,{sp}\n\
+         old-no-marks,{lat},{lon},{lw_plain},{ld_plain},HN\n\
+         wrong-no-marks,{lat},{lon},{sw_plain},{sd_plain},tphcm\n",
         lat = hanoi.lat,
         lon = hanoi.lon,
         w = hanoi_ward.name,
@@ -291,9 +296,13 @@ async fn rows_carry_their_2025_ward_and_a_warning_when_their_units_disagree(back
         w_short_upper = hanoi_ward.short_name.to_uppercase(),
         sw = saigon_ward.name,
         sp = admin.province(saigon_ward.province).name,
+        lw_plain = plain(&legacy_ward.name),
+        ld_plain = plain(&legacy_district.name),
+        sw_plain = plain(&saigon_legacy.name),
+        sd_plain = plain(&admin.legacy_district(saigon_legacy.district).name),
     );
     let (header, rows) = assign_csv(&router, &csv).await;
-    assert_eq!(rows.len(), 6);
+    assert_eq!(rows.len(), 8);
     for row in &rows {
         // One point: the first row registers it, the others are the same place.
         assert_ne!(column(&header, row, "status"), "error", "{row:?}");
@@ -317,6 +326,8 @@ async fn rows_carry_their_2025_ward_and_a_warning_when_their_units_disagree(back
             ("unknown-text", ""),
             ("wrong-ward", "zone_mismatch"),
             ("wrong-province", "zone_mismatch"),
+            ("old-no-marks", ""),
+            ("wrong-no-marks", "zone_mismatch"),
         ]
     );
     assert_ne!(hanoi_ward.province, saigon_ward.province);

@@ -13,6 +13,7 @@ mod assign_stream;
 mod bench_cmd;
 mod boundaries;
 mod connections;
+mod convert_lists;
 mod e2e;
 mod edge;
 mod index_oracle;
@@ -39,6 +40,7 @@ fn main() -> std::process::ExitCode {
         bench_cmd::trials(),
         boundaries::trials(),
         connections::trials(),
+        convert_lists::trials(),
         e2e::trials(),
         edge::trials(),
         index_oracle::trials(),

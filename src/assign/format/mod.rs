@@ -82,7 +82,7 @@ use serde_json::{Map, Value};
 pub use peek::{ListError, ListPeeker, ListStart, peek_list};
 use read_csv::CsvRows;
 use read_json::{JsonRows, NdjsonRows};
-pub use write::{RowWriter, WriterOptions};
+pub use write::{OutputText, RowWriter, WriterOptions};
 
 pub use super::outcome::{RowErrorCode, RowOutcome, RowStatus};
 
@@ -102,6 +102,75 @@ pub const OUTPUT_COLUMNS: [&str; 10] = [
 
 /// Index of `distance_m` in [`OUTPUT_COLUMNS`]: the one output written as a JSON number.
 const DISTANCE_COLUMN: usize = 3;
+
+/// The columns `vmap convert` adds to each row, in this order.
+pub const CONVERT_COLUMNS: [&str; 17] = [
+    "status",
+    "structure",
+    "confidence",
+    "province_2025",
+    "ward_2025",
+    "ward_2025_code",
+    "postcode_2025",
+    "address_2025",
+    "method",
+    "candidates_2025",
+    "legacy_province",
+    "legacy_district",
+    "legacy_ward",
+    "legacy_postcode",
+    "error_code",
+    "error_message",
+    "warning",
+];
+
+/// Index of `confidence` in [`CONVERT_COLUMNS`]: written as a JSON number.
+const CONFIDENCE_COLUMN: usize = 2;
+
+/// What a list is read for: which columns a CSV list needs, and which the answer adds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ListKind {
+    /// `vmap assign`, `POST /v1/assign`: rows need `lat` and `lon`.
+    #[default]
+    Assign,
+    /// `vmap convert`: rows need address text (`address`, or the unit columns); `lat` and
+    /// `lon` are optional.
+    Convert,
+}
+
+impl ListKind {
+    /// The columns the answer adds, in order.
+    pub fn output_columns(self) -> &'static [&'static str] {
+        match self {
+            ListKind::Assign => &OUTPUT_COLUMNS,
+            ListKind::Convert => &CONVERT_COLUMNS,
+        }
+    }
+
+    /// The columns a CSV list of this kind needs (for messages; a convert list may have
+    /// unit columns instead of `address`).
+    pub fn required_columns(self) -> &'static [&'static str] {
+        match self {
+            ListKind::Assign => &["lat", "lon"],
+            ListKind::Convert => &["address"],
+        }
+    }
+
+    /// The output column written as a JSON number (its text already is one).
+    fn number_column(self) -> usize {
+        match self {
+            ListKind::Assign => DISTANCE_COLUMN,
+            ListKind::Convert => CONFIDENCE_COLUMN,
+        }
+    }
+
+    /// Whether `name` is one of the answer's columns by the CSV rule (trimmed, ASCII case
+    /// and `' '`/`'-'` ignored).
+    fn is_output_column(self, name: &str) -> bool {
+        let name = normalized_name(name);
+        self.output_columns().contains(&name.as_str())
+    }
+}
 
 const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 
@@ -248,12 +317,6 @@ pub enum FormatError {
     /// The list is refused before any row is answered.
     #[error(transparent)]
     List(#[from] ListError),
-}
-
-/// Whether `name` is an output column by the CSV rule (trimmed, ASCII case and `' '`/`'-'`
-/// ignored).
-fn is_output_column(name: &str) -> bool {
-    OUTPUT_COLUMNS.contains(&normalized_name(name).as_str())
 }
 
 /// Byte limits of one row, applied to every column, carried-through ones included, while
@@ -436,9 +499,19 @@ pub fn read_rows_with<'a>(
     input: impl Read + Send + 'a,
     limits: ReadLimits,
 ) -> Result<RowReader<'a>, FormatError> {
+    read_list(ListKind::Assign, format, input, limits)
+}
+
+/// [`read_rows_with`] for a list of this kind.
+pub fn read_list<'a>(
+    kind: ListKind,
+    format: Format,
+    input: impl Read + Send + 'a,
+    limits: ReadLimits,
+) -> Result<RowReader<'a>, FormatError> {
     let boxed: Box<dyn Read + Send + 'a> = Box::new(input);
     let mut input = BufReader::new(boxed);
-    let mut peeker = ListPeeker::new(format, limits);
+    let mut peeker = ListPeeker::for_kind(kind, format, limits);
     let header = peeker.read_from(&mut input)??;
     // The rows go on from what the peeker took and did not use.
     let (rest, parser) = peeker.into_rest();
@@ -448,8 +521,8 @@ pub fn read_rows_with<'a>(
         (Format::Csv, Some(header), Some(parser)) => {
             Rows::Csv(Box::new(CsvRows::new(input, parser, header, limits)))
         }
-        (Format::Json, ..) => Rows::Json(JsonRows::new(input, limits)),
-        (Format::Ndjson, ..) => Rows::Ndjson(NdjsonRows::new(input, limits)),
+        (Format::Json, ..) => Rows::Json(JsonRows::new(input, kind, limits)),
+        (Format::Ndjson, ..) => Rows::Ndjson(NdjsonRows::new(input, kind, limits)),
         // The peeker accepts a CSV list only with its header, read by its parser.
         (Format::Csv, ..) => {
             return Err(io::Error::other("the CSV header was accepted without being read").into());

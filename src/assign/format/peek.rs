@@ -17,7 +17,7 @@ use std::io::{self, BufRead, BufReader, Read};
 use std::ops::Range;
 
 use super::read_csv::{Parsed, Record, RecordReader, accept_header, detect_separator};
-use super::{CsvHeader, Format, ReadLimits, UTF8_BOM, fill_buffer};
+use super::{CsvHeader, Format, ListKind, ReadLimits, UTF8_BOM, fill_buffer};
 
 /// What a list's start says: the CSV header (None for the JSON formats), or why the list is
 /// refused.
@@ -31,10 +31,10 @@ pub enum ListError {
     #[error("the CSV header is larger than {limit} bytes")]
     HeaderTooLarge { limit: usize },
     #[error(
-        "the list has a column {column:?}, which the answer adds (code, status, postcode, \
-         distance_m, error_code, error_message); rename or remove it"
+        "the list has a column {column:?}, which the answer adds ({}); rename or remove it",
+        kind.output_columns().join(", ")
     )]
-    ReservedColumn { column: String },
+    ReservedColumn { column: String, kind: ListKind },
     #[error("the columns {first:?} and {column:?} both name {meaning:?}; keep one or rename it")]
     DuplicateColumn {
         column: String,
@@ -43,12 +43,13 @@ pub enum ListError {
     },
     #[error("the list is {encoding} (it starts with that byte-order mark); send it as UTF-8")]
     Encoding { encoding: &'static str },
-    /// The CSV header names no `lat` or no `lon` column (`columns`: which, in that order).
+    /// The CSV header lacks what the list's kind needs (`columns`: which, in order): `lat`
+    /// or `lon` for assignment, `address` (or a unit column) for conversion.
     #[error("the CSV header has no {} column: {}", columns.join(" or "), needs(columns))]
     MissingColumn { columns: Vec<&'static str> },
     /// The CSV list is empty: no header line at all.
-    #[error("the list has no header line: {}", needs(&["lat", "lon"]))]
-    NoHeader,
+    #[error("the list has no header line: {}", needs(kind.required_columns()))]
+    NoHeader { kind: ListKind },
 }
 
 impl ListError {
@@ -59,7 +60,7 @@ impl ListError {
             ListError::ReservedColumn { .. } => "reserved_column",
             ListError::DuplicateColumn { .. } => "duplicate_column",
             ListError::Encoding { .. } => "encoding",
-            ListError::MissingColumn { .. } | ListError::NoHeader => "missing_column",
+            ListError::MissingColumn { .. } | ListError::NoHeader { .. } => "missing_column",
         }
     }
 
@@ -74,25 +75,29 @@ impl ListError {
         };
         match self {
             ListError::HeaderTooLarge { .. } => vec![("header".to_owned(), self.to_string())],
-            ListError::ReservedColumn { column } | ListError::DuplicateColumn { column, .. } => {
+            ListError::ReservedColumn { column, .. }
+            | ListError::DuplicateColumn { column, .. } => {
                 vec![(column.clone(), self.to_string())]
             }
             ListError::Encoding { .. } => vec![("body".to_owned(), self.to_string())],
             ListError::MissingColumn { columns } => {
                 missing(columns, "the CSV header has no such column")
             }
-            ListError::NoHeader => missing(&["lat", "lon"], "the list has no header line"),
+            ListError::NoHeader { kind } => {
+                missing(kind.required_columns(), "the list has no header line")
+            }
         }
     }
 }
 
-/// What a CSV list needs of these coordinate columns, with the names each may have.
+/// What a CSV list needs of these columns, with the names each may have.
 fn needs(columns: &[&str]) -> String {
     let named: Vec<&str> = columns
         .iter()
         .map(|&column| match column {
             "lat" => "a lat or latitude column",
-            _ => "a lon, lng, long or longitude column",
+            "lon" => "a lon, lng, long or longitude column",
+            _ => "an address column (or ward, district, province columns) to convert",
         })
         .collect();
     format!("a CSV list needs {}", named.join(" and "))
@@ -101,6 +106,7 @@ fn needs(columns: &[&str]) -> String {
 /// Judges the start of a list from its bytes, pushed as they come.
 #[derive(Debug)]
 pub struct ListPeeker {
+    kind: ListKind,
     format: Format,
     limits: ReadLimits,
     /// Every byte pushed so far.
@@ -118,8 +124,14 @@ pub struct ListPeeker {
 }
 
 impl ListPeeker {
+    /// A peeker for an assignment list.
     pub fn new(format: Format, limits: ReadLimits) -> ListPeeker {
+        ListPeeker::for_kind(ListKind::Assign, format, limits)
+    }
+
+    pub fn for_kind(kind: ListKind, format: Format, limits: ReadLimits) -> ListPeeker {
         ListPeeker {
+            kind,
             format,
             limits,
             bytes: Vec::new(),
@@ -230,9 +242,9 @@ impl ListPeeker {
                 Parsed::NeedMore => {}
                 Parsed::Record(Record::TooLarge { .. }) => break Err(too_large),
                 Parsed::Record(Record::Fields(record)) => {
-                    break accept_header(&record, *separator).map(Some);
+                    break accept_header(&record, *separator, self.kind).map(Some);
                 }
-                Parsed::End => break Err(ListError::NoHeader),
+                Parsed::End => break Err(ListError::NoHeader { kind: self.kind }),
             }
         };
         self.decide(verdict)
@@ -286,12 +298,13 @@ impl ListPeeker {
 /// gives every byte of `input` again from the first. `vmap assign` refuses a list with it
 /// before it makes its output file.
 pub fn peek_list<'a>(
+    kind: ListKind,
     format: Format,
     input: impl Read + Send + 'a,
     limits: ReadLimits,
 ) -> io::Result<(ListStart, impl Read + Send + 'a)> {
     let mut input = BufReader::new(input);
-    let mut peeker = ListPeeker::new(format, limits);
+    let mut peeker = ListPeeker::for_kind(kind, format, limits);
     let verdict = peeker.read_from(&mut input)?;
     Ok((verdict, io::Cursor::new(peeker.bytes).chain(input)))
 }

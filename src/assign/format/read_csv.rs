@@ -11,9 +11,8 @@ use std::collections::HashMap;
 use std::io::{self, BufRead};
 
 use super::{
-    BoxedInput, CsvHeader, FIELD_COUNT, Field, InputRow, ListError, Original, ReadError,
-    ReadLimits, RowErrorCode, RowFields, clean_text, fill_buffer, is_output_column,
-    normalized_name,
+    BoxedInput, CsvHeader, FIELD_COUNT, Field, InputRow, ListError, ListKind, Original, ReadError,
+    ReadLimits, RowErrorCode, RowFields, clean_text, fill_buffer, normalized_name,
 };
 
 /// Reads CSV records with `csv_core`, fed the input a part at a time; see the module docs.
@@ -237,21 +236,44 @@ impl<'a> CsvRows<'a> {
 /// adds refuses the list (it would be overwritten), so do two columns for one thing
 /// ([`field_columns`]), and so does a header without a `lat` or a `lon` column: no row of it
 /// could be assigned, and a list of `missing_coordinate` rows would only hide the mistake.
-pub(super) fn accept_header(record: &ByteRecord, separator: u8) -> Result<CsvHeader, ListError> {
+///
+/// A convert list needs text to read instead: an `address` column or a unit column
+/// (`ward`, `district`, `province`); its coordinates are optional.
+pub(super) fn accept_header(
+    record: &ByteRecord,
+    separator: u8,
+    kind: ListKind,
+) -> Result<CsvHeader, ListError> {
     let columns: Vec<String> = record
         .iter()
         .map(|column| String::from_utf8_lossy(column).into_owned())
         .collect();
-    if let Some(column) = columns.iter().find(|column| is_output_column(column)) {
+    if let Some(column) = columns.iter().find(|column| kind.is_output_column(column)) {
         let column = column.trim().to_owned();
-        return Err(ListError::ReservedColumn { column });
+        return Err(ListError::ReservedColumn { column, kind });
     }
     let field_columns = field_columns(&columns)?;
-    let missing: Vec<&'static str> = [Field::Lat, Field::Lon]
-        .into_iter()
-        .filter(|field| field_columns[field.index()].is_none())
-        .map(Field::name)
-        .collect();
+    let has = |field: Field| field_columns[field.index()].is_some();
+    let missing: Vec<&'static str> = match kind {
+        ListKind::Assign => [Field::Lat, Field::Lon]
+            .into_iter()
+            .filter(|&field| !has(field))
+            .map(Field::name)
+            .collect(),
+        ListKind::Convert => {
+            let text = [
+                Field::Address,
+                Field::Ward,
+                Field::District,
+                Field::Province,
+            ];
+            if text.into_iter().any(has) {
+                Vec::new()
+            } else {
+                vec![Field::Address.name()]
+            }
+        }
+    };
     if !missing.is_empty() {
         return Err(ListError::MissingColumn { columns: missing });
     }

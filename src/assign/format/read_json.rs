@@ -5,7 +5,7 @@ use serde_json::{Map, Value};
 use std::io::{self, BufRead};
 
 use super::{
-    BoxedInput, FIELD_COUNT, Field, InputRow, OUTPUT_COLUMNS, Original, ReadError, ReadLimits,
+    BoxedInput, FIELD_COUNT, Field, InputRow, ListKind, Original, ReadError, ReadLimits,
     RowErrorCode, RowFields, UTF8_BOM, clean_text, describe_byte, fill_buffer,
 };
 
@@ -29,17 +29,19 @@ pub(super) struct JsonRows<'a> {
     state: JsonState,
     element: Vec<u8>,
     row_number: u64,
+    kind: ListKind,
     limits: ReadLimits,
 }
 
 impl<'a> JsonRows<'a> {
-    pub(super) fn new(input: BoxedInput<'a>, limits: ReadLimits) -> JsonRows<'a> {
+    pub(super) fn new(input: BoxedInput<'a>, kind: ListKind, limits: ReadLimits) -> JsonRows<'a> {
         JsonRows {
             input,
             position: 0,
             state: JsonState::Start,
             element: Vec::new(),
             row_number: 0,
+            kind,
             limits,
         }
     }
@@ -216,7 +218,7 @@ impl<'a> JsonRows<'a> {
                 "row {row_number} (from byte offset {start}) is not valid JSON: {error}"
             ),
         });
-        Ok(row_from_json(row_number, parsed, self.limits))
+        Ok(row_from_json(row_number, parsed, self.kind, self.limits))
     }
 
     fn truncated(&mut self) -> InputRow {
@@ -327,11 +329,13 @@ pub(super) fn is_scalar_end(byte: u8) -> bool {
 pub(super) fn row_from_json(
     row_number: u64,
     parsed: Result<Value, ReadError>,
+    kind: ListKind,
     limits: ReadLimits,
 ) -> InputRow {
     let (fields, original) = match parsed {
-        Ok(Value::Object(mut object)) if has_output_key(&object) => {
-            let reserved: Vec<String> = OUTPUT_COLUMNS
+        Ok(Value::Object(mut object)) if has_output_key(&object, kind) => {
+            let reserved: Vec<String> = kind
+                .output_columns()
                 .iter()
                 .filter_map(|key| object.shift_remove(*key).map(|_| format!("{key:?}")))
                 .collect();
@@ -394,8 +398,10 @@ pub(super) fn row_from_json(
 }
 
 /// Whether `object` has a key the answer adds (spelled exactly).
-fn has_output_key(object: &Map<String, Value>) -> bool {
-    OUTPUT_COLUMNS.iter().any(|key| object.contains_key(*key))
+fn has_output_key(object: &Map<String, Value>, kind: ListKind) -> bool {
+    kind.output_columns()
+        .iter()
+        .any(|key| object.contains_key(*key))
 }
 
 /// The `row_too_large` row; `what` names the row and where it began.
@@ -506,16 +512,18 @@ pub(super) struct NdjsonRows<'a> {
     line: Vec<u8>,
     line_number: u64,
     row_number: u64,
+    kind: ListKind,
     limits: ReadLimits,
 }
 
 impl<'a> NdjsonRows<'a> {
-    pub(super) fn new(input: BoxedInput<'a>, limits: ReadLimits) -> NdjsonRows<'a> {
+    pub(super) fn new(input: BoxedInput<'a>, kind: ListKind, limits: ReadLimits) -> NdjsonRows<'a> {
         NdjsonRows {
             input,
             line: Vec::new(),
             line_number: 0,
             row_number: 0,
+            kind,
             limits,
         }
     }
@@ -546,7 +554,12 @@ impl<'a> NdjsonRows<'a> {
                     "row {row_number} (line {line_number}) is not valid JSON: {error}"
                 ),
             });
-            return Ok(Some(row_from_json(row_number, parsed, self.limits)));
+            return Ok(Some(row_from_json(
+                row_number,
+                parsed,
+                self.kind,
+                self.limits,
+            )));
         }
     }
 

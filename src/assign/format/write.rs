@@ -8,8 +8,8 @@ use std::io;
 use std::io::Write;
 
 use super::{
-    CsvHeader, DISTANCE_COLUMN, Format, FormatError, InputRow, OUTPUT_COLUMNS, Original,
-    RowErrorCode, RowOutcome, normalized_name,
+    CsvHeader, Format, FormatError, InputRow, ListKind, Original, RowErrorCode, RowOutcome,
+    normalized_name,
 };
 
 /// How the answer is written.
@@ -25,6 +25,7 @@ pub struct WriterOptions {
 /// Writes rows in the format they were read in.
 pub struct RowWriter<W: Write> {
     pub(super) target: Target<W>,
+    kind: ListKind,
 }
 
 pub(super) enum Target<W: Write> {
@@ -40,7 +41,8 @@ pub(super) enum Target<W: Write> {
 
 pub(super) struct CsvTarget<W: Write> {
     writer: csv::Writer<W>,
-    /// For each input column, the output column (index into OUTPUT_COLUMNS) that replaces it.
+    /// For each input column, the output column (index into the kind's output columns) that
+    /// replaces it.
     overwritten_by: Vec<Option<usize>>,
     /// The output columns appended after the input columns.
     appended: Vec<usize>,
@@ -82,8 +84,20 @@ impl<W: Write> RowWriter<W> {
         output: W,
         options: WriterOptions,
     ) -> Result<RowWriter<W>, FormatError> {
+        RowWriter::for_kind(ListKind::Assign, format, csv_header, output, options)
+    }
+
+    /// A writer of the answer to a list of `kind`, which adds that kind's output columns.
+    pub fn for_kind(
+        kind: ListKind,
+        format: Format,
+        csv_header: Option<&CsvHeader>,
+        output: W,
+        options: WriterOptions,
+    ) -> Result<RowWriter<W>, FormatError> {
         let target = match format {
             Format::Csv => Target::Csv(Box::new(CsvTarget::new(
+                kind,
                 csv_header,
                 output,
                 options.csv_safe,
@@ -100,7 +114,7 @@ impl<W: Write> RowWriter<W> {
                 output: io::BufWriter::new(output),
             },
         };
-        Ok(RowWriter { target })
+        Ok(RowWriter { target, kind })
     }
 
     pub fn format(&self) -> Format {
@@ -111,14 +125,25 @@ impl<W: Write> RowWriter<W> {
         }
     }
 
+    /// Writes an assignment row.
     pub fn write_row(&mut self, row: &InputRow, outcome: &RowOutcome) -> Result<(), FormatError> {
-        let texts = output_texts(outcome);
+        self.write_texts(row, &output_texts(outcome))
+    }
+
+    /// Writes a row with these output values, in the order of the kind's output columns
+    /// (`None`: absent).
+    pub fn write_texts(
+        &mut self,
+        row: &InputRow,
+        texts: &[OutputText<'_>],
+    ) -> Result<(), FormatError> {
+        let kind = self.kind;
         let json_original = match &row.original {
             Original::Json(object) => Some(object),
             Original::Absent | Original::Csv(_) => None,
         };
         match &mut self.target {
-            Target::Csv(target) => target.write_row(row, &texts)?,
+            Target::Csv(target) => target.write_row(row, texts)?,
             Target::Json {
                 output,
                 rows_written,
@@ -126,11 +151,11 @@ impl<W: Write> RowWriter<W> {
                 if *rows_written > 0 {
                     output.write_all(b",\n")?;
                 }
-                write_json_object(output, json_original, &texts)?;
+                write_json_object(output, kind, json_original, texts)?;
                 *rows_written += 1;
             }
             Target::Ndjson { output } => {
-                write_json_object(output, json_original, &texts)?;
+                write_json_object(output, kind, json_original, texts)?;
                 output.write_all(b"\n")?;
             }
         }
@@ -141,8 +166,26 @@ impl<W: Write> RowWriter<W> {
     /// the output keys (JSON, NDJSON), `status` `error`, `error_code` `stream_aborted` and
     /// `message`. Then [`RowWriter::finish`] closes the document as usual, so it stays valid.
     pub fn write_abort(&mut self, message: &str) -> Result<(), FormatError> {
-        let outcome = RowOutcome::failed(RowErrorCode::StreamAborted, message);
-        self.write_row(&InputRow::new(0, Ok(Default::default())), &outcome)
+        let row = InputRow::new(0, Ok(Default::default()));
+        match self.kind {
+            ListKind::Assign => {
+                let outcome = RowOutcome::failed(RowErrorCode::StreamAborted, message);
+                self.write_row(&row, &outcome)
+            }
+            ListKind::Convert => {
+                let columns = ListKind::Convert.output_columns();
+                let texts: Vec<OutputText<'_>> = columns
+                    .iter()
+                    .map(|&column| match column {
+                        "status" => Some(Cow::Borrowed("error")),
+                        "error_code" => Some(Cow::Borrowed(RowErrorCode::StreamAborted.as_str())),
+                        "error_message" => Some(Cow::Borrowed(message)),
+                        _ => None,
+                    })
+                    .collect();
+                self.write_texts(&row, &texts)
+            }
+        }
     }
 
     /// Pushes what has been written so far to the output.
@@ -182,6 +225,7 @@ impl<W: Write> fmt::Debug for RowWriter<W> {
 
 impl<W: Write> CsvTarget<W> {
     fn new(
+        kind: ListKind,
         csv_header: Option<&CsvHeader>,
         output: W,
         csv_safe: bool,
@@ -192,7 +236,8 @@ impl<W: Write> CsvTarget<W> {
         };
         let mut overwritten_by = vec![None; columns.len()];
         let mut appended = Vec::new();
-        for (output_index, output_column) in OUTPUT_COLUMNS.iter().enumerate() {
+        let output_columns = kind.output_columns();
+        for (output_index, output_column) in output_columns.iter().enumerate() {
             let existing = columns
                 .iter()
                 .position(|column| normalized_name(column) == *output_column);
@@ -208,7 +253,7 @@ impl<W: Write> CsvTarget<W> {
             writer.write_field(safe_cell(column.as_bytes(), csv_safe))?;
         }
         for &output_index in &appended {
-            writer.write_field(OUTPUT_COLUMNS[output_index])?;
+            writer.write_field(output_columns[output_index])?;
         }
         writer.write_record(std::iter::empty::<&[u8]>())?;
         Ok(CsvTarget {
@@ -219,7 +264,7 @@ impl<W: Write> CsvTarget<W> {
         })
     }
 
-    fn write_row(&mut self, row: &InputRow, texts: &OutputTexts<'_>) -> Result<(), FormatError> {
+    fn write_row(&mut self, row: &InputRow, texts: &[OutputText<'_>]) -> Result<(), FormatError> {
         let original = match &row.original {
             Original::Csv(record) => Some(record),
             Original::Absent | Original::Json(_) => None,
@@ -249,10 +294,11 @@ impl<W: Write> CsvTarget<W> {
     }
 }
 
-/// The output values as text, in OUTPUT_COLUMNS order; None = absent.
-pub(super) type OutputTexts<'o> = [Option<Cow<'o, str>>; OUTPUT_COLUMNS.len()];
+/// One output value as text; `None` = absent.
+pub type OutputText<'o> = Option<Cow<'o, str>>;
 
-pub(super) fn output_texts(outcome: &RowOutcome) -> OutputTexts<'_> {
+/// An assignment row's output values, in [`OUTPUT_COLUMNS`](super::OUTPUT_COLUMNS) order.
+pub(super) fn output_texts(outcome: &RowOutcome) -> [OutputText<'_>; 10] {
     [
         outcome.code.as_deref().map(Cow::Borrowed),
         Some(Cow::Borrowed(outcome.status.as_str())),
@@ -269,7 +315,7 @@ pub(super) fn output_texts(outcome: &RowOutcome) -> OutputTexts<'_> {
     ]
 }
 
-pub(super) fn output_text<'t>(texts: &'t OutputTexts<'_>, output_index: usize) -> &'t str {
+pub(super) fn output_text<'t>(texts: &'t [OutputText<'_>], output_index: usize) -> &'t str {
     texts
         .get(output_index)
         .and_then(|text| text.as_deref())
@@ -296,26 +342,29 @@ pub(super) fn distance_text(distance_m: f64) -> Option<String> {
 
 pub(super) fn write_json_object(
     output: &mut impl Write,
+    kind: ListKind,
     original: Option<&Map<String, Value>>,
-    texts: &OutputTexts<'_>,
+    texts: &[OutputText<'_>],
 ) -> io::Result<()> {
-    let mut written = [false; OUTPUT_COLUMNS.len()];
+    let output_columns = kind.output_columns();
+    let number_column = kind.number_column();
+    let mut written = vec![false; output_columns.len()];
     let mut first = true;
     output.write_all(b"{")?;
     for (key, value) in original.into_iter().flatten() {
         write_json_key(output, key, &mut first)?;
-        match OUTPUT_COLUMNS.iter().position(|column| column == key) {
+        match output_columns.iter().position(|column| column == key) {
             Some(output_index) => {
                 written[output_index] = true;
-                write_json_output_value(output, texts, output_index)?;
+                write_json_output_value(output, texts, output_index, number_column)?;
             }
             None => serde_json::to_writer(&mut *output, value)?,
         }
     }
-    for (output_index, column) in OUTPUT_COLUMNS.iter().enumerate() {
+    for (output_index, column) in output_columns.iter().enumerate() {
         if !written[output_index] {
             write_json_key(output, column, &mut first)?;
-            write_json_output_value(output, texts, output_index)?;
+            write_json_output_value(output, texts, output_index, number_column)?;
         }
     }
     output.write_all(b"}")
@@ -335,13 +384,15 @@ pub(super) fn write_json_key(
 
 pub(super) fn write_json_output_value(
     output: &mut impl Write,
-    texts: &OutputTexts<'_>,
+    texts: &[OutputText<'_>],
     output_index: usize,
+    number_column: usize,
 ) -> io::Result<()> {
     match texts.get(output_index).and_then(|text| text.as_deref()) {
         None => output.write_all(b"null"),
-        // distance_text already is a valid JSON number.
-        Some(text) if output_index == DISTANCE_COLUMN => output.write_all(text.as_bytes()),
+        // The number column's text (distance_text, a confidence) already is a valid JSON
+        // number.
+        Some(text) if output_index == number_column => output.write_all(text.as_bytes()),
         Some(text) => Ok(serde_json::to_writer(&mut *output, text)?),
     }
 }

@@ -297,7 +297,7 @@ fn output_columns_in_the_input_are_refused() {
     for header in ["Code,lat,lon", "lat,lon, Error-Code ", "lat;lon;distance_m"] {
         let input = format!("{header}\n1,2,3\n");
         let refused = read_rows(Format::Csv, input.as_bytes()).map(|_| ());
-        let Err(FormatError::List(ListError::ReservedColumn { column })) = refused else {
+        let Err(FormatError::List(ListError::ReservedColumn { column, .. })) = refused else {
             panic!("{header}: {refused:?}");
         };
         assert!(header.contains(&column), "{header}: {column}");
@@ -321,7 +321,7 @@ fn empty_and_header_only_csv() {
     for empty in [&b""[..], b"\xEF\xBB\xBF", b"\n\r\n"] {
         let refused = read_rows(Format::Csv, empty).map(|_| ());
         assert!(
-            matches!(refused, Err(FormatError::List(ListError::NoHeader))),
+            matches!(refused, Err(FormatError::List(ListError::NoHeader { .. }))),
             "{empty:?}: {refused:?}"
         );
     }

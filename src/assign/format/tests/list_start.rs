@@ -106,7 +106,12 @@ fn a_header_without_lat_and_lon_or_over_the_row_limit_refuses_the_list() {
         );
     }
     for empty in [&b""[..], b"\xEF\xBB\xBF\n\n", b"\r\n"] {
-        assert_eq!(refusal_of(empty, &[1], limits), ListError::NoHeader);
+        assert_eq!(
+            refusal_of(empty, &[1], limits),
+            ListError::NoHeader {
+                kind: ListKind::Assign
+            }
+        );
     }
     let refusal = refusal_of(b"id,street\n", &[], limits);
     assert_eq!(refusal.code(), "missing_column");

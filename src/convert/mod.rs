@@ -17,6 +17,8 @@
 //!   street, hamlet) as written, then the 2025 ward and province in full, as Vietnam Post
 //!   writes them: `12/3 Hẻm 45 Lê Văn Sỹ, Phường Phú Nhuận, Thành phố Hồ Chí Minh`.
 
+pub mod list;
+
 use crate::admin::{AdminMaps, LegacyWardId, ProvinceId, WardId};
 use crate::parse::{Reading, Structure};
 
@@ -34,6 +36,19 @@ pub enum Method {
     Point,
     /// No ward was read: nothing to convert below the province.
     NoWard,
+}
+
+impl Method {
+    /// `written`, `whole`, `default`, `point`, `no_ward`: the API's and the lists' word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Written => "written",
+            Method::Whole => "whole",
+            Method::Default => "default",
+            Method::Point => "point",
+            Method::NoWard => "no_ward",
+        }
+    }
 }
 
 /// An address in both maps.
