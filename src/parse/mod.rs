@@ -40,8 +40,12 @@
 //! - A unit written with its marker that the answer contradicts is a [`Conflict`]; the
 //!   answer is then `ambiguous`, with the other reading among the alternatives.
 //! - One edit (wrong, missing, extra or swapped letter) in a name of 5+ letters is read,
-//!   but only after a unit marker or for a whole comma part that matched nothing, and at a
-//!   lower score than any exact name.
+//!   but only after a unit marker of its level or for a whole comma part that matched
+//!   nothing, and at a lower score than any exact name.
+//! - Above the ward: a marker's own words are not a name when its unit follows ("Thành
+//!   phố Hà Nội"); a name inside a longer one written whole or after its marker is not
+//!   read alone ("Chí Minh" in "Hồ Chí Minh"); a bare name that is a province's as well as
+//!   a ward's or district's means the province ("Tuyên Quang").
 //! - Limits: only the first 160 words are read (the rest is `unused`); street names are
 //!   not known, so the street is the first run of words no unit took; a house number
 //!   written after the street is not recognised; a bare slash chain "45/3/5" is read as
@@ -464,6 +468,39 @@ mod tests {
             "Phường Sa Pa, Tỉnh Lào Cai",
             false,
         );
+    }
+
+    #[test]
+    fn a_province_alone_is_the_province() {
+        // The marker's words are not a name ("Thành" is no Xã Thanh, "Tỉnh Gia" no Tĩnh
+        // Gia), a name inside the province's is not a ward ("Chí Minh"), a province of
+        // both maps is one place, and a bare name that is also a ward's is the province.
+        for (text, province) in [
+            ("Thành phố Hà Nội", "Thành phố Hà Nội"),
+            ("Tỉnh Gia Lai", "Tỉnh Gia Lai"),
+            ("Hồ Chí Minh", "Thành phố Hồ Chí Minh"),
+            ("TP.HCM", "Thành phố Hồ Chí Minh"),
+            ("Tuyên Quang", "Tỉnh Tuyên Quang"),
+            ("12 Lê Lợi, Thành phố Hồ Chí Minh", "Thành phố Hồ Chí Minh"),
+        ] {
+            let parse = parser().parse(text);
+            let reading = &parse.reading;
+            assert_eq!(current(reading), province, "{text:?}: {}", show(&parse));
+            assert!(
+                !reading.ambiguous && reading.legacy.ward.is_none(),
+                "{}",
+                show(&parse)
+            );
+        }
+        // A typo after a marker of another level is no reading.
+        let parse = parser().parse("Khu tập thể X, Quận Không Có, Tỉnh Không Có");
+        assert_eq!(
+            parse.reading.legacy,
+            LegacyView::default(),
+            "{}",
+            show(&parse)
+        );
+        assert_eq!(parse.reading.admin_2025, View2025::default());
     }
 
     #[test]

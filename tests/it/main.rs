@@ -21,6 +21,7 @@ mod olc_vectors;
 mod outage;
 mod parse_api;
 mod parse_corpus;
+mod parse_units;
 mod postal_scheme;
 mod postgres;
 mod registry;
@@ -48,6 +49,7 @@ fn main() -> std::process::ExitCode {
         outage::trials(),
         parse_api::trials(),
         parse_corpus::trials(),
+        parse_units::trials(),
         postal_scheme::trials(),
         postgres::trials(),
         registry::trials(),

@@ -135,6 +135,23 @@ impl Work<'_> {
             }
         }
         implied_2025.dedup();
+        // A legacy province and the 2025 province it went into are one place at this
+        // level ("Hà Nội" names both): the answer is the 2025 province either way.
+        let provinces_2025: Vec<UnitId> = others
+            .iter()
+            .copied()
+            .filter(|unit| matches!(unit, UnitId::Province(_)))
+            .collect();
+        others.retain(|&unit| match unit {
+            UnitId::LegacyProvince(id) => !maps
+                .legacy_province(id)
+                .provinces_2025
+                .iter()
+                .any(|&province| provinces_2025.contains(&UnitId::Province(province))),
+            _ => true,
+        });
+        others.sort_unstable();
+        others.dedup();
         let ward_places = implied_2025.len().max(legacy_wards.len());
         if ward_places > 0 {
             ward_places + others.len()

@@ -40,6 +40,16 @@ const Q_IN_STREET_PART: f32 = 0.3;
 /// A name inside a longer name found at the same place ("Vũng Tàu" in "Bà Rịa - Vũng
 /// Tàu"): the longer one is what was written, most likely.
 const Q_INSIDE_LONGER: f32 = 0.6;
+/// A name inside a longer one that is its whole comma part, or is written after its own
+/// marker ("Chí Minh" in "Thành phố Hồ Chí Minh" or in a part "Hồ Chí Minh"): the longer
+/// one is what was written, all but surely.
+const Q_INSIDE_WHOLE: f32 = 0.3;
+/// A ward or district name written alone that is also a province's name ("Tuyên Quang",
+/// "Lào Cai"): alone, people mean the province; the unit of that name stays an alternative.
+const Q_NAMED_LIKE_PROVINCE: f32 = 0.45;
+/// A name read from the words of a unit marker whose own name follows it ("Thành" of
+/// "Thành phố Hà Nội" read as Xã Thanh, "Tỉnh Gia" of "Tỉnh Gia Lai" as Tĩnh Gia).
+const Q_EATS_MARKER: f32 = 0.3;
 
 /// What a candidate's unit lies in, looked up once so that fitting parents is a compare.
 #[derive(Debug, Clone, Copy)]
@@ -161,6 +171,11 @@ impl Work<'_> {
             None if level == Level::Province => (Q_NO_MARKER_PROVINCE, start, false),
             None => (Q_NO_MARKER, start, false),
         };
+        if one_edit && unit_marker.is_some() && q_marker <= Q_MARKER_OTHER_LEVEL {
+            // A typo and a marker of another level ("Quận Không" for Xã Krong): two doubts
+            // in one name are no reading.
+            return;
+        }
         let q_context = if unit_marker.is_none() && self.in_street_part[start] {
             Q_IN_STREET_PART
         } else {
@@ -238,19 +253,55 @@ impl Work<'_> {
 
     /// Lowers candidates whose words lie strictly inside another candidate's (exact or one
     /// edit away: "Thắng" inside "Ahường Thắng" after "Xã").
+    ///
+    /// Also lowers a name read from a unit marker's own words when a name of the marker's
+    /// type follows the marker ("Thành" of "Thành phố Hà Nội").
     pub(super) fn demote_inner_names(&mut self) {
         for idx in 0..self.cands.len() {
             let (start, end) = (self.cands[idx].start, self.cands[idx].end);
-            let inside = self.cands.iter().any(|other| {
-                other.start <= start && end <= other.end && (other.start, other.end) != (start, end)
-            });
-            if inside {
+            let mut factor = 1.0_f32;
+            for other in &self.cands {
+                if other.start <= start
+                    && end <= other.end
+                    && (other.start, other.end) != (start, end)
+                {
+                    let whole = other.strong || self.is_whole_part(other.cover_start, other.end);
+                    factor = factor.min(if whole {
+                        Q_INSIDE_WHOLE
+                    } else {
+                        Q_INSIDE_LONGER
+                    });
+                }
+                if other.strong && other.cover_start <= start && start < other.start {
+                    factor = factor.min(Q_EATS_MARKER);
+                }
+            }
+            let cand = &self.cands[idx];
+            let unmarked_lower = cand.cover_start == cand.start
+                && !matches!(cand.unit, UnitId::Province(_) | UnitId::LegacyProvince(_));
+            if unmarked_lower
+                && self.cands.iter().any(|other| {
+                    (other.start, other.end) == (start, end)
+                        && matches!(other.unit, UnitId::Province(_) | UnitId::LegacyProvince(_))
+                })
+            {
+                factor = factor.min(Q_NAMED_LIKE_PROVINCE);
+            }
+            if factor < 1.0 {
                 let cand = &mut self.cands[idx];
-                cand.quality *= Q_INSIDE_LONGER;
-                cand.value *= Q_INSIDE_LONGER;
+                cand.quality *= factor;
+                cand.value *= factor;
                 cand.strong = false;
             }
         }
+    }
+
+    /// Whether tokens `start..end` are a whole comma part of the text.
+    fn is_whole_part(&self, start: usize, end: usize) -> bool {
+        let tokens = &self.tokens.tokens;
+        let starts_part = start == 0 || tokens[start].sep & SEP_HARD != 0;
+        let ends_part = end == self.n() || tokens[end].sep & SEP_HARD != 0;
+        starts_part && ends_part
     }
 
     /// Where the name after a marker at `start` can end: the end of its part, or the next
