@@ -43,6 +43,12 @@ fn abbreviation(unit_type: UnitType) -> Option<&'static str> {
     }
 }
 
+/// A province written one way: (name, short name, type) → text, or none for this one.
+type ProvinceForm = fn(&str, &str, UnitType) -> Option<String>;
+/// A district written one way: (name, short name, type, province name, province short
+/// name) → text, or none for this one.
+type DistrictForm = fn(&str, &str, UnitType, &str, &str) -> Option<String>;
+
 #[derive(Default)]
 struct Tally {
     cases: usize,
@@ -103,7 +109,7 @@ fn every_province_alone_reads_as_its_province() {
             targets,
         ));
     }
-    let forms: [(&str, fn(&str, &str, UnitType) -> Option<String>); 5] = [
+    let forms: [(&str, ProvinceForm); 5] = [
         ("full", |name, _, _| Some(name.to_owned())),
         ("short", |_, short, _| Some(short.to_owned())),
         ("no_marks", |name, _, _| Some(plain(name))),
@@ -141,7 +147,7 @@ fn every_province_alone_reads_as_its_province() {
 fn every_district_with_its_province_reads_as_that_district() {
     let parser = parser();
     let maps = parser.maps();
-    let forms: [(&str, fn(&str, &str, UnitType, &str, &str) -> Option<String>); 3] = [
+    let forms: [(&str, DistrictForm); 3] = [
         ("full", |name, _, _, province, _| {
             Some(format!("{name}, {province}"))
         }),
