@@ -119,7 +119,16 @@ fn marker_fit(marker_type: UnitType, unit: UnitId, unit_type: UnitType) -> f32 {
 }
 
 impl Work<'_> {
-    pub(super) fn add_cand(&mut self, start: usize, end: usize, entry: &Entry, one_edit: bool) {
+    /// `span_sig` is the signature of the words `start..end` (`Tokens::span_sig`), taken
+    /// once by the caller for all the units those words name; unused for a one-edit match.
+    pub(super) fn add_cand(
+        &mut self,
+        start: usize,
+        end: usize,
+        span_sig: u32,
+        entry: &Entry,
+        one_edit: bool,
+    ) {
         let unit = entry.unit;
         let level = unit.level();
         let before = self.marker_before[start].filter(|marker| {
@@ -150,8 +159,7 @@ impl Work<'_> {
         } else {
             1.0
         };
-        let marks_agree =
-            one_edit || !self.tokens.any_marked || self.tokens.span_sig(start, end) == entry.sig;
+        let marks_agree = one_edit || !self.tokens.any_marked || span_sig == entry.sig;
         let q_marks = if marks_agree { 1.0 } else { Q_OTHER_MARKS };
         let (q_marker, cover_start, marker_agrees) = match unit_marker {
             Some((marker_type, marker_start)) => {
@@ -226,8 +234,15 @@ impl Work<'_> {
                 let Some(found) = index.lookup(self.tokens.span_key(start, end)) else {
                     break;
                 };
-                for entry in found.entries {
-                    self.add_cand(start, end, entry, false);
+                if !found.entries.is_empty() {
+                    let span_sig = if self.tokens.any_marked {
+                        self.tokens.span_sig(start, end)
+                    } else {
+                        0
+                    };
+                    for entry in found.entries {
+                        self.add_cand(start, end, span_sig, entry, false);
+                    }
                 }
                 if !found.prefix {
                     break;
@@ -239,13 +254,21 @@ impl Work<'_> {
     /// Lowers candidates whose words lie strictly inside another candidate's (exact or one
     /// edit away: "Thắng" inside "Ahường Thắng" after "Xã").
     pub(super) fn demote_inner_names(&mut self) {
-        for idx in 0..self.cands.len() {
-            let (start, end) = (self.cands[idx].start, self.cands[idx].end);
-            let inside = self.cands.iter().any(|other| {
-                other.start <= start && end <= other.end && (other.start, other.end) != (start, end)
+        // Against the distinct spans, not every other candidate: spans are a handful per
+        // text, candidates can be many ("Phường 1" names 80), and this ran quadratic.
+        let mut spans: Vec<(usize, usize)> = self
+            .cands
+            .iter()
+            .map(|cand| (cand.start, cand.end))
+            .collect();
+        spans.sort_unstable();
+        spans.dedup();
+        for cand in &mut self.cands {
+            let (start, end) = (cand.start, cand.end);
+            let inside = spans.iter().any(|&(other_start, other_end)| {
+                other_start <= start && end <= other_end && (other_start, other_end) != (start, end)
             });
             if inside {
-                let cand = &mut self.cands[idx];
                 cand.quality *= Q_INSIDE_LONGER;
                 cand.value *= Q_INSIDE_LONGER;
                 cand.strong = false;
@@ -333,7 +356,7 @@ impl Work<'_> {
             found.clear();
             index.lookup_one_edit(self.tokens.span_key(start, end), &mut found);
             for entry in found.iter().flat_map(|entries| entries.iter()) {
-                self.add_cand(start, end, entry, true);
+                self.add_cand(start, end, 0, entry, true);
             }
         }
     }
