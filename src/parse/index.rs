@@ -105,6 +105,10 @@ pub(crate) struct NameIndex {
     keys: Vec<Box<str>>,
     /// (hash of a key or of a one-byte deletion of it, key id), sorted.
     deletions: Vec<(u64, u32)>,
+    /// Where each run of `deletions` sharing the top `DIRECTORY_BITS` bits of the hash
+    /// starts (one more entry for the end): a lookup reads one short run instead of
+    /// binary-searching the whole list, whose ~20 probes missed the cache.
+    directory: Vec<u32>,
     /// The most words any name has.
     max_words: usize,
 }
@@ -112,6 +116,10 @@ pub(crate) struct NameIndex {
 /// Keys shorter than this many letters are only ever matched exactly: one edit in a short
 /// name makes another name too often.
 pub(crate) const FUZZY_MIN_LETTERS: usize = 5;
+
+/// Bits of a deletion hash that pick its run in [`NameIndex::directory`]: about as many
+/// runs as deletions.
+const DIRECTORY_BITS: u32 = 18;
 
 fn hash_skipping(bytes: &[u8], skip: Option<usize>) -> u64 {
     let mut hasher = FxHasher::default();
@@ -289,11 +297,22 @@ impl NameIndex {
         }
         deletions.sort_unstable();
         deletions.dedup();
+        let mut directory = Vec::with_capacity((1 << DIRECTORY_BITS) + 1);
+        let mut run_start = 0;
+        for run in 0..=(1u64 << DIRECTORY_BITS) {
+            while run_start < deletions.len()
+                && deletions[run_start].0 >> (64 - DIRECTORY_BITS) < run
+            {
+                run_start += 1;
+            }
+            directory.push(run_start as u32);
+        }
         NameIndex {
             nodes,
             entries,
             keys,
             deletions,
+            directory,
             max_words: builder.max_words,
         }
     }
@@ -316,14 +335,28 @@ impl NameIndex {
     pub fn lookup_one_edit<'a>(&'a self, query: &str, out: &mut Vec<&'a [Entry]>) {
         let bytes = query.as_bytes();
         let mut key_ids: Vec<u32> = Vec::new();
+        // The hash of the query without byte `skip` continues the hash of the bytes
+        // before it, kept as they are added: as `hash_skipping`, in half the work.
+        let mut before = FxHasher::default();
         for skip in std::iter::once(None).chain((0..bytes.len()).map(Some)) {
-            let hash = hash_skipping(bytes, skip);
-            let first = self.deletions.partition_point(|&(h, _)| h < hash);
-            for &(h, key_id) in &self.deletions[first..] {
-                if h != hash {
-                    break;
-                }
-                if !key_ids.contains(&key_id) {
+            let mut hasher = before;
+            let rest = match skip {
+                None => bytes,
+                Some(skip) => &bytes[skip + 1..],
+            };
+            for &byte in rest {
+                hasher.add(u64::from(byte));
+            }
+            hasher.add(0xff);
+            let hash = hasher.finish();
+            if let Some(skip) = skip {
+                before.add(u64::from(bytes[skip]));
+            }
+            let run = (hash >> (64 - DIRECTORY_BITS)) as usize;
+            let run =
+                &self.deletions[self.directory[run] as usize..self.directory[run + 1] as usize];
+            for &(h, key_id) in run {
+                if h == hash && !key_ids.contains(&key_id) {
                     key_ids.push(key_id);
                 }
             }

@@ -177,20 +177,36 @@ impl Parser {
     /// Reads one address. Never fails: what cannot be read ends in `unused`.
     pub fn parse(&self, query: &str) -> Parse {
         // NFD text (combining marks) is composed first, so that the words and slices
-        // handed back are NFC; the tokenizer notices it, so NFC text costs no extra scan.
+        // handed back are NFC. A byte scan finds the marks before the tokenizer runs, so
+        // such text is tokenized once, composed.
         let composed: String;
-        let mut tokens = token::Tokens::tokenize(query);
-        let text = if tokens.saw_combining && is_nfc_quick(query.chars()) != IsNormalized::Yes {
+        let text = if has_combining_mark(query) && is_nfc_quick(query.chars()) != IsNormalized::Yes
+        {
             composed = query.nfc().collect();
-            tokens = token::Tokens::tokenize(&composed);
             &composed
         } else {
             query
         };
+        let tokens = token::Tokens::tokenize(text);
         let mut parse = resolve::Work::new(self, text, tokens).run();
         parse.query = query.to_owned();
         parse
     }
+}
+
+/// Whether `text` holds a combining diacritical mark (U+0300–U+036F, what the tokenizer
+/// reads as a mark of the letter before it): UTF-8 `CC 80`–`CD AF`.
+fn has_combining_mark(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    // `contains` on bytes is a memchr: most text has neither lead byte and is done here.
+    if !bytes.contains(&0xCC) && !bytes.contains(&0xCD) {
+        return false;
+    }
+    bytes.windows(2).any(|pair| match pair {
+        [0xCC, second] => (0x80..=0xBF).contains(second),
+        [0xCD, second] => (0x80..=0xAF).contains(second),
+        _ => false,
+    })
 }
 
 #[cfg(test)]

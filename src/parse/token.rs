@@ -50,8 +50,6 @@ pub(crate) struct Tokens {
     /// Whether any token carried a mark: text typed with marks everywhere but a name
     /// written without is telling us something; text without any tells nothing.
     pub any_marked: bool,
-    /// Whether the text holds combining marks (NFD): then it is composed and read again.
-    pub saw_combining: bool,
 }
 
 const FNV_OFFSET: u32 = 0x811c_9dc5;
@@ -136,7 +134,6 @@ impl Tokens {
             tokens: Vec::with_capacity(bytes.len() / 4 + 1),
             keys: String::with_capacity(bytes.len()),
             any_marked: false,
-            saw_combining: false,
         };
         // The token being read; `active` says whether there is one.
         let mut current = Pending::new(0, 0, TokenKind::Word, 0, 0);
@@ -191,7 +188,6 @@ impl Tokens {
                     current.marked |= quality != QUALITY_NONE || tone != TONE_NONE;
                 }
                 Folded::Mark { quality, tone } => {
-                    tokens.saw_combining = true;
                     if active {
                         current.end = end;
                         if let Some((_, last_quality)) = current.last.as_mut() {

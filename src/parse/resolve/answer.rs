@@ -25,6 +25,12 @@ const MAX_ALTERNATIVES: usize = 24;
 const MIN_ALTERNATIVE_SHARE: f32 = 0.7;
 const MAX_LOWER_ALTERNATIVES: usize = 3;
 
+/// The lowest score [`Work::answer`] can use when the best is `best`: tied with it, or
+/// above its share for an alternative.
+pub(super) fn least_useful_score(best: f32) -> f32 {
+    (best - TIE_EPSILON).min(best * MIN_ALTERNATIVE_SHARE)
+}
+
 impl Work<'_> {
     pub(super) fn answer(&self, choices: &[Choice]) -> Parse {
         let Some(best) = choices.first() else {
@@ -38,7 +44,11 @@ impl Work<'_> {
         let places = self.distinct_places(tied);
         let ambiguous = places > 1;
         let mut cache = LineCache::new();
-        let mut best_reading = self.reading(best, tied, true, &mut cache);
+        let mut best_reading = self.reading(best, tied);
+        self.fill_line(&mut best_reading, best, &mut cache);
+        if let Some(overflow) = &self.overflow {
+            best_reading.unused.push(overflow.clone());
+        }
         let conflicts = self.conflicts(best, &best_reading);
         if !conflicts.is_empty() {
             best_reading.confidence *= 0.6;
@@ -49,12 +59,16 @@ impl Work<'_> {
             best_reading.confidence /= places as f64;
         }
         best_reading.conflicts = conflicts;
-        let mut alternatives: Vec<Reading> = Vec::new();
+        // Alternatives are read into the maps first and their address lines (strings)
+        // made only for those kept: many tied choices ("Phường 1" in 80 places) are cut
+        // to MAX_ALTERNATIVES, and others repeat the best's or each other's views. A
+        // reading still waiting for its line carries its choice.
+        let mut alternatives: Vec<(Option<&Choice>, Reading)> = Vec::new();
         for choice in tied.iter().skip(1) {
-            let mut reading = self.reading(choice, tied, false, &mut cache);
+            let mut reading = self.reading(choice, tied);
             reading.ambiguous = best_reading.ambiguous;
             reading.confidence /= places as f64;
-            alternatives.push(reading);
+            alternatives.push((Some(choice), reading));
         }
         self.view_alternatives(best, &best_reading, &mut alternatives);
         for choice in choices
@@ -63,23 +77,28 @@ impl Work<'_> {
             .take_while(|choice| choice.score >= best.score * MIN_ALTERNATIVE_SHARE)
             .take(MAX_LOWER_ALTERNATIVES)
         {
-            alternatives.push(self.reading(
-                choice,
-                std::slice::from_ref(choice),
-                false,
-                &mut cache,
-            ));
+            let reading = self.reading(choice, std::slice::from_ref(choice));
+            alternatives.push((Some(choice), reading));
         }
-        alternatives.retain(|reading| {
+        alternatives.retain(|(_, reading)| {
             reading.legacy != best_reading.legacy || reading.admin_2025 != best_reading.admin_2025
         });
         dedup_readings(&mut alternatives);
-        alternatives.sort_by(|a, b| {
+        alternatives.sort_by(|(_, a), (_, b)| {
             b.confidence
                 .partial_cmp(&a.confidence)
                 .unwrap_or(Ordering::Equal)
         });
         alternatives.truncate(MAX_ALTERNATIVES);
+        let alternatives = alternatives
+            .into_iter()
+            .map(|(choice, mut reading)| {
+                if let Some(choice) = choice {
+                    self.fill_line(&mut reading, choice, &mut cache);
+                }
+                reading
+            })
+            .collect();
         Parse {
             query: String::new(),
             reading: best_reading,
@@ -160,7 +179,6 @@ impl Work<'_> {
         }
     }
 
-    /// The answer for one choice, both maps filled where they follow.
     /// The address line for a choice's covered words; choices covering the same words
     /// share one (the usual case for the alternatives of one text).
     pub(super) fn line_for(&self, choice: &Choice, cache: &mut LineCache) -> Line {
@@ -174,19 +192,20 @@ impl Work<'_> {
         if let Some((_, line)) = cache.iter().find(|(known, _)| *known == key) {
             return line.clone();
         }
-        let parts: Vec<usize> = choice.parts().collect();
-        let line = self.line(&parts);
+        let mut parts = [0; 3];
+        let mut n_parts = 0;
+        for idx in choice.parts() {
+            parts[n_parts] = idx;
+            n_parts += 1;
+        }
+        let line = self.line(&parts[..n_parts]);
         cache.push((key, line.clone()));
         line
     }
 
-    pub(super) fn reading(
-        &self,
-        choice: &Choice,
-        tied: &[Choice],
-        is_best: bool,
-        cache: &mut LineCache,
-    ) -> Reading {
+    /// The answer for one choice, both maps filled where they follow; the address line
+    /// is left empty for [`Work::fill_line`].
+    pub(super) fn reading(&self, choice: &Choice, tied: &[Choice]) -> Reading {
         let maps = self.maps();
         let cands = &self.cands;
         let mut legacy = LegacyView::default();
@@ -311,24 +330,29 @@ impl Work<'_> {
             current.province = Some(*one);
         }
 
-        let line = self.line_for(choice, cache);
-        let mut unused = line.unused;
-        if is_best && let Some(overflow) = &self.overflow {
-            unused.push(overflow.clone());
-        }
         Reading {
             structure: self.structure(choice, &legacy, &current),
-            house_number: line.house_number,
-            alley: line.alley,
-            street: line.street,
-            hamlet: line.hamlet,
+            house_number: None,
+            alley: None,
+            street: None,
+            hamlet: None,
             legacy,
             admin_2025: current,
             confidence: f64::from(self.confidence(choice)),
             ambiguous: false,
             conflicts: Vec::new(),
-            unused,
+            unused: Vec::new(),
         }
+    }
+
+    /// Sets the address line of a reading made by [`Work::reading`] for `choice`.
+    pub(super) fn fill_line(&self, reading: &mut Reading, choice: &Choice, cache: &mut LineCache) {
+        let line = self.line_for(choice, cache);
+        reading.house_number = line.house_number;
+        reading.alley = line.alley;
+        reading.street = line.street;
+        reading.hamlet = line.hamlet;
+        reading.unused = line.unused;
     }
 
     pub(super) fn confidence(&self, choice: &Choice) -> f32 {
@@ -403,7 +427,7 @@ impl Work<'_> {
         &self,
         best: &Choice,
         reading: &Reading,
-        out: &mut Vec<Reading>,
+        out: &mut Vec<(Option<&Choice>, Reading)>,
     ) {
         let maps = self.maps();
         match best.place(&self.cands) {
@@ -417,7 +441,7 @@ impl Work<'_> {
                     alternative.admin_2025.province = Some(maps.ward(target).province);
                     alternative.confidence *= 0.5;
                     alternative.conflicts.clear();
-                    out.push(alternative);
+                    out.push((None, alternative));
                 }
             }
             Some(UnitId::Ward(ward)) if reading.legacy.ward.is_none() => {
@@ -444,7 +468,7 @@ impl Work<'_> {
                     };
                     alternative.confidence *= share;
                     alternative.conflicts.clear();
-                    out.push(alternative);
+                    out.push((None, alternative));
                 }
             }
             _ => {}
@@ -561,14 +585,16 @@ fn common<T: PartialEq + Copy>(mut items: impl Iterator<Item = T>) -> Option<T> 
     items.all(|item| item == first).then_some(first)
 }
 
-fn dedup_readings(readings: &mut Vec<Reading>) {
-    let mut kept: Vec<Reading> = Vec::with_capacity(readings.len());
-    for reading in readings.drain(..) {
-        let duplicate = kept
-            .iter()
-            .any(|other| other.legacy == reading.legacy && other.admin_2025 == reading.admin_2025);
+/// Keeps the first reading of each pair of views (readings carry their choice, or `None`
+/// when complete).
+fn dedup_readings<T>(readings: &mut Vec<(T, Reading)>) {
+    let mut kept: Vec<(T, Reading)> = Vec::with_capacity(readings.len());
+    for (choice, reading) in readings.drain(..) {
+        let duplicate = kept.iter().any(|(_, other)| {
+            other.legacy == reading.legacy && other.admin_2025 == reading.admin_2025
+        });
         if !duplicate {
-            kept.push(reading);
+            kept.push((choice, reading));
         }
     }
     *readings = kept;

@@ -51,6 +51,18 @@ const Q_NAMED_LIKE_PROVINCE: f32 = 0.45;
 /// "Thành phố Hà Nội" read as Xã Thanh, "Tỉnh Gia" of "Tỉnh Gia Lai" as Tĩnh Gia).
 const Q_EATS_MARKER: f32 = 0.3;
 
+/// What the candidates of one span of words say, for lowering the names inside it.
+struct SpanFacts {
+    start: usize,
+    end: usize,
+    /// A candidate on it is strong, or covers a whole comma part.
+    whole: bool,
+    /// A candidate on it is a province.
+    province: bool,
+    /// The earliest marker start of a strong candidate on it.
+    strong_cover: Option<usize>,
+}
+
 /// What a candidate's unit lies in, looked up once so that fitting parents is a compare.
 #[derive(Debug, Clone, Copy)]
 pub(super) enum Up<'p> {
@@ -129,7 +141,16 @@ fn marker_fit(marker_type: UnitType, unit: UnitId, unit_type: UnitType) -> f32 {
 }
 
 impl Work<'_> {
-    pub(super) fn add_cand(&mut self, start: usize, end: usize, entry: &Entry, one_edit: bool) {
+    /// `span_sig` is the signature of the words `start..end` (`Tokens::span_sig`), taken
+    /// once by the caller for all the units those words name; unused for a one-edit match.
+    pub(super) fn add_cand(
+        &mut self,
+        start: usize,
+        end: usize,
+        span_sig: u32,
+        entry: &Entry,
+        one_edit: bool,
+    ) {
         let unit = entry.unit;
         let level = unit.level();
         let before = self.marker_before[start].filter(|marker| {
@@ -160,8 +181,7 @@ impl Work<'_> {
         } else {
             1.0
         };
-        let marks_agree =
-            one_edit || !self.tokens.any_marked || self.tokens.span_sig(start, end) == entry.sig;
+        let marks_agree = one_edit || !self.tokens.any_marked || span_sig == entry.sig;
         let q_marks = if marks_agree { 1.0 } else { Q_OTHER_MARKS };
         let (q_marker, cover_start, marker_agrees) = match unit_marker {
             Some((marker_type, marker_start)) => {
@@ -241,8 +261,15 @@ impl Work<'_> {
                 let Some(found) = index.lookup(self.tokens.span_key(start, end)) else {
                     break;
                 };
-                for entry in found.entries {
-                    self.add_cand(start, end, entry, false);
+                if !found.entries.is_empty() {
+                    let span_sig = if self.tokens.any_marked {
+                        self.tokens.span_sig(start, end)
+                    } else {
+                        0
+                    };
+                    for entry in found.entries {
+                        self.add_cand(start, end, span_sig, entry, false);
+                    }
                 }
                 if !found.prefix {
                     break;
@@ -257,38 +284,64 @@ impl Work<'_> {
     /// Also lowers a name read from a unit marker's own words when a name of the marker's
     /// type follows the marker ("Thành" of "Thành phố Hà Nội").
     pub(super) fn demote_inner_names(&mut self) {
-        for idx in 0..self.cands.len() {
-            let (start, end) = (self.cands[idx].start, self.cands[idx].end);
+        // Against the distinct spans, not every other candidate: spans are a handful per
+        // text, candidates can be many ("Phường 1" names 80), and this ran quadratic.
+        let mut spans: Vec<SpanFacts> = Vec::with_capacity(self.cands.len());
+        for cand in &self.cands {
+            let whole = cand.strong || self.is_whole_part(cand.cover_start, cand.end);
+            let province = matches!(cand.unit, UnitId::Province(_) | UnitId::LegacyProvince(_));
+            let strong_cover = cand.strong.then_some(cand.cover_start);
+            match spans
+                .iter_mut()
+                .find(|span| (span.start, span.end) == (cand.start, cand.end))
+            {
+                Some(span) => {
+                    span.whole |= whole;
+                    span.province |= province;
+                    span.strong_cover = match (span.strong_cover, strong_cover) {
+                        (Some(a), Some(b)) => Some(a.min(b)),
+                        (a, b) => a.or(b),
+                    };
+                }
+                None => spans.push(SpanFacts {
+                    start: cand.start,
+                    end: cand.end,
+                    whole,
+                    province,
+                    strong_cover,
+                }),
+            }
+        }
+        for cand in &mut self.cands {
+            let (start, end) = (cand.start, cand.end);
             let mut factor = 1.0_f32;
-            for other in &self.cands {
-                if other.start <= start
-                    && end <= other.end
-                    && (other.start, other.end) != (start, end)
+            for span in &spans {
+                if span.start <= start && end <= span.end && (span.start, span.end) != (start, end)
                 {
-                    let whole = other.strong || self.is_whole_part(other.cover_start, other.end);
-                    factor = factor.min(if whole {
+                    let q = if span.whole {
                         Q_INSIDE_WHOLE
                     } else {
                         Q_INSIDE_LONGER
-                    });
+                    };
+                    factor = factor.min(q);
                 }
-                if other.strong && other.cover_start <= start && start < other.start {
+                if span
+                    .strong_cover
+                    .is_some_and(|cover| cover <= start && start < span.start)
+                {
                     factor = factor.min(Q_EATS_MARKER);
                 }
             }
-            let cand = &self.cands[idx];
             let unmarked_lower = cand.cover_start == cand.start
                 && !matches!(cand.unit, UnitId::Province(_) | UnitId::LegacyProvince(_));
             if unmarked_lower
-                && self.cands.iter().any(|other| {
-                    (other.start, other.end) == (start, end)
-                        && matches!(other.unit, UnitId::Province(_) | UnitId::LegacyProvince(_))
-                })
+                && spans
+                    .iter()
+                    .any(|span| span.province && (span.start, span.end) == (start, end))
             {
                 factor = factor.min(Q_NAMED_LIKE_PROVINCE);
             }
             if factor < 1.0 {
-                let cand = &mut self.cands[idx];
                 cand.quality *= factor;
                 cand.value *= factor;
                 cand.strong = false;
@@ -384,7 +437,7 @@ impl Work<'_> {
             found.clear();
             index.lookup_one_edit(self.tokens.span_key(start, end), &mut found);
             for entry in found.iter().flat_map(|entries| entries.iter()) {
-                self.add_cand(start, end, entry, true);
+                self.add_cand(start, end, 0, entry, true);
             }
         }
     }

@@ -173,16 +173,20 @@ impl Work<'_> {
                 None => self.best_parent(&provinces, &[ward_idx], province_fit),
             };
             let district_first = self.finish_choice(ward_idx, Some(ward_idx), district, province);
-            let province_alone = self.best_parent(&provinces, &[ward_idx], province_fit);
-            let province_first = match (district, province_alone) {
+            // Without a district, the province alone is the one just fitted.
+            let province_alone = match district {
+                Some(_) => self.best_parent(&provinces, &[ward_idx], province_fit),
+                None => None,
+            };
+            let province_first = match province_alone {
                 // Nothing to gain: the same province fitted beside the district.
-                (Some(_), Some(alone)) if province.is_some_and(|p| p.idx == alone.idx) => None,
-                (Some(_), Some(alone)) => {
+                Some(alone) if province.is_some_and(|p| p.idx == alone.idx) => None,
+                Some(alone) => {
                     let district =
                         self.best_parent(&districts, &[ward_idx, alone.idx], district_fit);
                     Some(self.finish_choice(ward_idx, Some(ward_idx), district, Some(alone)))
                 }
-                _ => None,
+                None => None,
             };
             choices.push(match province_first {
                 Some(other) if other.score > district_first.score => other,

@@ -9,10 +9,13 @@ mod answer;
 mod candidates;
 mod choice;
 
-use crate::admin::AdminMaps;
+use std::collections::HashSet;
+
+use crate::admin::{AdminMaps, UnitId};
 
 use super::Parse;
 use super::Parser;
+use super::index::FxBuild;
 use super::lexicon::{Marker, MarkerKind};
 use super::token::{SEP_HARD, TokenKind, Tokens};
 use candidates::Cand;
@@ -105,18 +108,28 @@ impl<'p> Work<'p> {
         self.one_edit_candidates();
         self.demote_inner_names();
         let mut choices = self.choices();
+        // Only the choices the answer can use are ordered: those tied with the best or
+        // above its share for an alternative (`answer::least_useful_score`). A place's
+        // best choice is among them whenever any of its choices is, so keeping the best
+        // per place below gives the same list as over all choices.
+        let best = choices
+            .iter()
+            .map(|choice| choice.score)
+            .fold(f32::NEG_INFINITY, f32::max);
+        let floor = answer::least_useful_score(best);
+        choices.retain(|choice| choice.score >= floor);
+        // A total order (`compare_choices` ends on the candidates' indices): unstable is
+        // deterministic.
         choices.sort_unstable_by(compare_choices);
         // One choice per place: the best one.
         let cands = &self.cands;
-        let mut kept = 0;
-        for idx in 0..choices.len() {
-            let place = choices[idx].place(cands);
-            if place.is_some() && !choices[..kept].iter().any(|c| c.place(cands) == place) {
-                choices[kept] = choices[idx];
-                kept += 1;
-            }
-        }
-        choices.truncate(kept);
+        let mut places: HashSet<UnitId, FxBuild> =
+            HashSet::with_capacity_and_hasher(choices.len(), FxBuild::default());
+        choices.retain(|choice| {
+            choice
+                .place(cands)
+                .is_some_and(|place| places.insert(place))
+        });
         self.answer(&choices)
     }
 }
