@@ -5,7 +5,7 @@
 //! a count of codes per cell.
 //!
 //! Decisions: a SQLite file is written through [`crate::store::SqliteAppender`] (one plain
-//! connection, a prepared single-row insert) rather than sqlx's multi-row inserts, which
+//! connection, prepared multi-row inserts bound by reference) rather than sqlx's multi-row inserts, which
 //! made the writer the bottleneck at 25 M rows; PostgreSQL and in-memory SQLite keep
 //! `insert_addresses`. Each chunk is still one ordinary write transaction with its history
 //! entry: no journal or sync setting is loosened, so a seed cut short leaves a consistent
