@@ -96,8 +96,10 @@ pub(super) async fn zone_of_point(
     let point = super::reverse::point_from_params(&params, &mut Vec::new())?;
     let resolved = registry.resolve_zone(point).ok_or_else(|| {
         AppError::NotFound(format!(
-            "({}, {}) is outside coverage: no zone within 50 km",
-            point.lat, point.lon
+            "({}, {}) is outside coverage: {}",
+            point.lat,
+            point.lon,
+            crate::zones::outside_coverage_rule(registry.postal_scheme())
         ))
     })?;
     let admin = registry.zone_admin(resolved.zone_id, Some(point));

@@ -134,7 +134,7 @@ impl From<&InputError> for RowErrorCode {
 impl From<&AssignFailure> for RowErrorCode {
     fn from(failure: &AssignFailure) -> RowErrorCode {
         match failure {
-            AssignFailure::OutsideCoverage(_) => RowErrorCode::OutsideCoverage,
+            AssignFailure::OutsideCoverage { .. } => RowErrorCode::OutsideCoverage,
             AssignFailure::Code(CodeError::TooFarFromReference) => {
                 RowErrorCode::TooFarFromReference
             }

@@ -42,7 +42,8 @@ pub enum RowErrorCode {
     InvalidCoordinate,
     /// `lat` outside -90..90 or `lon` outside -180..180.
     CoordinateOutOfRange,
-    /// No postal zone within 50 km.
+    /// No zone covers the point: with the 2025 scheme it is in no ward and no ward boundary
+    /// is within 2 km; with the legacy scheme no postal zone is within 50 km.
     OutsideCoverage,
     /// The point is too far from its zone's reference point for a code to decode.
     TooFarFromReference,

@@ -90,8 +90,17 @@ pub struct AssignOptions {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum AssignFailure {
-    #[error("({}, {}) is outside coverage: no postal zone within 50 km", .0.lat, .0.lon)]
-    OutsideCoverage(LatLon),
+    /// No zone of the minting scheme's table covers the point (`scheme` says which rule).
+    #[error(
+        "({}, {}) is outside coverage: {}",
+        .location.lat,
+        .location.lon,
+        crate::zones::outside_coverage_rule(*.scheme)
+    )]
+    OutsideCoverage {
+        location: LatLon,
+        scheme: PostalScheme,
+    },
     /// The point cannot be coded in its zone (too far from the zone's reference point), or
     /// its cell has run out of suffixes.
     #[error(transparent)]
@@ -204,7 +213,10 @@ impl Registry {
             }
         }
         let Some(zone) = self.resolve_zone_in(memory, row.location) else {
-            return Draft::Fail(AssignFailure::OutsideCoverage(row.location));
+            return Draft::Fail(AssignFailure::OutsideCoverage {
+                location: row.location,
+                scheme: self.zones.minting_scheme(memory.scheme),
+            });
         };
         let postcode = self.zones.get(zone.zone_id).postcode;
         let reference = self.zones.reference_of(zone.zone_id);

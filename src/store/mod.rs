@@ -9,6 +9,7 @@ pub mod ewkb;
 mod postgres;
 mod record;
 mod sqlite;
+mod sqlite_bulk;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -18,6 +19,7 @@ use crate::point::LatLon;
 
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
+pub use sqlite_bulk::SqliteAppender;
 
 /// What an insert gave out.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -242,6 +244,15 @@ impl Store {
 
     /// Inserts addresses in one transaction: all or none. Ids and change sequence numbers
     /// are given out inside the transaction; the ids are returned in input order.
+    /// A plain connection that appends rows fast, for seeding a SQLite file; `None` for
+    /// PostgreSQL and in-memory SQLite, which take [`Store::insert_addresses`].
+    pub fn appender(&self) -> Result<Option<SqliteAppender>, StoreError> {
+        match self {
+            Store::Sqlite(store) => store.appender(),
+            Store::Postgres(_) => Ok(None),
+        }
+    }
+
     pub async fn insert_addresses(&self, rows: &[NewAddress]) -> Result<Inserted, StoreError> {
         dispatch!(self, store => store.insert_addresses(rows, None).await)
     }

@@ -45,6 +45,8 @@ pub struct SqliteStore {
     probe: SqlitePool,
     /// Plain connections reading at once at start-up.
     load_threads: usize,
+    /// SQLite's busy timeout, for the plain connections too.
+    db_timeout: Duration,
 }
 
 impl SqliteStore {
@@ -85,7 +87,16 @@ impl SqliteStore {
             reader,
             probe,
             load_threads: settings.load_threads.max(1),
+            db_timeout: settings.db_timeout,
         })
+    }
+
+    /// See [`super::Store::appender`].
+    pub fn appender(&self) -> Result<Option<super::SqliteAppender>, StoreError> {
+        self.path
+            .as_deref()
+            .map(|path| super::SqliteAppender::open(path, self.db_timeout))
+            .transpose()
     }
 
     pub async fn close(&self) {

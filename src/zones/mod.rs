@@ -57,6 +57,16 @@ pub const DEFAULT_ZONES_CSV: &str = include_str!("../../data/vn_wards_63.csv");
 /// Beyond this distance from every reference point a point is outside legacy coverage.
 pub const MAX_REFERENCE_DISTANCE_M: f64 = 50_000.0;
 
+/// Why a point is outside coverage in `scheme`'s table (the minting scheme a registry
+/// actually uses, see [`ZoneTable::minting_scheme`]): the rule of
+/// [`ZoneTable::resolve_by_geometry`], said in the words errors use.
+pub fn outside_coverage_rule(scheme: PostalScheme) -> &'static str {
+    match scheme {
+        PostalScheme::Y2025 => "in no 2025 ward and no ward boundary within 2 km",
+        PostalScheme::Legacy => "no postal zone within 50 km",
+    }
+}
+
 /// A code is decoded through its zone's reference point, so a zone may only own points this
 /// close to it in latitude and longitude (OLC recovery works up to half a degree).
 pub const MAX_REFERENCE_OFFSET_DEG: f64 = 0.45;
