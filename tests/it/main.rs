@@ -18,6 +18,7 @@ mod e2e;
 mod edge;
 mod index_oracle;
 mod olc_vectors;
+mod ops;
 mod outage;
 mod parse_api;
 mod parse_corpus;
@@ -46,6 +47,7 @@ fn main() -> std::process::ExitCode {
         edge::trials(),
         index_oracle::trials(),
         olc_vectors::trials(),
+        ops::trials(),
         outage::trials(),
         parse_api::trials(),
         parse_corpus::trials(),

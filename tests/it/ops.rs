@@ -1,0 +1,598 @@
+//! The operator's side: `/metrics`, the drain on SIGTERM, request ids, compression, CORS and
+//! the per-client rate limit.
+
+use std::io::Read;
+use std::net::SocketAddr;
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::{Method, Request};
+use hyper::body::Bytes;
+
+use vmap::api::{self, AppState, Limits, RateLimit};
+
+use crate::helpers::harness::trials;
+use crate::helpers::http::streamed_body;
+use crate::helpers::{
+    Backend, Server, TestResponse, assert_problem, column, get, parse_csv, post_as, seeded_db,
+    seeded_registry, send, test_app,
+};
+
+trials! {
+    each_backend: [
+        metrics_count_requests_by_route_and_status_and_assigned_rows,
+        compressed_answers_keep_their_stream_and_trailer,
+    ],
+    tokio: [
+        readyz_and_new_work_answer_503_while_draining,
+        request_ids_are_echoed_or_made,
+        cors_is_off_by_default_and_allows_the_configured_origins,
+        the_rate_limit_answers_429_per_client_with_retry_after,
+        sigterm_drains_in_flight_requests_and_exits_0,
+        the_grace_ends_a_drain_that_does_not_end_by_itself,
+    ],
+}
+
+const LIST: &str = "id,lat,lon\na,21.0285,105.8542\nb,10.7769,106.7009\nc,91,0\n";
+
+/// The value of the samples of `name` whose labels include every one of `labels`, summed
+/// (0 when there is none).
+fn sample(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
+    text.lines()
+        .filter(|line| !line.starts_with('#'))
+        .filter_map(|line| {
+            let (series, value) = line.rsplit_once(' ')?;
+            let (series_name, series_labels) = match series.split_once('{') {
+                Some((series_name, rest)) => (series_name, rest.trim_end_matches('}')),
+                None => (series, ""),
+            };
+            let all = labels.iter().all(|(key, value)| {
+                series_labels
+                    .split(',')
+                    .any(|pair| pair == format!("{key}=\"{value}\""))
+            });
+            (series_name == name && all).then(|| value.parse::<f64>().ok())?
+        })
+        .sum()
+}
+
+async fn metrics_text(router: &Router) -> String {
+    let response = get(router, "/metrics").await;
+    assert_eq!(response.status, 200, "{}", response.text());
+    assert!(
+        response.content_type.starts_with("text/plain"),
+        "{}",
+        response.content_type
+    );
+    response.text()
+}
+
+/// A few requests and an assignment move the counters under their route templates and
+/// statuses; the registry's figures are this router's.
+async fn metrics_count_requests_by_route_and_status_and_assigned_rows(backend: &Backend) {
+    let (_db, registry, router) = test_app(backend, 200, Limits::default()).await;
+    let requests = |text: &str, route: &str, status: &str| {
+        sample(
+            text,
+            "vmap_http_requests_total",
+            &[("method", "GET"), ("route", route), ("status", status)],
+        )
+    };
+    let rows =
+        |text: &str, status: &str| sample(text, "vmap_assign_rows_total", &[("status", status)]);
+    // Counters are the process's, shared with tests running alongside: compare growth.
+    let before = metrics_text(&router).await;
+
+    assert_eq!(
+        get(&router, "/v1/zones?lat=21.0285&lon=105.8542")
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        get(&router, "/v1/zones?lat=21.0285&lon=105.8542")
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        get(&router, "/v1/zones?lat=95&lon=105.8542").await.status,
+        422
+    );
+    let code_before = sample(
+        &before,
+        "vmap_http_requests_total",
+        &[("route", "/v1/codes/{code}")],
+    );
+    get(&router, "/v1/codes/110072VJ3CR5").await;
+    assert_eq!(get(&router, "/no/such/path/zzqx").await.status, 404);
+    let assigned = post_as(&router, "/v1/assign", "text/csv", None, LIST).await;
+    assert_eq!(assigned.status, 200, "{}", assigned.text());
+
+    let after = metrics_text(&router).await;
+    let grew = |route: &str, status: &str| {
+        requests(&after, route, status) - requests(&before, route, status)
+    };
+    assert!(grew("/v1/zones", "200") >= 2.0, "{after}");
+    assert!(grew("/v1/zones", "422") >= 1.0, "{after}");
+    // The template, never the raw path: no series names a code or a made-up path.
+    let code_after = sample(
+        &after,
+        "vmap_http_requests_total",
+        &[("route", "/v1/codes/{code}")],
+    );
+    assert!(code_after - code_before >= 1.0, "{after}");
+    assert!(grew("unmatched", "404") >= 1.0, "{after}");
+    assert!(
+        !after.contains("110072VJ3CR5") && !after.contains("zzqx"),
+        "{after}"
+    );
+    let posted = sample(
+        &after,
+        "vmap_http_requests_total",
+        &[
+            ("method", "POST"),
+            ("route", "/v1/assign"),
+            ("status", "200"),
+        ],
+    ) - sample(
+        &before,
+        "vmap_http_requests_total",
+        &[
+            ("method", "POST"),
+            ("route", "/v1/assign"),
+            ("status", "200"),
+        ],
+    );
+    assert!(posted >= 1.0, "{after}");
+    assert!(
+        rows(&after, "created") - rows(&before, "created") >= 2.0,
+        "{after}"
+    );
+    assert!(
+        rows(&after, "error") - rows(&before, "error") >= 1.0,
+        "{after}"
+    );
+    let timed = sample(
+        &after,
+        "vmap_http_request_duration_seconds_count",
+        &[("route", "/v1/zones")],
+    );
+    assert!(timed >= 3.0, "{after}");
+    assert!(
+        after.contains("vmap_http_request_duration_seconds_bucket{"),
+        "a histogram, not a summary: {after}"
+    );
+
+    let status = registry.status();
+    assert_eq!(
+        sample(&after, "vmap_index_addresses", &[]),
+        status.n_indexed as f64
+    );
+    assert_eq!(
+        sample(&after, "vmap_data_version", &[]),
+        status.data_version as f64
+    );
+    assert_eq!(sample(&after, "vmap_ready", &[]), 1.0);
+    assert_eq!(sample(&after, "vmap_draining", &[]), 0.0);
+    assert_eq!(sample(&after, "vmap_database_available", &[]), 1.0);
+    assert!(
+        after.contains("vmap_index_load_seconds{source=\"database\"}"),
+        "{after}"
+    );
+    assert!(after.contains("vmap_followed_change_seq "), "{after}");
+}
+
+/// gzip and brotli as asked; a streamed assignment compressed still ends as a whole list,
+/// with its `vmap-status` trailer after the compressed data.
+async fn compressed_answers_keep_their_stream_and_trailer(backend: &Backend) {
+    let (_db, _registry, router) = test_app(backend, 200, Limits::default()).await;
+    let openapi = |encoding: &'static str| {
+        Request::get("/openapi.json")
+            .header("accept-encoding", encoding)
+            .body(Body::empty())
+            .expect("request")
+    };
+    let plain = get(&router, "/openapi.json").await;
+    assert_eq!(plain.header("content-encoding"), None);
+    let brotli = send(&router, openapi("br")).await;
+    assert_eq!(brotli.header("content-encoding"), Some("br"));
+    assert!(brotli.body.len() < plain.body.len() / 2);
+    let gzip = send(&router, openapi("gzip")).await;
+    assert_eq!(gzip.header("content-encoding"), Some("gzip"));
+    assert_eq!(gunzip(&gzip), plain.text());
+
+    let request = Request::post("/v1/assign?dry_run=true")
+        .header("content-type", "text/csv")
+        .header("accept-encoding", "gzip")
+        .header("te", "trailers")
+        .body(Body::from(LIST))
+        .expect("request");
+    let answer = send(&router, request).await;
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    assert_eq!(answer.header("content-encoding"), Some("gzip"));
+    assert_eq!(answer.trailer("vmap-status"), Some("complete"));
+    let (header, rows) = parse_csv(&gunzip(&answer));
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    assert_eq!(column(&header, &rows[0], "status"), "created");
+    assert_eq!(column(&header, &rows[2], "status"), "error");
+}
+
+fn gunzip(response: &TestResponse) -> String {
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(response.body.as_slice())
+        .read_to_string(&mut text)
+        .expect("gzip");
+    text
+}
+
+/// Once the drain starts, `/readyz` and new work answer 503 `shutting_down`; `/healthz` and
+/// `/metrics` still answer.
+async fn readyz_and_new_work_answer_503_while_draining() {
+    let (_db, registry) = seeded_registry(&Backend::Sqlite, 50).await;
+    let state = AppState::ready(registry, Limits::default());
+    let router = api::app(state.clone());
+    assert_eq!(get(&router, "/readyz").await.status, 200);
+    state.drain().start();
+    let ready = get(&router, "/readyz").await;
+    let problem = assert_problem(&ready, 503, None);
+    assert_eq!(problem["code"], "shutting_down");
+    assert_eq!(ready.header("retry-after"), Some("1"));
+    let work = get(&router, "/v1/zones?lat=21.0285&lon=105.8542").await;
+    assert_eq!(assert_problem(&work, 503, None)["code"], "shutting_down");
+    assert_eq!(get(&router, "/healthz").await.status, 200);
+    let metrics = metrics_text(&router).await;
+    assert_eq!(sample(&metrics, "vmap_draining", &[]), 1.0);
+}
+
+/// An `x-request-id` sent is echoed; without one, the answer carries a fresh id.
+async fn request_ids_are_echoed_or_made() {
+    let router = api::app(AppState::loading(Limits::default()));
+    let sent = Request::get("/healthz")
+        .header("x-request-id", "trace-me-42")
+        .body(Body::empty())
+        .expect("request");
+    assert_eq!(
+        send(&router, sent).await.header("x-request-id"),
+        Some("trace-me-42")
+    );
+    let first = get(&router, "/healthz").await;
+    let second = get(&router, "/no-such-path").await;
+    let made = |response: &TestResponse| response.header("x-request-id").map(str::to_owned);
+    let (Some(first), Some(second)) = (made(&first), made(&second)) else {
+        panic!("no x-request-id made");
+    };
+    assert_eq!(first.len(), 36, "a UUID: {first}");
+    assert_ne!(first, second);
+}
+
+/// Without `--cors-origin` no CORS header is sent; with one, that origin is allowed (a
+/// preflight too) and another is not.
+async fn cors_is_off_by_default_and_allows_the_configured_origins() {
+    let with_origin = |origin: &str| {
+        Request::get("/healthz")
+            .header("origin", origin)
+            .body(Body::empty())
+            .expect("request")
+    };
+    let off = api::app(AppState::loading(Limits::default()));
+    let answer = send(&off, with_origin("https://maps.example.org")).await;
+    assert_eq!(answer.header("access-control-allow-origin"), None);
+
+    let on = api::app(
+        AppState::loading(Limits::default())
+            .with_cors_origins(vec!["https://maps.example.org".parse().expect("origin")]),
+    );
+    let answer = send(&on, with_origin("https://maps.example.org")).await;
+    assert_eq!(
+        answer.header("access-control-allow-origin"),
+        Some("https://maps.example.org")
+    );
+    assert!(
+        answer
+            .header("access-control-expose-headers")
+            .is_some_and(|exposed| exposed.contains("x-request-id")),
+        "{:?}",
+        answer.headers
+    );
+    let other = send(&on, with_origin("https://evil.example.com")).await;
+    assert_eq!(other.header("access-control-allow-origin"), None);
+    let preflight = Request::builder()
+        .method(Method::OPTIONS)
+        .uri("/v1/assign")
+        .header("origin", "https://maps.example.org")
+        .header("access-control-request-method", "POST")
+        .header(
+            "access-control-request-headers",
+            "authorization,content-type",
+        )
+        .body(Body::empty())
+        .expect("request");
+    let answer = send(&on, preflight).await;
+    assert_eq!(answer.status, 200);
+    assert!(
+        answer
+            .header("access-control-allow-methods")
+            .is_some_and(|methods| methods.contains("POST")),
+        "{:?}",
+        answer.headers
+    );
+}
+
+/// Each client gets its own allowance: by IP, or by bearer token when it presents a known
+/// one; over it, 429 `rate_limited` with `Retry-After`. Probes are never limited.
+async fn the_rate_limit_answers_429_per_client_with_retry_after() {
+    let limit = RateLimit {
+        per_second: NonZeroU32::MIN,
+        burst: NonZeroU32::new(2).expect("2"),
+    };
+    let router = api::app(
+        AppState::loading(Limits::default())
+            .with_tokens(vec!["operator-token".to_owned()])
+            .with_rate_limit(Some(limit)),
+    );
+    // The status of the index (503 while loading) is beside the point: only 429 counts.
+    let from = |ip: [u8; 4], path: &str, token: Option<&str>| {
+        let mut request = Request::get(path);
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        let mut request = request.body(Body::empty()).expect("request");
+        request
+            .extensions_mut()
+            .insert(ConnectInfo(SocketAddr::from((ip, 40_000))));
+        request
+    };
+    let a = [10, 0, 0, 1];
+    for _ in 0..2 {
+        assert_ne!(send(&router, from(a, "/v1/status", None)).await.status, 429);
+    }
+    let refused = send(&router, from(a, "/v1/status", None)).await;
+    let problem = assert_problem(&refused, 429, None);
+    assert_eq!(problem["code"], "rate_limited");
+    let retry_after: u64 = refused
+        .header("retry-after")
+        .and_then(|seconds| seconds.parse().ok())
+        .expect("Retry-After in seconds");
+    assert!(retry_after >= 1, "{retry_after}");
+    // A made-up token counts as its IP; a known token has an allowance of its own.
+    assert_eq!(
+        send(&router, from(a, "/v1/status", Some("guess")))
+            .await
+            .status,
+        429
+    );
+    assert_ne!(
+        send(&router, from(a, "/v1/status", Some("operator-token")))
+            .await
+            .status,
+        429
+    );
+    assert_ne!(
+        send(&router, from([10, 0, 0, 2], "/v1/status", None))
+            .await
+            .status,
+        429
+    );
+    for path in ["/healthz", "/readyz", "/metrics"] {
+        assert_ne!(
+            send(&router, from(a, path, None)).await.status,
+            429,
+            "{path}"
+        );
+    }
+}
+
+/// SIGTERM: a request in flight is finished, a streamed assignment ends its answer with the
+/// abort record and `vmap-status: aborted`, `/readyz` answers 503 meanwhile, and the process
+/// exits 0 within the grace.
+async fn sigterm_drains_in_flight_requests_and_exits_0() {
+    const GRACE: Duration = Duration::from_secs(20);
+    let db = seeded_db(&Backend::Sqlite, 100).await;
+    let mut server = Server::start_vmap_with(
+        "drain",
+        &db.url,
+        db.dir.path(),
+        &[
+            ("VMAP_SHUTDOWN_GRACE_S", "20"),
+            ("VMAP_LOG_FORMAT", "json"),
+            // tower-http logs each request at debug, within the request's span.
+            ("RUST_LOG", "info,sqlx=error,tower_http=debug"),
+        ],
+    )
+    .await;
+    let client = server.client().clone();
+    let traced = client
+        .request(hyper::Method::GET, "/healthz")
+        .header("x-request-id", "drain-test-7")
+        .body(crate::helpers::http::empty_body())
+        .expect("request");
+    assert_eq!(
+        client.send(traced).await.header("x-request-id"),
+        Some("drain-test-7")
+    );
+
+    // A batch reverse whose body comes in two parts: in flight until the second is sent.
+    let (reverse_body, body) = streamed_body();
+    let request = client
+        .request(hyper::Method::POST, "/v1/reverse")
+        .header("content-type", "application/json")
+        .body(body)
+        .expect("request");
+    let reverse_client = client.clone();
+    let reverse = tokio::spawn(async move { reverse_client.send(request).await });
+    reverse_body
+        .unbounded_send(Bytes::from_static(b"{\"points\": [{\"lat\": 21.0285, "))
+        .expect("send");
+
+    // An assignment whose list stalls after its first row: its answer has begun.
+    let (list_body, body) = streamed_body();
+    list_body
+        .unbounded_send(Bytes::from_static(b"id,lat,lon\na,21.0285,105.8542\n"))
+        .expect("send");
+    let request = client
+        .request(hyper::Method::POST, "/v1/assign")
+        .header("content-type", "text/csv")
+        .header("te", "trailers")
+        .body(body)
+        .expect("request");
+    let assignment = client.open(request).await.expect("the assignment's head");
+    assert_eq!(assignment.status(), 200);
+
+    // The reverse has reached its handler once the server counts it in flight.
+    let in_flight = || async {
+        let text = client.get("/metrics").await.text();
+        sample(
+            &text,
+            "vmap_http_requests_in_flight",
+            &[("method", "POST"), ("route", "/v1/reverse")],
+        )
+    };
+    let mut waited = Duration::ZERO;
+    while in_flight().await < 1.0 {
+        assert!(
+            waited < Duration::from_secs(10),
+            "the reverse never came in flight"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        waited += Duration::from_millis(20);
+    }
+
+    server.terminate();
+    let ready = server
+        .wait_for_status("/readyz", 503, Duration::from_secs(10))
+        .await;
+    assert_eq!(ready.json()["code"], "shutting_down");
+    let work = client.get("/v1/zones?lat=21.0285&lon=105.8542").await;
+    assert_eq!(work.status, 503);
+
+    reverse_body
+        .unbounded_send(Bytes::from_static(b"\"lon\": 105.8542}], \"limit\": 1}"))
+        .expect("send");
+    drop(reverse_body);
+    let reverse = reverse.await.expect("reverse task");
+    assert_eq!(reverse.status, 200, "{}", reverse.text());
+
+    let answer = crate::helpers::http::HttpClient::read_rest(assignment)
+        .await
+        .expect("the assignment's answer ends");
+    let (header, rows) = parse_csv(&answer.text());
+    let last = rows.last().expect("an abort record");
+    assert_eq!(
+        column(&header, last, "error_code"),
+        "stream_aborted",
+        "{}",
+        answer.text()
+    );
+    assert!(
+        column(&header, last, "error_message").contains("shutting down"),
+        "{}",
+        answer.text()
+    );
+    assert_eq!(answer.trailer("vmap-status"), Some("aborted"));
+    drop(list_body);
+
+    let exited = server.wait_exit(GRACE).await;
+    let log = server.log_text();
+    assert!(
+        exited.is_some_and(|status| status.success()),
+        "exit: {exited:?}\n{log}"
+    );
+    // JSON lines, the request's id in its span, the drain told.
+    let events: Vec<serde_json::Value> = log
+        .lines()
+        .filter(|line| line.starts_with('{'))
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|error| panic!("{error}: {line}")))
+        .collect();
+    assert!(
+        events
+            .iter()
+            .any(|event| event["span"]["request_id"] == "drain-test-7"),
+        "{log}"
+    );
+    let message =
+        |event: &serde_json::Value| event["fields"]["message"].as_str().unwrap_or("").to_owned();
+    assert!(
+        events
+            .iter()
+            .any(|event| message(event).starts_with("draining")),
+        "{log}"
+    );
+    assert!(
+        events
+            .iter()
+            .any(|event| message(event) == "drained; exiting"),
+        "{log}"
+    );
+}
+
+/// A request that never ends (its body stalls, and so does an assignment's list) does not
+/// hold the process: it exits 0 once the grace has passed.
+async fn the_grace_ends_a_drain_that_does_not_end_by_itself() {
+    let db = seeded_db(&Backend::Sqlite, 100).await;
+    let mut server = Server::start_vmap_with(
+        "grace",
+        &db.url,
+        db.dir.path(),
+        &[("VMAP_SHUTDOWN_GRACE_S", "1")],
+    )
+    .await;
+    let client = server.client().clone();
+    let (list_body, body) = streamed_body();
+    list_body
+        .unbounded_send(Bytes::from_static(b"id,lat,lon\na,21.0285,105.8542\n"))
+        .expect("send");
+    let request = client
+        .request(hyper::Method::POST, "/v1/assign")
+        .header("content-type", "text/csv")
+        .body(body)
+        .expect("request");
+    let assignment = client.open(request).await.expect("the assignment's head");
+    assert_eq!(assignment.status(), 200);
+    let (reverse_body, body) = streamed_body();
+    reverse_body
+        .unbounded_send(Bytes::from_static(b"{\"points\": ["))
+        .expect("send");
+    let request = client
+        .request(hyper::Method::POST, "/v1/reverse")
+        .header("content-type", "application/json")
+        .body(body)
+        .expect("request");
+    let stalled = tokio::spawn({
+        let client = client.clone();
+        async move { client.try_send(request).await.map(|answer| answer.status) }
+    });
+    let in_flight = || async {
+        let text = client.get("/metrics").await.text();
+        sample(
+            &text,
+            "vmap_http_requests_in_flight",
+            &[("method", "POST"), ("route", "/v1/reverse")],
+        )
+    };
+    let mut waited = Duration::ZERO;
+    while in_flight().await < 1.0 {
+        assert!(
+            waited < Duration::from_secs(10),
+            "the reverse never came in flight"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        waited += Duration::from_millis(20);
+    }
+
+    server.terminate();
+    // Generous against the 1 s grace: a debug build on a shared machine.
+    let exited = server.wait_exit(Duration::from_secs(15)).await;
+    let log = server.log_text();
+    assert!(
+        exited.is_some_and(|status| status.success()),
+        "exit: {exited:?}\n{log}"
+    );
+    assert!(log.contains("the shutdown grace ran out"), "{log}");
+    // The stalled request was cut, not answered.
+    assert!(!matches!(stalled.await, Ok(Ok(status)) if status == 200));
+    drop((list_body, reverse_body, assignment));
+}
