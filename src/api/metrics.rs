@@ -10,7 +10,8 @@
 //! - A request is timed and held in flight until its answer's body is sent or dropped, not
 //!   until its head is ready: a streamed assignment is in flight for as long as it streams.
 //! - The route label is the matched route template (`/v1/codes/{code}`), never the raw path,
-//!   so a scan of made-up paths cannot grow the label set; an unmatched path is `unmatched`.
+//!   so a scan of made-up paths cannot grow the label set; an unmatched path is `unmatched`,
+//!   and a method outside the standard ones is `other`.
 //! - `/metrics` needs no token: like every read of vmap it is open, and it holds counts and
 //!   timings only, no address and no token. Keep it from the public with the network (a
 //!   proxy that does not forward it), as the probes.
@@ -223,7 +224,7 @@ pub(super) async fn count_requests(request: Request, next: Next) -> Response {
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned());
-    let method = request.method().as_str().to_owned();
+    let method = method_label(request.method()).to_owned();
     let labels = [("method", method), ("route", route)];
     let in_flight = metrics::gauge!(HTTP_IN_FLIGHT, &labels);
     in_flight.increment(1.0);
@@ -245,6 +246,22 @@ pub(super) async fn count_requests(request: Request, next: Next) -> Response {
         started,
     };
     response.map(|body| Body::new(MeteredBody { body, _done: done }))
+}
+
+/// The method as a label: the standard ones by name, any other `other`, so that made-up
+/// methods cannot grow the label set either.
+fn method_label(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PATCH => "PATCH",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
 }
 
 /// Ends a request's figures when its answer's body is sent (or dropped).

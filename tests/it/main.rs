@@ -14,6 +14,7 @@ mod bench_cmd;
 mod boundaries;
 mod connections;
 mod convert_lists;
+mod drain;
 mod e2e;
 mod edge;
 mod index_oracle;
@@ -43,6 +44,7 @@ fn main() -> std::process::ExitCode {
         boundaries::trials(),
         connections::trials(),
         convert_lists::trials(),
+        drain::trials(),
         e2e::trials(),
         edge::trials(),
         index_oracle::trials(),

@@ -1,24 +1,20 @@
-//! The operator's side: `/metrics`, the drain on SIGTERM, request ids, compression, CORS and
-//! the per-client rate limit.
+//! The operator's side: `/metrics`, request ids, compression, CORS and the per-client rate
+//! limit (the drain on SIGTERM is in `drain`).
 
 use std::io::Read;
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
-use std::time::Duration;
 
-use axum::Router;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{Method, Request};
-use hyper::body::Bytes;
 
 use vmap::api::{self, AppState, Limits, RateLimit};
 
 use crate::helpers::harness::trials;
-use crate::helpers::http::streamed_body;
+use crate::helpers::metrics::{metrics_text, sample};
 use crate::helpers::{
-    Backend, Server, TestResponse, assert_problem, column, get, parse_csv, post_as, seeded_db,
-    seeded_registry, send, test_app,
+    Backend, TestResponse, assert_problem, column, get, parse_csv, post_as, send, test_app,
 };
 
 trials! {
@@ -27,48 +23,14 @@ trials! {
         compressed_answers_keep_their_stream_and_trailer,
     ],
     tokio: [
-        readyz_and_new_work_answer_503_while_draining,
+        compressed_conversions_are_whole,
         request_ids_are_echoed_or_made,
         cors_is_off_by_default_and_allows_the_configured_origins,
         the_rate_limit_answers_429_per_client_with_retry_after,
-        sigterm_drains_in_flight_requests_and_exits_0,
-        the_grace_ends_a_drain_that_does_not_end_by_itself,
     ],
 }
 
 const LIST: &str = "id,lat,lon\na,21.0285,105.8542\nb,10.7769,106.7009\nc,91,0\n";
-
-/// The value of the samples of `name` whose labels include every one of `labels`, summed
-/// (0 when there is none).
-fn sample(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
-    text.lines()
-        .filter(|line| !line.starts_with('#'))
-        .filter_map(|line| {
-            let (series, value) = line.rsplit_once(' ')?;
-            let (series_name, series_labels) = match series.split_once('{') {
-                Some((series_name, rest)) => (series_name, rest.trim_end_matches('}')),
-                None => (series, ""),
-            };
-            let all = labels.iter().all(|(key, value)| {
-                series_labels
-                    .split(',')
-                    .any(|pair| pair == format!("{key}=\"{value}\""))
-            });
-            (series_name == name && all).then(|| value.parse::<f64>().ok())?
-        })
-        .sum()
-}
-
-async fn metrics_text(router: &Router) -> String {
-    let response = get(router, "/metrics").await;
-    assert_eq!(response.status, 200, "{}", response.text());
-    assert!(
-        response.content_type.starts_with("text/plain"),
-        "{}",
-        response.content_type
-    );
-    response.text()
-}
 
 /// A few requests and an assignment move the counters under their route templates and
 /// statuses; the registry's figures are this router's.
@@ -109,6 +71,12 @@ async fn metrics_count_requests_by_route_and_status_and_assigned_rows(backend: &
     );
     get(&router, "/v1/codes/110072VJ3CR5").await;
     assert_eq!(get(&router, "/no/such/path/zzqx").await.status, 404);
+    let made_up = Request::builder()
+        .method(Method::from_bytes(b"ZZQXMETHOD").expect("method"))
+        .uri("/healthz")
+        .body(Body::empty())
+        .expect("request");
+    assert_eq!(send(&router, made_up).await.status, 405);
     let assigned = post_as(&router, "/v1/assign", "text/csv", None, LIST).await;
     assert_eq!(assigned.status, 200, "{}", assigned.text());
 
@@ -127,7 +95,7 @@ async fn metrics_count_requests_by_route_and_status_and_assigned_rows(backend: &
     assert!(code_after - code_before >= 1.0, "{after}");
     assert!(grew("unmatched", "404") >= 1.0, "{after}");
     assert!(
-        !after.contains("110072VJ3CR5") && !after.contains("zzqx"),
+        !after.contains("110072VJ3CR5") && !after.contains("zzqx") && !after.contains("ZZQX"),
         "{after}"
     );
     let posted = sample(
@@ -221,31 +189,37 @@ async fn compressed_answers_keep_their_stream_and_trailer(backend: &Backend) {
     assert_eq!(column(&header, &rows[2], "status"), "error");
 }
 
+/// `POST /v1/convert`, streamed, in brotli and gzip: the same results as uncompressed.
+async fn compressed_conversions_are_whole() {
+    let (_db, _registry, router) = test_app(&Backend::Sqlite, 50, Limits::default()).await;
+    let body = serde_json::json!({"addresses": [
+        "12/3 Hẻm 45 Lê Văn Sỹ, P.13, Q. Phú Nhuận, TP.HCM",
+        "Phường Sài Gòn, TP. Hồ Chí Minh",
+    ]})
+    .to_string();
+    let convert = |encoding: Option<&'static str>| {
+        let mut request = Request::post("/v1/convert").header("content-type", "application/json");
+        if let Some(encoding) = encoding {
+            request = request.header("accept-encoding", encoding);
+        }
+        request.body(Body::from(body.clone())).expect("request")
+    };
+    let plain = send(&router, convert(None)).await;
+    assert_eq!(plain.status, 200, "{}", plain.text());
+    let gzip = send(&router, convert(Some("gzip"))).await;
+    assert_eq!(gzip.header("content-encoding"), Some("gzip"));
+    let unzipped: serde_json::Value = serde_json::from_str(&gunzip(&gzip)).expect("JSON");
+    assert_eq!(unzipped, plain.json());
+    let brotli = send(&router, convert(Some("br"))).await;
+    assert_eq!(brotli.header("content-encoding"), Some("br"));
+}
+
 fn gunzip(response: &TestResponse) -> String {
     let mut text = String::new();
     flate2::read::GzDecoder::new(response.body.as_slice())
         .read_to_string(&mut text)
         .expect("gzip");
     text
-}
-
-/// Once the drain starts, `/readyz` and new work answer 503 `shutting_down`; `/healthz` and
-/// `/metrics` still answer.
-async fn readyz_and_new_work_answer_503_while_draining() {
-    let (_db, registry) = seeded_registry(&Backend::Sqlite, 50).await;
-    let state = AppState::ready(registry, Limits::default());
-    let router = api::app(state.clone());
-    assert_eq!(get(&router, "/readyz").await.status, 200);
-    state.drain().start();
-    let ready = get(&router, "/readyz").await;
-    let problem = assert_problem(&ready, 503, None);
-    assert_eq!(problem["code"], "shutting_down");
-    assert_eq!(ready.header("retry-after"), Some("1"));
-    let work = get(&router, "/v1/zones?lat=21.0285&lon=105.8542").await;
-    assert_eq!(assert_problem(&work, 503, None)["code"], "shutting_down");
-    assert_eq!(get(&router, "/healthz").await.status, 200);
-    let metrics = metrics_text(&router).await;
-    assert_eq!(sample(&metrics, "vmap_draining", &[]), 1.0);
 }
 
 /// An `x-request-id` sent is echoed; without one, the answer carries a fresh id.
@@ -384,215 +358,4 @@ async fn the_rate_limit_answers_429_per_client_with_retry_after() {
             "{path}"
         );
     }
-}
-
-/// SIGTERM: a request in flight is finished, a streamed assignment ends its answer with the
-/// abort record and `vmap-status: aborted`, `/readyz` answers 503 meanwhile, and the process
-/// exits 0 within the grace.
-async fn sigterm_drains_in_flight_requests_and_exits_0() {
-    const GRACE: Duration = Duration::from_secs(20);
-    let db = seeded_db(&Backend::Sqlite, 100).await;
-    let mut server = Server::start_vmap_with(
-        "drain",
-        &db.url,
-        db.dir.path(),
-        &[
-            ("VMAP_SHUTDOWN_GRACE_S", "20"),
-            ("VMAP_LOG_FORMAT", "json"),
-            // tower-http logs each request at debug, within the request's span.
-            ("RUST_LOG", "info,sqlx=error,tower_http=debug"),
-        ],
-    )
-    .await;
-    let client = server.client().clone();
-    let traced = client
-        .request(hyper::Method::GET, "/healthz")
-        .header("x-request-id", "drain-test-7")
-        .body(crate::helpers::http::empty_body())
-        .expect("request");
-    assert_eq!(
-        client.send(traced).await.header("x-request-id"),
-        Some("drain-test-7")
-    );
-
-    // A batch reverse whose body comes in two parts: in flight until the second is sent.
-    let (reverse_body, body) = streamed_body();
-    let request = client
-        .request(hyper::Method::POST, "/v1/reverse")
-        .header("content-type", "application/json")
-        .body(body)
-        .expect("request");
-    let reverse_client = client.clone();
-    let reverse = tokio::spawn(async move { reverse_client.send(request).await });
-    reverse_body
-        .unbounded_send(Bytes::from_static(b"{\"points\": [{\"lat\": 21.0285, "))
-        .expect("send");
-
-    // An assignment whose list stalls after its first row: its answer has begun.
-    let (list_body, body) = streamed_body();
-    list_body
-        .unbounded_send(Bytes::from_static(b"id,lat,lon\na,21.0285,105.8542\n"))
-        .expect("send");
-    let request = client
-        .request(hyper::Method::POST, "/v1/assign")
-        .header("content-type", "text/csv")
-        .header("te", "trailers")
-        .body(body)
-        .expect("request");
-    let assignment = client.open(request).await.expect("the assignment's head");
-    assert_eq!(assignment.status(), 200);
-
-    // The reverse has reached its handler once the server counts it in flight.
-    let in_flight = || async {
-        let text = client.get("/metrics").await.text();
-        sample(
-            &text,
-            "vmap_http_requests_in_flight",
-            &[("method", "POST"), ("route", "/v1/reverse")],
-        )
-    };
-    let mut waited = Duration::ZERO;
-    while in_flight().await < 1.0 {
-        assert!(
-            waited < Duration::from_secs(10),
-            "the reverse never came in flight"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        waited += Duration::from_millis(20);
-    }
-
-    server.terminate();
-    let ready = server
-        .wait_for_status("/readyz", 503, Duration::from_secs(10))
-        .await;
-    assert_eq!(ready.json()["code"], "shutting_down");
-    let work = client.get("/v1/zones?lat=21.0285&lon=105.8542").await;
-    assert_eq!(work.status, 503);
-
-    reverse_body
-        .unbounded_send(Bytes::from_static(b"\"lon\": 105.8542}], \"limit\": 1}"))
-        .expect("send");
-    drop(reverse_body);
-    let reverse = reverse.await.expect("reverse task");
-    assert_eq!(reverse.status, 200, "{}", reverse.text());
-
-    let answer = crate::helpers::http::HttpClient::read_rest(assignment)
-        .await
-        .expect("the assignment's answer ends");
-    let (header, rows) = parse_csv(&answer.text());
-    let last = rows.last().expect("an abort record");
-    assert_eq!(
-        column(&header, last, "error_code"),
-        "stream_aborted",
-        "{}",
-        answer.text()
-    );
-    assert!(
-        column(&header, last, "error_message").contains("shutting down"),
-        "{}",
-        answer.text()
-    );
-    assert_eq!(answer.trailer("vmap-status"), Some("aborted"));
-    drop(list_body);
-
-    let exited = server.wait_exit(GRACE).await;
-    let log = server.log_text();
-    assert!(
-        exited.is_some_and(|status| status.success()),
-        "exit: {exited:?}\n{log}"
-    );
-    // JSON lines, the request's id in its span, the drain told.
-    let events: Vec<serde_json::Value> = log
-        .lines()
-        .filter(|line| line.starts_with('{'))
-        .map(|line| serde_json::from_str(line).unwrap_or_else(|error| panic!("{error}: {line}")))
-        .collect();
-    assert!(
-        events
-            .iter()
-            .any(|event| event["span"]["request_id"] == "drain-test-7"),
-        "{log}"
-    );
-    let message =
-        |event: &serde_json::Value| event["fields"]["message"].as_str().unwrap_or("").to_owned();
-    assert!(
-        events
-            .iter()
-            .any(|event| message(event).starts_with("draining")),
-        "{log}"
-    );
-    assert!(
-        events
-            .iter()
-            .any(|event| message(event) == "drained; exiting"),
-        "{log}"
-    );
-}
-
-/// A request that never ends (its body stalls, and so does an assignment's list) does not
-/// hold the process: it exits 0 once the grace has passed.
-async fn the_grace_ends_a_drain_that_does_not_end_by_itself() {
-    let db = seeded_db(&Backend::Sqlite, 100).await;
-    let mut server = Server::start_vmap_with(
-        "grace",
-        &db.url,
-        db.dir.path(),
-        &[("VMAP_SHUTDOWN_GRACE_S", "1")],
-    )
-    .await;
-    let client = server.client().clone();
-    let (list_body, body) = streamed_body();
-    list_body
-        .unbounded_send(Bytes::from_static(b"id,lat,lon\na,21.0285,105.8542\n"))
-        .expect("send");
-    let request = client
-        .request(hyper::Method::POST, "/v1/assign")
-        .header("content-type", "text/csv")
-        .body(body)
-        .expect("request");
-    let assignment = client.open(request).await.expect("the assignment's head");
-    assert_eq!(assignment.status(), 200);
-    let (reverse_body, body) = streamed_body();
-    reverse_body
-        .unbounded_send(Bytes::from_static(b"{\"points\": ["))
-        .expect("send");
-    let request = client
-        .request(hyper::Method::POST, "/v1/reverse")
-        .header("content-type", "application/json")
-        .body(body)
-        .expect("request");
-    let stalled = tokio::spawn({
-        let client = client.clone();
-        async move { client.try_send(request).await.map(|answer| answer.status) }
-    });
-    let in_flight = || async {
-        let text = client.get("/metrics").await.text();
-        sample(
-            &text,
-            "vmap_http_requests_in_flight",
-            &[("method", "POST"), ("route", "/v1/reverse")],
-        )
-    };
-    let mut waited = Duration::ZERO;
-    while in_flight().await < 1.0 {
-        assert!(
-            waited < Duration::from_secs(10),
-            "the reverse never came in flight"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        waited += Duration::from_millis(20);
-    }
-
-    server.terminate();
-    // Generous against the 1 s grace: a debug build on a shared machine.
-    let exited = server.wait_exit(Duration::from_secs(15)).await;
-    let log = server.log_text();
-    assert!(
-        exited.is_some_and(|status| status.success()),
-        "exit: {exited:?}\n{log}"
-    );
-    assert!(log.contains("the shutdown grace ran out"), "{log}");
-    // The stalled request was cut, not answered.
-    assert!(!matches!(stalled.await, Ok(Ok(status)) if status == 200));
-    drop((list_body, reverse_body, assignment));
 }
