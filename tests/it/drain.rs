@@ -118,6 +118,14 @@ async fn sigterm_drains_in_flight_requests_and_exits_0() {
     assert_eq!(assignment.status(), 200);
 
     wait_in_flight(&client, "POST", "/v1/reverse").await;
+    // `serve` follows other writers every 200 ms by default: the follow's age is exported.
+    let metrics = client.get("/metrics").await.text();
+    let age = sample(&metrics, "vmap_follow_age_seconds", &[]);
+    assert!(
+        metrics.contains("vmap_follow_age_seconds ") && age < 60.0,
+        "{metrics}"
+    );
+    assert!(metrics.contains("vmap_follow_changes_total"), "{metrics}");
 
     server.terminate();
     let ready = server

@@ -152,6 +152,12 @@ async fn metrics_count_requests_by_route_and_status_and_assigned_rows(backend: &
         "{after}"
     );
     assert!(after.contains("vmap_followed_change_seq "), "{after}");
+
+    // Documented with the probes, apart from the /v1 resources, and open to all.
+    let document = get(&router, "/openapi.json").await.json();
+    let operation = &document["paths"]["/metrics"]["get"];
+    assert_eq!(operation["tags"], serde_json::json!(["ops"]), "{operation}");
+    assert!(operation.get("security").is_none(), "{operation}");
 }
 
 /// gzip and brotli as asked; a streamed assignment compressed still ends as a whole list,
