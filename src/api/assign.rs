@@ -241,15 +241,19 @@ pub(super) async fn assign_list(
         writer: WriterOptions { csv_safe },
         ..AssignSettings::default()
     };
+    let drain = state.drain();
     let task = tokio::spawn(async move {
         let _permit = permit;
-        assign::run(
+        // On SIGTERM the list stops after the batch being decided, and its answer ends with
+        // the abort record (see `drain.rs`).
+        assign::run_until(
             registry,
             format,
             input,
             ChannelWriter { sender },
             settings,
             None,
+            async move { drain.started().await },
         )
         .await
     });

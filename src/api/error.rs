@@ -95,6 +95,13 @@ pub enum AppError {
     Unauthorized(String),
     #[error("{0}")]
     TooBusy(String),
+    /// This client sent more than its rate (`--rate-limit-per-s`); it may send again in
+    /// `retry_after_s` seconds.
+    #[error("too many requests from this client; retry in {retry_after_s} s")]
+    RateLimited { retry_after_s: u64 },
+    /// The server drains before it exits (SIGTERM): new work goes to another replica.
+    #[error("the server is shutting down; retry on another replica or in a moment")]
+    ShuttingDown,
     #[error("the index is still loading")]
     NotReady,
     #[error(
@@ -165,6 +172,16 @@ impl AppError {
                 "too-busy",
                 "Too many requests",
             ),
+            AppError::RateLimited { .. } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate-limited",
+                "Too many requests",
+            ),
+            AppError::ShuttingDown => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "shutting-down",
+                "Shutting down",
+            ),
             AppError::NotReady => (StatusCode::SERVICE_UNAVAILABLE, "not-ready", "Not ready"),
             AppError::ReadOnly => (StatusCode::FORBIDDEN, "read-only", "Read-only server"),
             AppError::Timeout => (
@@ -212,6 +229,7 @@ impl IntoResponse for AppError {
         };
         let retry_after = match self {
             AppError::DatabaseUnavailable(_) => Some(DATABASE_RETRY_AFTER_S),
+            AppError::RateLimited { retry_after_s } => Some(retry_after_s),
             _ if status == StatusCode::TOO_MANY_REQUESTS
                 || status == StatusCode::SERVICE_UNAVAILABLE =>
             {

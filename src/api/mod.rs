@@ -10,10 +10,14 @@ mod assign;
 mod bodies;
 mod codes;
 mod convert;
+mod drain;
 pub mod error;
+mod layers;
+pub mod metrics;
 mod ops;
 mod parse;
 mod patterns;
+mod rate_limit;
 mod reverse;
 mod server;
 mod stream;
@@ -26,15 +30,19 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Query, Request};
-use axum::http::header;
 use axum::http::request::Parts;
+use axum::http::{HeaderValue, header};
 use serde::de::DeserializeOwned;
+use tower_http::compression::CompressionLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
 pub use convert::ConvertItem;
+pub use drain::Drain;
 pub use error::{AppError, FieldError, Problem};
 pub use ops::ApiDoc;
 pub use parse::ParseBody;
+pub use rate_limit::RateLimit;
 pub use server::{ConnectionLimits, serve};
 
 use crate::assign::format::ReadLimits;
@@ -118,6 +126,12 @@ pub struct AppState {
     read_only: bool,
     assign_permits: Arc<tokio::sync::Semaphore>,
     batch_permits: Arc<tokio::sync::Semaphore>,
+    /// Set once the server drains before it exits.
+    drain: Drain,
+    /// Per-client rate limit; none by default.
+    rate_limiter: Option<Arc<rate_limit::RateLimiter>>,
+    /// Origins CORS answers allow; none (CORS off) by default.
+    cors_origins: Arc<Vec<HeaderValue>>,
 }
 
 impl AppState {
@@ -130,7 +144,28 @@ impl AppState {
             read_only: false,
             assign_permits: Arc::new(tokio::sync::Semaphore::new(limits.max_concurrent_assign)),
             batch_permits: Arc::new(tokio::sync::Semaphore::new(limits.max_concurrent_batches)),
+            drain: Drain::new(),
+            rate_limiter: None,
+            cors_origins: Arc::new(Vec::new()),
         }
+    }
+
+    /// Each client may then send `limit.per_second` requests a second on average
+    /// (`limit.burst` at once); more answer 429 `rate_limited`.
+    pub fn with_rate_limit(mut self, limit: Option<RateLimit>) -> AppState {
+        self.rate_limiter = rate_limit::limiter_for(limit);
+        self
+    }
+
+    /// Browsers may then call the API from these origins (`*`: from any).
+    pub fn with_cors_origins(mut self, origins: Vec<HeaderValue>) -> AppState {
+        self.cors_origins = Arc::new(origins);
+        self
+    }
+
+    /// The drain switch the server flips on SIGTERM; the router answers by it.
+    pub fn drain(&self) -> Drain {
+        self.drain.clone()
     }
 
     /// Writes then need `Authorization: Bearer <one of tokens>`.
@@ -148,6 +183,18 @@ impl AppState {
     pub fn read_only(mut self) -> AppState {
         self.read_only = true;
         self
+    }
+
+    /// Whether `presented` is one of the server's tokens.
+    fn is_known_token(&self, presented: &str) -> bool {
+        // Compare in constant time, so response timing does not leak a token prefix.
+        self.tokens.iter().fold(false, |found, token| {
+            found
+                | bool::from(subtle::ConstantTimeEq::ct_eq(
+                    token.as_bytes(),
+                    presented.as_bytes(),
+                ))
+        })
     }
 
     /// Whether writes need a bearer token.
@@ -192,8 +239,17 @@ impl AppState {
 /// problem+json saying why (a 404 would read as a wrong URL), and serves assign dry runs,
 /// which write nothing. Every error leaves as problem+json, axum's own ones (405 with
 /// `Allow`, a path that is not UTF-8) included: see [`error::problem_for_bare_errors`].
+///
+/// Answers are compressed (gzip or brotli, as the client's `Accept-Encoding` asks) when
+/// larger than 32 bytes, streamed ones included: tower-http's compression passes the
+/// trailers (`vmap-status`) through after the compressed data, and every streamed answer
+/// still ends as a whole document. The cost is that a compressed stream arrives in the
+/// compressor's blocks rather than row by row; a client that wants rows as they are
+/// decided sends no `Accept-Encoding`.
 pub fn app(state: AppState) -> Router {
+    metrics::init();
     let limits = state.limits;
+    let cors = layers::cors(&state.cors_origins);
     let writes = Router::new()
         .merge(assign::router())
         .merge(addresses::router())
@@ -205,7 +261,7 @@ pub fn app(state: AppState) -> Router {
             state.clone(),
             refuse_writes_when_read_only,
         ));
-    Router::new()
+    let router = Router::new()
         .merge(reverse::router())
         .merge(codes::router())
         .merge(zones::router())
@@ -215,6 +271,16 @@ pub fn app(state: AppState) -> Router {
         .merge(ops::router())
         .merge(writes)
         .fallback(|| async { AppError::NotFound("no such endpoint; see /openapi.json".to_owned()) })
+        // Before the handlers, after the route is known: a refused request is counted
+        // under its route.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            rate_limit::limit_rate,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            drain::refuse_while_draining,
+        ))
         .with_state(state)
         .layer(axum::extract::DefaultBodyLimit::max(limits.max_body_bytes))
         .layer(axum::middleware::from_fn(move |request, next| {
@@ -226,8 +292,22 @@ pub fn app(state: AppState) -> Router {
             AppError::Internal("a handler panicked".to_owned()).into_response()
         }))
         .layer(axum::middleware::from_fn(error::problem_for_bare_errors))
+        // Counts the status the client gets, problem+json conversions included.
+        .layer(axum::middleware::from_fn(metrics::count_requests))
+        .layer(CompressionLayer::new())
         // 5xx are logged where they arise (AppError::Internal); 503 while loading is normal.
-        .layer(TraceLayer::new_for_http().on_failure(()))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(layers::request_span)
+                .on_failure(()),
+        )
+        // Outside the trace layer, so the span has the id; an id the client sent is kept.
+        .layer(PropagateRequestIdLayer::new(layers::REQUEST_ID))
+        .layer(SetRequestIdLayer::new(layers::REQUEST_ID, MakeRequestUuid));
+    match cors {
+        Some(cors) => router.layer(cors),
+        None => router,
+    }
 }
 
 /// `serve --read-only`: writes answer 403; an assign dry run goes through.
@@ -283,15 +363,7 @@ async fn require_token(
             "writes need an Authorization: Bearer <token> header".to_owned(),
         ));
     };
-    // Compare in constant time, so response timing does not leak a token prefix.
-    let known = state.tokens.iter().fold(false, |found, token| {
-        found
-            | bool::from(subtle::ConstantTimeEq::ct_eq(
-                token.as_bytes(),
-                presented.as_bytes(),
-            ))
-    });
-    if !known {
+    if !state.is_known_token(presented) {
         return Err(AppError::Unauthorized(
             "the bearer token is not valid".to_owned(),
         ));

@@ -16,6 +16,7 @@ pub(super) fn router() -> Router<AppState> {
         .route("/readyz", get(readyz))
         .route("/v1/status", get(status))
         .route("/openapi.json", get(openapi))
+        .route("/metrics", get(super::metrics::metrics_text))
 }
 
 /// The OpenAPI 3.1 document of the whole API.
@@ -45,6 +46,7 @@ pub(super) fn router() -> Router<AppState> {
         status,
         healthz,
         readyz,
+        super::metrics::metrics_text,
     ),
     components(schemas(super::Problem, super::FieldError, super::admin::FormatParam)),
     modifiers(&BearerSecurity, &Patterns),
@@ -56,7 +58,7 @@ pub(super) fn router() -> Router<AppState> {
         (name = "parse", description = "Address text → house number, alley, street and units in both maps; conversion between the maps"),
         (name = "assign", description = "Codes for whole address lists"),
         (name = "addresses", description = "Register, move, edit, retire one address"),
-        (name = "ops", description = "Health, readiness, status"),
+        (name = "ops", description = "Health, readiness, status, Prometheus metrics"),
     )
 )]
 pub struct ApiDoc;
@@ -82,7 +84,8 @@ pub(super) async fn healthz() -> &'static str {
     "ok"
 }
 
-/// Readiness: the index is loaded and the database is available.
+/// Readiness: the index is loaded, the database is available and the server is not
+/// draining.
 ///
 /// While the database is away the answer is 503 `database_unavailable` (degraded): answers
 /// from memory (reverse, zones, status) go on, what needs the database answers 503.
@@ -92,12 +95,16 @@ pub(super) async fn healthz() -> &'static str {
     tag = "ops",
     responses(
         (status = 200, description = "Ready", body = String, example = "ready"),
-        (status = 503, description = "Still loading (`not_ready`), or degraded: the database is unavailable (`database_unavailable`)", body = super::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Still loading (`not_ready`), draining before exit (`shutting_down`), or degraded: the database is unavailable (`database_unavailable`)", body = super::Problem, content_type = "application/problem+json"),
     )
 )]
 pub(super) async fn readyz(
     State(state): State<AppState>,
 ) -> Result<(StatusCode, &'static str), AppError> {
+    // The drain middleware answers first; this holds for a router without it too.
+    if state.drain.is_draining() {
+        return Err(AppError::ShuttingDown);
+    }
     if let Some(outage) = state.registry()?.database_outage() {
         return Err(AppError::DatabaseUnavailable(outage.reason));
     }

@@ -21,12 +21,17 @@
 //!   to refuse it. A body dropped after its answer began (an assignment that stopped
 //!   reading a list over its limit) makes the connection linger the same way once the
 //!   answer is sent; it cannot say `Connection: close` any more, so it just closes.
+//! - On SIGTERM the listener is kept open through the drain, and each connection opened
+//!   then serves one request (`/readyz` answers 503 `shutting_down`, see `drain.rs`): with
+//!   the listener closed at once, a load balancer could not learn of the drain from
+//!   `/readyz`. The server exits once every connection has closed, or after the grace.
 //! - The body-read timeout is a limit on silence, not on the whole body: a large list on a
 //!   slow link keeps going as long as it keeps coming.
 
 use std::convert::Infallible;
 use std::future::Future;
 use std::io;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -59,6 +64,8 @@ pub struct ConnectionLimits {
     pub idle_timeout: Duration,
     /// Longest a request body may send nothing while the server waits for it.
     pub body_read_timeout: Duration,
+    /// Longest the server drains after SIGTERM before it exits anyway.
+    pub shutdown_grace: Duration,
 }
 
 impl ConnectionLimits {
@@ -66,6 +73,7 @@ impl ConnectionLimits {
         header_read_timeout: Duration::from_secs(10),
         idle_timeout: Duration::from_secs(60),
         body_read_timeout: Duration::from_secs(30),
+        shutdown_grace: Duration::from_secs(30),
     };
 }
 
@@ -75,12 +83,16 @@ impl Default for ConnectionLimits {
     }
 }
 
-/// Serves `router` on an already bound listener until ctrl-c/SIGTERM, then lets the open
-/// connections finish their answers.
+/// Serves `router` on an already bound listener until ctrl-c/SIGTERM, then drains: `drain`
+/// is started (the router answers by it, see `drain.rs`), the open connections finish the
+/// answers they began and close, and new connections are answered one request each, until
+/// every connection has closed or `limits.shutdown_grace` has passed (or a second signal
+/// comes). Returns `Ok` either way: a drain cut short by its grace is logged.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     limits: ConnectionLimits,
+    drain: super::Drain,
 ) -> io::Result<()> {
     // Every connection holds a receiver; `closed()` is how the server waits for them.
     let (closing, closing_receiver) = watch::channel(false);
@@ -90,8 +102,8 @@ pub async fn serve(
             accepted = listener.accept() => accepted,
             () = &mut shutdown => break,
         };
-        let stream = match accepted {
-            Ok((stream, _)) => stream,
+        let (stream, peer) = match accepted {
+            Ok(accepted) => accepted,
             Err(error) if is_connection_error(&error) => continue,
             Err(error) => {
                 // Out of file descriptors, say: wait rather than spin.
@@ -103,16 +115,64 @@ pub async fn serve(
         let _ = stream.set_nodelay(true);
         tokio::spawn(serve_connection(
             stream,
+            peer,
             router.clone(),
             limits,
             closing_receiver.clone(),
+            Requests::Many,
         ));
     }
-    drop(listener);
+    drain.start();
+    tracing::info!(
+        grace_s = limits.shutdown_grace.as_secs_f64(),
+        "draining: finishing the requests in flight, /readyz answers 503"
+    );
     drop(closing_receiver);
     let _ = closing.send(true);
-    closing.closed().await;
+    let mut grace = std::pin::pin!(tokio::time::sleep(limits.shutdown_grace));
+    let mut second_signal = std::pin::pin!(super::shutdown_signal());
+    loop {
+        tokio::select! {
+            () = closing.closed() => {
+                tracing::info!("drained; exiting");
+                break;
+            }
+            () = &mut grace => {
+                tracing::warn!(
+                    connections = closing.receiver_count(),
+                    "the shutdown grace ran out; closing the connections still open"
+                );
+                break;
+            }
+            () = &mut second_signal => {
+                tracing::warn!("a second signal; exiting without waiting for the drain");
+                break;
+            }
+            accepted = listener.accept() => {
+                // Answered once (`/readyz` 503, new work 503 `shutting_down`), then closed.
+                if let Ok((stream, peer)) = accepted {
+                    tokio::spawn(serve_connection(
+                        stream,
+                        peer,
+                        router.clone(),
+                        limits,
+                        closing.subscribe(),
+                        Requests::One,
+                    ));
+                }
+            }
+        }
+    }
     Ok(())
+}
+
+/// How many requests a connection serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Requests {
+    /// As many as the client sends (keep-alive).
+    Many,
+    /// One, then the connection closes: a connection opened during the drain.
+    One,
 }
 
 fn is_connection_error(error: &io::Error) -> bool {
@@ -126,9 +186,11 @@ fn is_connection_error(error: &io::Error) -> bool {
 
 async fn serve_connection(
     stream: TcpStream,
+    peer: SocketAddr,
     router: Router,
     limits: ConnectionLimits,
     mut closing: watch::Receiver<bool>,
+    requests: Requests,
 ) {
     let clock = Arc::new(Clock::new());
     let io = TokioIo::new(Watched {
@@ -139,8 +201,11 @@ async fn serve_connection(
         router,
         clock: clock.clone(),
         body_read_timeout: limits.body_read_timeout,
+        peer,
     };
-    let mut connection = hyper::server::conn::http1::Builder::new().serve_connection(io, service);
+    let mut connection = hyper::server::conn::http1::Builder::new()
+        .keep_alive(requests == Requests::Many)
+        .serve_connection(io, service);
     let mut shutting_down = false;
     let served = loop {
         let deadline = clock.deadline(&limits);
@@ -353,6 +418,8 @@ struct ConnectionService {
     router: Router,
     clock: Arc<Clock>,
     body_read_timeout: Duration,
+    /// The client's address, for the rate limit (`ConnectInfo`).
+    peer: SocketAddr,
 }
 
 impl hyper::service::Service<Request<Incoming>> for ConnectionService {
@@ -364,7 +431,7 @@ impl hyper::service::Service<Request<Incoming>> for ConnectionService {
         let in_flight = self.clock.begin();
         let unread = Arc::new(AtomicBool::new(false));
         let timeout = self.body_read_timeout;
-        let request = request.map(|body| {
+        let mut request = request.map(|body| {
             Body::new(tower_http::timeout::TimeoutBody::new(
                 timeout,
                 RequestBody {
@@ -375,6 +442,9 @@ impl hyper::service::Service<Request<Incoming>> for ConnectionService {
                 },
             ))
         });
+        request
+            .extensions_mut()
+            .insert(axum::extract::ConnectInfo(self.peer));
         let mut router = self.router.clone();
         Box::pin(async move {
             let mut response = match tower_service::Service::call(&mut router, request).await {

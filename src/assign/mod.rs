@@ -88,6 +88,9 @@ pub enum AssignError {
     Registry(#[from] RegistryError),
     #[error("assignment stopped: {0}")]
     Stopped(String),
+    /// Its caller asked it to stop ([`run_until`]): the server is shutting down.
+    #[error("assignment stopped: the server is shutting down")]
+    ShuttingDown,
 }
 
 /// Checks one row and turns it into what the registry takes.
@@ -246,6 +249,23 @@ async fn decide_batch(
         .collect())
 }
 
+/// The metric of rows decided, by `status` (`GET /metrics`).
+pub const ROWS_METRIC: &str = "vmap_assign_rows_total";
+
+/// Adds a batch's rows to the [`ROWS_METRIC`] metric (a no-op without a recorder,
+/// as in `vmap assign`).
+fn count_rows(before: &AssignSummary, after: &AssignSummary) {
+    for (status, n) in [
+        ("created", after.created - before.created),
+        ("existing", after.existing - before.existing),
+        ("error", after.errors - before.errors),
+    ] {
+        if n > 0 {
+            metrics::counter!(ROWS_METRIC, "status" => status).increment(n);
+        }
+    }
+}
+
 /// What the engine hands the writer thread.
 enum ToWriter {
     Rows(Vec<InputRow>, Vec<RowOutcome>),
@@ -270,6 +290,7 @@ fn decide_cause(error: &AssignError) -> String {
         AssignError::Registry(error) if error.is_database_unavailable() => {
             "the database became unavailable (unreachable, locked or read-only)".to_owned()
         }
+        AssignError::ShuttingDown => "the server is shutting down".to_owned(),
         _ => "the server failed (the cause is logged)".to_owned(),
     }
 }
@@ -307,6 +328,35 @@ where
     R: Read + Send + 'static,
     W: Write + Send + 'static,
 {
+    run_until(
+        registry,
+        format,
+        input,
+        output,
+        settings,
+        progress,
+        std::future::pending(),
+    )
+    .await
+}
+
+/// [`run`] that stops once `stop` resolves (the server drains): the batch being decided is
+/// finished and answered, then the list ends with the abort record, as after a registry
+/// failure, and [`AssignError::ShuttingDown`] is returned.
+pub async fn run_until<R, W>(
+    registry: Arc<Registry>,
+    format: Format,
+    input: R,
+    output: W,
+    settings: AssignSettings,
+    progress: Option<Arc<Progress>>,
+    stop: impl std::future::Future<Output = ()>,
+) -> Result<(AssignSummary, W), AssignError>
+where
+    R: Read + Send + 'static,
+    W: Write + Send + 'static,
+{
+    let mut stop = std::pin::pin!(stop);
     let started = Instant::now();
     let batch_rows = settings.batch_rows.max(1);
     let (header_sender, header_receiver) = tokio::sync::oneshot::channel();
@@ -388,7 +438,19 @@ where
 
     let mut summary = AssignSummary::default();
     let mut decide_error = None;
-    while let Some(rows) = batch_receiver.recv().await {
+    loop {
+        // A stop is only seen between batches, so a batch begun is always answered.
+        let rows = tokio::select! {
+            biased;
+            () = &mut stop => {
+                decide_error = Some(AssignError::ShuttingDown);
+                break;
+            }
+            rows = batch_receiver.recv() => match rows {
+                Some(rows) => rows,
+                None => break,
+            },
+        };
         let outcomes = match decide_batch(&registry, &rows, summary.rows, &settings).await {
             Ok(outcomes) => outcomes,
             Err(error) => {
@@ -396,6 +458,7 @@ where
                 break;
             }
         };
+        let before = summary;
         for outcome in &outcomes {
             match outcome.status {
                 RowStatus::Created => summary.created += 1,
@@ -403,6 +466,7 @@ where
                 RowStatus::Error => summary.errors += 1,
             }
         }
+        count_rows(&before, &summary);
         summary.rows += rows.len() as u64;
         if let Some(progress) = &progress {
             progress.inc(rows.len() as u64);

@@ -1,15 +1,26 @@
 //! The arguments of every command; their doc comments are `--help`.
 
 use std::net::SocketAddr;
+use std::num::NonZeroU32;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use axum::http::HeaderValue;
 use clap::{Args, Subcommand, ValueEnum};
 
-use crate::api::{ConnectionLimits, Limits};
+use crate::api::{ConnectionLimits, Limits, RateLimit};
 use crate::assign::format::{Format, ReadLimits};
 use crate::registry::{self, MatchRadius, QueryError, ReverseQuery};
 use crate::store::{Store, StoreOptions};
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// One line per event, for people.
+    Text,
+    /// One JSON object per event, for log collectors.
+    Json,
+}
 
 /// Where the data lives.
 #[derive(Debug, Clone, Args)]
@@ -124,6 +135,45 @@ pub struct ServeArgs {
     /// database, in milliseconds; 0 turns following off.
     #[arg(long, env = "VMAP_FOLLOW_INTERVAL_MS", default_value_t = 200)]
     pub follow_interval_ms: u64,
+    /// Origins a browser may call the API from (CORS); repeat the flag or separate with
+    /// commas; `*` allows any. Off when none is given.
+    #[arg(long = "cors-origin", env = "VMAP_CORS_ORIGINS", value_delimiter = ',', value_parser = parse_origin)]
+    pub cors_origins: Vec<HeaderValue>,
+    /// Requests one client (its bearer token, else its IP address) may send per second on
+    /// average; more answer 429 `rate_limited` with `Retry-After`. 0 turns the limit off.
+    #[arg(long, env = "VMAP_RATE_LIMIT_PER_S", default_value_t = 0)]
+    pub rate_limit_per_s: u32,
+    /// Requests one client may send at once before the rate limit holds it to its rate;
+    /// by default as many as one second of its rate.
+    #[arg(long, env = "VMAP_RATE_LIMIT_BURST")]
+    pub rate_limit_burst: Option<u32>,
+}
+
+impl ServeArgs {
+    /// The per-client rate limit, if one is set.
+    pub fn rate_limit(&self) -> Option<RateLimit> {
+        let per_second = NonZeroU32::new(self.rate_limit_per_s)?;
+        let burst = self
+            .rate_limit_burst
+            .and_then(NonZeroU32::new)
+            .unwrap_or(per_second);
+        Some(RateLimit { per_second, burst })
+    }
+}
+
+/// An origin as a header value: `https://example.org` (scheme, host, port), or `*`.
+fn parse_origin(text: &str) -> Result<HeaderValue, String> {
+    let text = text.trim();
+    let well_formed = text == "*"
+        || ((text.starts_with("http://") || text.starts_with("https://"))
+            && !text.contains(char::is_whitespace)
+            && text.matches('/').count() == 2);
+    if !well_formed {
+        return Err(format!(
+            "{text:?} is not an origin: scheme://host[:port] without a path, or *"
+        ));
+    }
+    HeaderValue::from_str(text).map_err(|error| format!("{text:?}: {error}"))
 }
 
 /// The limits of the API; their defaults are [`Limits::DEFAULT`].
@@ -224,6 +274,10 @@ pub struct ConnectionArgs {
     /// request fails (an assignment stops and frees its slot).
     #[arg(long, env = "VMAP_BODY_READ_TIMEOUT_MS", default_value_t = ConnectionLimits::DEFAULT.body_read_timeout.as_millis() as u64)]
     pub body_read_timeout_ms: u64,
+    /// After SIGTERM or ctrl-c, longest the server drains (finishes the requests in flight,
+    /// answers `/readyz` 503) before it exits anyway, in seconds.
+    #[arg(long, env = "VMAP_SHUTDOWN_GRACE_S", default_value_t = ConnectionLimits::DEFAULT.shutdown_grace.as_secs())]
+    pub shutdown_grace_s: u64,
 }
 
 impl ConnectionArgs {
@@ -232,6 +286,7 @@ impl ConnectionArgs {
             header_read_timeout: Duration::from_millis(self.header_read_timeout_ms.max(1)),
             idle_timeout: Duration::from_millis(self.idle_timeout_ms.max(1)),
             body_read_timeout: Duration::from_millis(self.body_read_timeout_ms.max(1)),
+            shutdown_grace: Duration::from_secs(self.shutdown_grace_s),
         }
     }
 }

@@ -17,8 +17,8 @@ mod serve;
 pub use args::{
     AssignArgs, BenchCommand, BenchHttpArgs, BenchIndexArgs, BenchLoadArgs, BenchPostgisArgs,
     BenchQueryArgs, CompileBoundariesArgs, ConnectionArgs, ConvertArgs, CopyArgs, DataArgs,
-    DataCommand, DecodeArgs, FormatArg, LimitsArgs, MigratePostcodesArgs, ParseArgs, ReverseArgs,
-    SeedArgs, ServeArgs, SnapshotArgs, StoreArgs, SynthArgs, ZonesArgs,
+    DataCommand, DecodeArgs, FormatArg, LimitsArgs, LogFormat, MigratePostcodesArgs, ParseArgs,
+    ReverseArgs, SeedArgs, ServeArgs, SnapshotArgs, StoreArgs, SynthArgs, ZonesArgs,
 };
 
 use std::ffi::OsString;
@@ -45,6 +45,10 @@ use crate::zones::{ZoneTable, ZonesError};
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// How log lines are written (to stderr): `text` for people, `json` (one object a line,
+    /// with the request's span and its `request_id`) for a log collector.
+    #[arg(long, global = true, env = "VMAP_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
 }
 
 #[derive(Debug, Subcommand)]
@@ -375,10 +379,78 @@ mod tests {
     }
 
     #[test]
+    fn serve_operations_flags_are_off_by_default_and_parse() {
+        let serve = |args: &[&str]| match Cli::try_parse_args(args.iter().copied()) {
+            Ok(Cli {
+                command: Command::Serve(serve),
+                log_format,
+            }) => (serve, log_format),
+            other => panic!("{other:?}"),
+        };
+        let (defaults, log_format) = serve(&["vmap", "serve"]);
+        assert_eq!(log_format, LogFormat::Text);
+        assert!(defaults.cors_origins.is_empty());
+        assert_eq!(defaults.rate_limit(), None);
+        assert_eq!(
+            defaults.connections.limits(),
+            crate::api::ConnectionLimits::DEFAULT
+        );
+
+        let (set, log_format) = serve(&[
+            "vmap",
+            "serve",
+            "--cors-origin",
+            "https://a.example,http://b.example:8443",
+            "--cors-origin",
+            "*",
+            "--rate-limit-per-s",
+            "5",
+            "--shutdown-grace-s",
+            "7",
+            "--log-format",
+            "json",
+        ]);
+        assert_eq!(log_format, LogFormat::Json);
+        assert_eq!(
+            set.cors_origins,
+            ["https://a.example", "http://b.example:8443", "*"]
+        );
+        let five = std::num::NonZeroU32::new(5).expect("5");
+        assert_eq!(
+            set.rate_limit(),
+            Some(crate::api::RateLimit {
+                per_second: five,
+                burst: five
+            })
+        );
+        assert_eq!(
+            set.connections.limits().shutdown_grace,
+            std::time::Duration::from_secs(7)
+        );
+        let (burst, _) = serve(&[
+            "vmap",
+            "serve",
+            "--rate-limit-per-s",
+            "5",
+            "--rate-limit-burst",
+            "20",
+        ]);
+        assert_eq!(burst.rate_limit().map(|limit| limit.burst.get()), Some(20));
+
+        for origin in ["https://a.example/path", "a.example", "ftp://a.example"] {
+            assert!(
+                Cli::try_parse_args(["vmap", "serve", "--cors-origin", origin]).is_err(),
+                "{origin}"
+            );
+        }
+    }
+
+    #[test]
     fn bench_takes_subcommands_and_the_old_mode_flag() {
         let bench_of = |args: &[&str]| match Cli::try_parse_args(args.iter().copied()) {
             Ok(Cli {
                 command: Command::Bench(command),
+                ..
             }) => command,
             other => panic!("{args:?} parsed as {other:?}"),
         };

@@ -38,12 +38,20 @@ pub(super) async fn serve(args: ServeArgs) -> Result<(), CliError> {
             source,
         })?;
     let address = listener.local_addr().map_err(CliError::Serve)?;
-    let mut state = AppState::loading(args.limits.limits()).with_tokens(args.api_tokens.clone());
+    let mut state = AppState::loading(args.limits.limits())
+        .with_tokens(args.api_tokens.clone())
+        .with_rate_limit(args.rate_limit())
+        .with_cors_origins(args.cors_origins.clone());
     if args.read_only {
         state = state.read_only();
     }
     let router = api::app(state.clone());
-    let mut server = tokio::spawn(api::serve(listener, router, args.connections.limits()));
+    let mut server = tokio::spawn(api::serve(
+        listener,
+        router,
+        args.connections.limits(),
+        state.drain(),
+    ));
     tracing::info!(%address, "listening; loading the registry");
     let started = Instant::now();
     let loading = async {
@@ -155,8 +163,11 @@ pub(super) async fn watch(registry: Arc<Registry>, follow: bool, interval: Durat
             continue;
         }
         match registry.catch_up().await {
-            Ok(0) => {}
-            Ok(n) => tracing::debug!(changes = n, "followed other writers"),
+            Ok(0) => api::metrics::note_followed(0),
+            Ok(n) => {
+                api::metrics::note_followed(n);
+                tracing::debug!(changes = n, "followed other writers");
+            }
             Err(error) if error.is_database_unavailable() => {}
             Err(error) => tracing::warn!(%error, "following other writers failed; retrying"),
         }

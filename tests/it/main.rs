@@ -14,10 +14,12 @@ mod bench_cmd;
 mod boundaries;
 mod connections;
 mod convert_lists;
+mod drain;
 mod e2e;
 mod edge;
 mod index_oracle;
 mod olc_vectors;
+mod ops;
 mod outage;
 mod parse_api;
 mod parse_corpus;
@@ -42,10 +44,12 @@ fn main() -> std::process::ExitCode {
         boundaries::trials(),
         connections::trials(),
         convert_lists::trials(),
+        drain::trials(),
         e2e::trials(),
         edge::trials(),
         index_oracle::trials(),
         olc_vectors::trials(),
+        ops::trials(),
         outage::trials(),
         parse_api::trials(),
         parse_corpus::trials(),

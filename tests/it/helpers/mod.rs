@@ -24,6 +24,7 @@ pub mod database;
 pub mod harness;
 pub mod http;
 pub mod lists;
+pub mod metrics;
 pub mod proxy;
 pub mod server;
 pub mod vmap_cli;

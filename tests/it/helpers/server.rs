@@ -91,7 +91,13 @@ impl Server {
             .expect("bind port 0");
         let address = listener.local_addr().expect("local address");
         let task = tokio::spawn(async move {
-            let _ = vmap::api::serve(listener, router, vmap::api::ConnectionLimits::DEFAULT).await;
+            let _ = vmap::api::serve(
+                listener,
+                router,
+                vmap::api::ConnectionLimits::DEFAULT,
+                vmap::api::Drain::new(),
+            )
+            .await;
         });
         Server {
             name: "in-process".to_owned(),
@@ -167,6 +173,34 @@ impl Server {
         }
     }
 
+    /// Sends SIGTERM to a `vmap serve` child (with `kill`, so the tests need no signal crate).
+    pub fn terminate(&self) {
+        let Running::Process { child, .. } = &self.running else {
+            panic!("{} is not a child process", self.name);
+        };
+        let sent = std::process::Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(sent.success(), "kill -TERM {} failed", child.id());
+    }
+
+    /// Waits up to `within` for a `vmap serve` child to exit; its exit status, or `None`
+    /// when it still runs.
+    pub async fn wait_exit(&mut self, within: Duration) -> Option<std::process::ExitStatus> {
+        let Running::Process { child, .. } = &mut self.running else {
+            panic!("{} is not a child process", self.name);
+        };
+        let started = Instant::now();
+        while started.elapsed() < within {
+            if let Some(status) = child.try_wait().expect("poll the child") {
+                return Some(status);
+            }
+            tokio::time::sleep(POLL_EVERY).await;
+        }
+        None
+    }
+
     /// Stops the server and waits until its port is closed.
     pub async fn stop(mut self) {
         match &mut self.running {
@@ -207,12 +241,12 @@ async fn listening_address(name: &str, running: &mut Running) -> SocketAddr {
             .lines()
             .filter(|line| line.contains(LISTENING_LINE))
             .find_map(|line| {
-                line.split_once("address=")?
-                    .1
-                    .split_whitespace()
-                    .next()?
-                    .parse()
-                    .ok()
+                // `address=…` in text logs, `"address":"…"` in JSON ones.
+                let text = match line.split_once("address=") {
+                    Some((_, rest)) => rest.split_whitespace().next()?,
+                    None => line.split_once("\"address\":\"")?.1.split('"').next()?,
+                };
+                text.parse().ok()
             });
         if let Some(address) = address {
             return address;
