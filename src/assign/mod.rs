@@ -93,9 +93,8 @@ pub enum AssignError {
     ShuttingDown,
 }
 
-/// Checks one row and turns it into what the registry takes.
-pub fn validate(fields: &RowFields, max_field_chars: usize) -> Result<AssignRow, InputError> {
-    let location = address::parse_location(fields.lat.as_deref(), fields.lon.as_deref())?;
+/// Checks that no text field of a row is longer than `max_field_chars` characters.
+pub fn check_field_lengths(fields: &RowFields, max_field_chars: usize) -> Result<(), InputError> {
     address::check_lengths(
         [
             ("id", fields.id.as_deref()),
@@ -109,7 +108,13 @@ pub fn validate(fields: &RowFields, max_field_chars: usize) -> Result<AssignRow,
             ("address", fields.address.as_deref()),
         ],
         max_field_chars,
-    )?;
+    )
+}
+
+/// Checks one row and turns it into what the registry takes.
+pub fn validate(fields: &RowFields, max_field_chars: usize) -> Result<AssignRow, InputError> {
+    let location = address::parse_location(fields.lat.as_deref(), fields.lon.as_deref())?;
+    check_field_lengths(fields, max_field_chars)?;
     Ok(AssignRow {
         location,
         parts: AddressParts {

@@ -32,13 +32,13 @@ use std::time::{Duration, Instant};
 use rayon::prelude::*;
 
 use super::{Conversion, convert};
-use crate::address::{self, InputError};
+use crate::address;
 use crate::admin::{AdminMaps, LegacyWardId};
 use crate::assign::format::{
     Format, FormatError, InputRow, ListKind, OutputText, ReadLimits, RowFields, RowWriter,
     WriterOptions, read_list,
 };
-use crate::assign::{DEFAULT_MAX_FIELD_CHARS, RowErrorCode};
+use crate::assign::{DEFAULT_MAX_FIELD_CHARS, RowErrorCode, check_field_lengths};
 use crate::parse::{Parse, strip_marks};
 use crate::zones::Map2025;
 
@@ -327,7 +327,7 @@ fn answer_row(map: &Map2025, row: &InputRow, max_field_chars: usize) -> RowAnswe
         Ok(fields) => fields,
         Err(error) => return RowAnswer::failed(error.code, error.message.clone()),
     };
-    if let Err(error) = check_fields(fields, max_field_chars) {
+    if let Err(error) = check_field_lengths(fields, max_field_chars) {
         return RowAnswer::failed(RowErrorCode::from(&error), error.to_string());
     }
     let point = match (&fields.lat, &fields.lon) {
@@ -357,23 +357,6 @@ fn answer_row(map: &Map2025, row: &InputRow, max_field_chars: usize) -> RowAnswe
         conflict,
         zone_mismatch,
     }
-}
-
-fn check_fields(fields: &RowFields, max_chars: usize) -> Result<(), InputError> {
-    address::check_lengths(
-        [
-            ("id", fields.id.as_deref()),
-            ("house_number", fields.house_number.as_deref()),
-            ("alley", fields.alley.as_deref()),
-            ("street", fields.street.as_deref()),
-            ("unit", fields.unit.as_deref()),
-            ("ward", fields.ward.as_deref()),
-            ("district", fields.district.as_deref()),
-            ("province", fields.province.as_deref()),
-            ("address", fields.address.as_deref()),
-        ],
-        max_chars,
-    )
 }
 
 /// The text the parser reads for a row; see the module's decisions.
