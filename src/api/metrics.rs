@@ -20,10 +20,8 @@
 //!   holds (`vmap_followed_change_seq`, to compare between replicas and with the writer) and
 //!   the age of the last successful follow.
 
-use std::pin::Pin;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::body::Body;
@@ -31,10 +29,10 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use hyper::body::{Frame, SizeHint};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 use super::AppState;
+use super::server::HeldBody;
 
 /// Requests answered, by `method`, `route` and `status`.
 pub const HTTP_REQUESTS: &str = "vmap_http_requests_total";
@@ -245,7 +243,7 @@ pub(super) async fn count_requests(request: Request, next: Next) -> Response {
         duration: metrics::histogram!(HTTP_DURATION, &labels),
         started,
     };
-    response.map(|body| Body::new(MeteredBody { body, _done: done }))
+    response.map(|body| Body::new(HeldBody { body, _guard: done }))
 }
 
 /// The method as a label: the standard ones by name, any other `other`, so that made-up
@@ -275,30 +273,5 @@ impl Drop for Done {
     fn drop(&mut self) {
         self.in_flight.decrement(1.0);
         self.duration.record(self.started.elapsed().as_secs_f64());
-    }
-}
-
-struct MeteredBody {
-    body: Body,
-    _done: Done,
-}
-
-impl hyper::body::Body for MeteredBody {
-    type Data = hyper::body::Bytes;
-    type Error = axum::Error;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
-        Pin::new(&mut self.body).poll_frame(cx)
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.body.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.body.size_hint()
     }
 }

@@ -457,9 +457,9 @@ impl hyper::service::Service<Request<Incoming>> for ConnectionService {
                     .headers_mut()
                     .insert(header::CONNECTION, HeaderValue::from_static("close"));
             }
-            Ok(response.map(|body| AnswerBody {
+            Ok(response.map(|body| HeldBody {
                 body,
-                _in_flight: in_flight,
+                _guard: in_flight,
             }))
         })
     }
@@ -510,14 +510,19 @@ impl Drop for RequestBody {
     }
 }
 
-/// An answer's body, holding its request in flight until hyper has sent it.
+/// An answer's body holding `guard` until the body is sent (or dropped): a request in
+/// flight, a metric's timer.
 #[derive(Debug)]
-struct AnswerBody {
-    body: Body,
-    _in_flight: InFlight,
+pub(super) struct HeldBody<G> {
+    pub(super) body: Body,
+    /// Held only to be dropped with the body.
+    pub(super) _guard: G,
 }
 
-impl hyper::body::Body for AnswerBody {
+/// The request in flight until hyper has sent its answer.
+type AnswerBody = HeldBody<InFlight>;
+
+impl<G: Unpin> hyper::body::Body for HeldBody<G> {
     type Data = hyper::body::Bytes;
     type Error = axum::Error;
 
