@@ -155,6 +155,9 @@ pub struct IndexRow {
     pub house_number: Option<String>,
     pub unit: Option<String>,
     pub change_seq: i64,
+    /// For the text index.
+    pub alley: Option<String>,
+    pub street: Option<String>,
 }
 
 impl From<&Address> for IndexRow {
@@ -167,6 +170,8 @@ impl From<&Address> for IndexRow {
             house_number: address.parts.house_number.clone(),
             unit: address.parts.unit.clone(),
             change_seq: address.change_seq,
+            alley: address.parts.alley.clone(),
+            street: address.parts.street.clone(),
         }
     }
 }

@@ -19,6 +19,7 @@ mod parse;
 mod patterns;
 mod rate_limit;
 mod reverse;
+mod search;
 mod server;
 mod stream;
 mod zones;
@@ -267,6 +268,7 @@ pub fn app(state: AppState) -> Router {
         .merge(zones::router())
         .merge(admin::router())
         .merge(parse::router())
+        .merge(search::router())
         .merge(convert::router())
         .merge(ops::router())
         .merge(writes)

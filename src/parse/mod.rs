@@ -69,6 +69,7 @@ use crate::admin::{
 use crate::code::Postcode;
 
 pub use fold::{fold_words, strip_marks};
+pub(crate) use index::within_one_edit;
 
 /// Which map's form the address was written in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

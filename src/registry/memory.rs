@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use super::RegistryError;
 use crate::address::{AddressStatus, IndexRow};
 use crate::code::{PostalScheme, VmapCode};
+use crate::geocode::{Filed, TextIndex};
 use crate::index::{IndexEntry, PointId, PointIndex};
 use crate::point::LatLon;
 use crate::zones::ZoneTable;
@@ -20,6 +21,9 @@ pub(super) struct MemRecord {
     pub(super) house_key: u32,
     /// Interned normalised unit, 0 when none.
     pub(super) unit_key: u32,
+    /// The street the text index files the address under (its key in `text.streets`), 0
+    /// when none: where to take it out from when its text changes.
+    pub(super) street_key: u32,
     pub(super) active: bool,
 }
 
@@ -66,6 +70,8 @@ pub(super) struct Memory {
     /// By row id; `None` for ids not (yet) seen.
     pub(super) records: Vec<Option<MemRecord>>,
     pub(super) interner: Interner,
+    /// The registered text: zone → street → place → address.
+    pub(super) text: TextIndex,
     /// Largest suffix per base code for addresses whose location has left their code's cell
     /// (moved): the cell search cannot find those.
     pub(super) displaced: HashMap<u64, u32>,
@@ -90,26 +96,23 @@ impl Memory {
         self.record(id).is_some_and(|record| record.active)
     }
 
-    pub(super) fn add(
-        &mut self,
-        id: PointId,
-        code: VmapCode,
-        location: LatLon,
-        house: Option<&str>,
-        unit: Option<&str>,
-        active: bool,
-    ) -> IndexEntry {
-        let house_key = self.interner.intern(house);
-        let unit_key = self.interner.intern(unit);
+    /// Adds an address memory has not seen (`id` is `row.id`, checked); the caller puts the
+    /// returned entry into the point index.
+    pub(super) fn add(&mut self, id: PointId, row: &IndexRow) -> IndexEntry {
+        let active = row.status == AddressStatus::Active;
+        let house_key = self.interner.intern(row.house_number.as_deref());
+        let unit_key = self.interner.intern(row.unit.as_deref());
+        let filed = self.file_text(id, row);
         let slot = id as usize;
         if self.records.len() <= slot {
             self.records.resize(slot + 1, None);
         }
         self.records[slot] = Some(MemRecord {
-            code_key: code.pack(),
-            location,
+            code_key: row.code.pack(),
+            location: row.location,
             house_key,
             unit_key,
+            street_key: filed.street,
             active,
         });
         if active {
@@ -117,7 +120,18 @@ impl Memory {
         } else {
             self.n_retired += 1;
         }
-        IndexEntry::new(location, id)
+        IndexEntry::new(row.location, id)
+    }
+
+    /// Files the address's text in the text index under its code's zone.
+    fn file_text(&mut self, id: PointId, row: &IndexRow) -> Filed {
+        self.text.insert(
+            id,
+            row.code.postcode().value(),
+            row.street.as_deref(),
+            row.alley.as_deref(),
+            row.house_number.as_deref(),
+        )
     }
 
     /// Own writes numbered `first..=last` need not be fetched again by `catch_up` when they
@@ -134,21 +148,24 @@ impl Memory {
     pub(super) fn apply(&mut self, zones: &ZoneTable, row: &IndexRow) -> Result<(), RegistryError> {
         let id = PointId::try_from(row.id).map_err(|_| RegistryError::IdOutOfRange(row.id))?;
         let active = row.status == AddressStatus::Active;
-        let house_key = self.interner.intern(row.house_number.as_deref());
-        let unit_key = self.interner.intern(row.unit.as_deref());
         match self.record(id).copied() {
             None => {
-                let entry = self.add(
-                    id,
-                    row.code,
-                    row.location,
-                    row.house_number.as_deref(),
-                    row.unit.as_deref(),
-                    active,
-                );
+                let entry = self.add(id, row);
                 self.index.insert(entry);
             }
             Some(old) => {
+                let house_key = self.interner.intern(row.house_number.as_deref());
+                let unit_key = self.interner.intern(row.unit.as_deref());
+                // The text may have changed (PATCH): file it again. Filing is idempotent.
+                let old_code = VmapCode::unpack(old.code_key);
+                self.text.remove(
+                    id,
+                    Filed {
+                        zone: old_code.map_or(0, |code| code.postcode().value()),
+                        street: old.street_key,
+                    },
+                );
+                let filed = self.file_text(id, row);
                 if old.location != row.location {
                     self.index.remove(old.location, id);
                     self.index.insert(IndexEntry::new(row.location, id));
@@ -170,6 +187,7 @@ impl Memory {
                         location: row.location,
                         house_key,
                         unit_key,
+                        street_key: filed.street,
                         active,
                     };
                 }

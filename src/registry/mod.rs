@@ -9,7 +9,7 @@ use std::path::Path;
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 use std::time::{Duration, Instant};
 
-use crate::address::{Address, AddressStatus, IndexRow};
+use crate::address::{Address, IndexRow};
 use crate::code::{CodeError, Postcode, VmapCode, olc::CodeArea};
 use crate::index::{PointId, PointIndex};
 use crate::progress::Progress;
@@ -21,7 +21,9 @@ mod memory;
 mod mint;
 mod query;
 mod reads;
+mod search;
 mod snapshot;
+mod snapshot_text;
 mod writes;
 
 pub use health::Outage;
@@ -30,6 +32,7 @@ pub use query::{
     DEFAULT_LIMIT, DEFAULT_MATCH_RADIUS_M, DEFAULT_RADIUS_M, MAX_LIMIT, MAX_MATCH_RADIUS_M,
     MAX_RADIUS_M, MatchRadius, QueryError, ReverseQuery,
 };
+pub use search::{MatchLevel, Matched, SearchAnswer, SearchResult};
 pub use snapshot::SnapshotError;
 
 use health::Health;
@@ -329,15 +332,7 @@ impl Registry {
                 let id = PointId::try_from(row.id).map_err(|_| {
                     StoreError::Corrupt(format!("address id {} out of range", row.id))
                 })?;
-                let active = row.status == AddressStatus::Active;
-                entries.push(memory.add(
-                    id,
-                    row.code,
-                    row.location,
-                    row.house_number.as_deref(),
-                    row.unit.as_deref(),
-                    active,
-                ));
+                entries.push(memory.add(id, &row));
                 note_if_displaced(&mut memory.displaced, zones, row.code, row.location);
                 since_tick += 1;
                 if since_tick == 65_536 {
@@ -359,6 +354,7 @@ impl Registry {
         memory.data_version = memory.followed_seq;
         tracing::info!(
             addresses = memory.index.len(),
+            text_index_bytes = memory.text.heap_bytes(),
             seconds = started.elapsed().as_secs_f64(),
             "index built from the database"
         );

@@ -48,19 +48,21 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::memory::{Interner, MemRecord, Memory};
+use super::snapshot_text;
 use crate::index::{IndexEntry, PointIndex};
 use crate::point::LatLon;
 use crate::store::{HistoryEntry, StoreIdentity};
 use crate::zones::ZoneTable;
 
 const MAGIC: &[u8; 8] = b"VMAPSNAP";
-/// Bumped whenever a section or the header changes shape (3: the history entry).
-const FORMAT: u32 = 3;
+/// Bumped whenever a section or the header changes shape (3: the history entry; 4: the
+/// text index).
+const FORMAT: u32 = 4;
 /// The header is read before anything else; it is far smaller than this.
 const MAX_HEADER_BYTES: u32 = 64 * 1024;
-const N_SECTIONS: usize = 4;
-/// code key, latitude, longitude, house key, unit key, flags.
-const RECORD_BYTES: usize = 8 + 8 + 8 + 4 + 4 + 1;
+const N_SECTIONS: usize = 6;
+/// code key, latitude, longitude, house key, unit key, street key, flags.
+const RECORD_BYTES: usize = 8 + 8 + 8 + 4 + 4 + 4 + 1;
 const RECORD_PRESENT: u8 = 1;
 const RECORD_ACTIVE: u8 = 2;
 /// latitude, longitude, id.
@@ -222,6 +224,10 @@ fn write_sections(
             0 => postcard::to_stdvec(facts).map_err(|err| damaged(temporary, &err))?,
             1 => encode_records(&memory.records),
             2 => encode_points(memory.index.main_points()),
+            4 => {
+                snapshot_text::encode_keys(&memory.text).map_err(|err| damaged(temporary, &err))?
+            }
+            5 => snapshot_text::encode_postings(&memory.text),
             _ => memory
                 .index
                 .encode_tree()
@@ -355,10 +361,12 @@ fn read_sections(path: &Path, mut file: File, header: &Header) -> Result<Memory,
                 decode_records(&read_section(1)?).ok_or_else(|| damaged(path, &"records"))?;
             let points =
                 decode_points(&read_section(2)?).ok_or_else(|| damaged(path, &"points"))?;
-            Ok((facts, records, points))
+            let text = snapshot_text::decode(&read_section(4)?, &read_section(5)?)
+                .ok_or_else(|| damaged(path, &"text index"))?;
+            Ok((facts, records, points, text))
         },
     );
-    let (facts, records, points) = rest?;
+    let (facts, records, points, text) = rest?;
     let index = PointIndex::from_parts(points, &tree?).map_err(|err| damaged(path, &err))?;
     if facts.followed_seq != header.followed_seq {
         return Err(damaged(path, &"header and body disagree"));
@@ -369,6 +377,7 @@ fn read_sections(path: &Path, mut file: File, header: &Header) -> Result<Memory,
         interner: Interner {
             keys: facts.interner.into_iter().collect(),
         },
+        text,
         displaced: facts.displaced.into_iter().collect::<HashMap<_, _>>(),
         n_active: facts.n_active,
         n_retired: facts.n_retired,
@@ -417,6 +426,7 @@ fn encode_records(records: &[Option<MemRecord>]) -> Vec<u8> {
                 bytes.extend_from_slice(&record.location.lon.to_le_bytes());
                 bytes.extend_from_slice(&record.house_key.to_le_bytes());
                 bytes.extend_from_slice(&record.unit_key.to_le_bytes());
+                bytes.extend_from_slice(&record.street_key.to_le_bytes());
                 let active = if record.active { RECORD_ACTIVE } else { 0 };
                 bytes.push(RECORD_PRESENT | active);
             }
@@ -444,6 +454,7 @@ fn decode_records(bytes: &[u8]) -> Option<Vec<Option<MemRecord>>> {
                     },
                     house_key: le_u32(&row[24..28]),
                     unit_key: le_u32(&row[28..32]),
+                    street_key: le_u32(&row[32..36]),
                     active: flags & RECORD_ACTIVE != 0,
                 })
             })

@@ -38,6 +38,8 @@ impl Registry {
                                 house_number: row.parts.house_number.clone(),
                                 unit: row.parts.unit.clone(),
                                 change_seq: inserted.last_change_seq,
+                                alley: row.parts.alley.clone(),
+                                street: row.parts.street.clone(),
                             },
                         )?;
                     }

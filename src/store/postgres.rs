@@ -28,8 +28,7 @@ const ADDRESS_COLUMNS: &str = "id, code, ST_AsEWKB(geom, 'NDR') AS geom, house_n
      address, client_ref, status, successor_code, created_at, updated_at, change_seq";
 
 /// The columns of `record::IndexRecord`, geometry as EWKB.
-const INDEX_COLUMNS: &str =
-    "id, code, ST_AsEWKB(geom, 'NDR') AS geom, status, house_number, unit, change_seq";
+const INDEX_COLUMNS: &str = "id, code, ST_AsEWKB(geom, 'NDR') AS geom, status, house_number, unit, change_seq, alley, street";
 
 #[derive(Debug, Clone)]
 pub struct PostgresStore {

@@ -13,7 +13,8 @@ pub(super) const ADDRESS_COLUMNS: &str = "id, code, geom, house_number, alley, s
      address, client_ref, status, successor_code, created_at, updated_at, change_seq";
 
 /// The columns of [`IndexRecord`], in the SQLite spelling (PostgreSQL wraps `geom`).
-pub(super) const INDEX_COLUMNS: &str = "id, code, geom, status, house_number, unit, change_seq";
+pub(super) const INDEX_COLUMNS: &str =
+    "id, code, geom, status, house_number, unit, change_seq, alley, street";
 
 /// A whole `addresses` row.
 #[derive(Debug, sqlx::FromRow)]
@@ -73,6 +74,8 @@ pub(super) struct IndexRecord {
     house_number: Option<String>,
     unit: Option<String>,
     change_seq: i64,
+    alley: Option<String>,
+    street: Option<String>,
 }
 
 impl TryFrom<IndexRecord> for IndexRow {
@@ -87,6 +90,8 @@ impl TryFrom<IndexRecord> for IndexRow {
             house_number: record.house_number,
             unit: record.unit,
             change_seq: record.change_seq,
+            alley: record.alley,
+            street: record.street,
         })
     }
 }

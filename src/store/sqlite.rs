@@ -530,6 +530,8 @@ fn read_id_range(
             house_number: row.get(4)?,
             unit: row.get(5)?,
             change_seq: row.get(6)?,
+            alley: row.get(7)?,
+            street: row.get(8)?,
         });
         if batch.len() == LOAD_BATCH_ROWS
             && !deliver(std::mem::replace(

@@ -5,6 +5,7 @@
 use serde_json::Value;
 use vmap::api::Limits;
 
+use crate::helpers::encode;
 use crate::helpers::harness::trials;
 use vmap::zones::Map2025;
 
@@ -24,18 +25,6 @@ const N: u64 = 50;
 
 fn unit_name(value: &Value) -> &str {
     value["name"].as_str().unwrap_or("")
-}
-
-fn encode(text: &str) -> String {
-    let mut out = String::new();
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-_.~".contains(&byte) {
-            out.push(char::from(byte));
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
 }
 
 async fn parse_answers_both_maps_in_the_design_shape(backend: &Backend) {

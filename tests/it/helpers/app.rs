@@ -190,3 +190,16 @@ pub fn assert_problem(
     }
     problem
 }
+
+/// `text` percent-encoded for a query string (every byte but unreserved ASCII).
+pub fn encode(text: &str) -> String {
+    let mut out = String::new();
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-_.~".contains(&byte) {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}

@@ -30,7 +30,7 @@ pub mod server;
 pub mod vmap_cli;
 
 pub use app::{
-    REGISTRY_SEED, TestResponse, assert_problem, get, post_as, post_json, seeded_db,
+    REGISTRY_SEED, TestResponse, assert_problem, encode, get, post_as, post_json, seeded_db,
     seeded_registry, send, test_app, zones,
 };
 pub use database::{Backend, DirectPool, TestDb, pg_connect, sqlite_url};

@@ -1,0 +1,246 @@
+//! `GET /v1/search?q=`: forward geocoding, address text → registered addresses, in the
+//! shape of DESIGN §9 (`level`, `code` at level `address` only, `location`, `label`,
+//! `zone`, `admin_2025`, `confidence`, `matched`, `unmatched`).
+//!
+//! Decisions: `ambiguous` is on the answer (the best two results cannot be told apart)
+//! and repeated on the first result, where §9 puts it. Text that finds nothing is a 200
+//! with no results; only a missing, blank or over-long `q`, or a bad `limit`/`near`, is a
+//! 422. The search runs on the blocking pool: it parses and reads memory, a few
+//! microseconds to a millisecond, and must not hold up the runtime's workers when a
+//! broad query (a street name alone) reads thousands of addresses.
+
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Serialize;
+
+use super::bodies::{LatLonBody, ZoneBody};
+use super::parse::{Parsed2025Body, check_query_length};
+use super::{AppError, AppState, FieldError, Params};
+use crate::admin::UnitId;
+use crate::point::LatLon;
+use crate::registry::{MatchLevel, Registry, SearchAnswer, SearchResult};
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new().route("/v1/search", get(search))
+}
+
+/// Largest `limit`.
+const MAX_LIMIT: usize = 20;
+const DEFAULT_LIMIT: usize = 5;
+
+/// How far a result got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[schema(as = MatchLevel)]
+pub enum MatchLevelBody {
+    /// A registered address: its code.
+    Address,
+    /// The street was found, the house not: located at its registered house nearest in
+    /// number.
+    Street,
+    Ward,
+    District,
+    Province,
+}
+
+impl From<MatchLevel> for MatchLevelBody {
+    fn from(level: MatchLevel) -> MatchLevelBody {
+        match level {
+            MatchLevel::Address => MatchLevelBody::Address,
+            MatchLevel::Street => MatchLevelBody::Street,
+            MatchLevel::Ward => MatchLevelBody::Ward,
+            MatchLevel::District => MatchLevelBody::District,
+            MatchLevel::Province => MatchLevelBody::Province,
+        }
+    }
+}
+
+/// The parts of the query a result matched, as the registry writes them.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = SearchMatched)]
+pub struct MatchedBody {
+    /// House number and alley: "9 Ngõ 30".
+    pub house_number: Option<String>,
+    pub street: Option<String>,
+    pub ward: Option<String>,
+    pub district: Option<String>,
+    pub province: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = SearchResult)]
+pub struct SearchResultBody {
+    pub level: MatchLevelBody,
+    /// Only at level `address`: a code is never made from text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "110072VJ3CR5")]
+    pub code: Option<String>,
+    pub location: LatLonBody,
+    #[schema(
+        example = "9 Ngõ 30 Phố Bùi Thị Xuân, Phường Bùi Thị Xuân, Quận Hai Bà Trưng, Thành phố Hà Nội"
+    )]
+    pub label: String,
+    /// The postal zone of the result (null above the ward).
+    pub zone: Option<ZoneBody>,
+    pub admin_2025: Parsed2025Body,
+    /// In [0, 1].
+    pub confidence: f64,
+    pub ambiguous: bool,
+    pub matched: MatchedBody,
+    pub unmatched: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = SearchAnswer)]
+pub struct SearchBody {
+    /// Best first.
+    pub results: Vec<SearchResultBody>,
+    /// The best two results cannot be told apart.
+    pub ambiguous: bool,
+}
+
+impl SearchBody {
+    pub fn new(registry: &Registry, answer: &SearchAnswer) -> SearchBody {
+        SearchBody {
+            results: answer
+                .results
+                .iter()
+                .enumerate()
+                .map(|(rank, result)| {
+                    SearchResultBody::new(registry, result, rank == 0 && answer.ambiguous)
+                })
+                .collect(),
+            ambiguous: answer.ambiguous,
+        }
+    }
+}
+
+impl SearchResultBody {
+    fn new(registry: &Registry, result: &SearchResult, ambiguous: bool) -> SearchResultBody {
+        let zones = registry.zones();
+        let maps = zones.map_2025().map(|map| map.admin());
+        let ward = maps
+            .zip(result.ward_2025)
+            .map(|(maps, id)| (maps, maps.ward(id)));
+        SearchResultBody {
+            level: result.level.into(),
+            code: result.code.map(|code| code.to_string()),
+            location: result.location.into(),
+            label: result.label.clone(),
+            zone: result.zone.map(|zone_id| {
+                let admin = registry.zone_admin(zone_id, Some(result.location));
+                ZoneBody::new(zones, zone_id, None, admin)
+            }),
+            admin_2025: Parsed2025Body {
+                province: ward
+                    .map(|(maps, ward)| maps.unit(UnitId::Province(ward.province)).into()),
+                ward: maps
+                    .zip(result.ward_2025)
+                    .map(|(maps, id)| maps.unit(UnitId::Ward(id)).into()),
+                postcode: ward
+                    .and_then(|(_, ward)| ward.postcode)
+                    .map(|p| p.to_string()),
+            },
+            confidence: (result.confidence * 10_000.0).round() / 10_000.0,
+            ambiguous,
+            matched: MatchedBody {
+                house_number: result.matched.place.clone(),
+                street: result.matched.street.clone(),
+                ward: result.matched.ward.clone(),
+                district: result.matched.district.clone(),
+                province: result.matched.province.clone(),
+            },
+            unmatched: result.unmatched.clone(),
+        }
+    }
+}
+
+/// Finds registered addresses from their text.
+///
+/// The text is read like `GET /v1/parse` (either map, marks optional, abbreviations); its
+/// ward narrows the search to the postal zones it covers, the street is matched (exactly
+/// after folding, else with one edit for names of 5+ letters), then the house number and
+/// alley. Each result says how far it got (`level`).
+#[utoipa::path(
+    get,
+    path = "/v1/search",
+    tag = "search",
+    params(
+        ("q" = String, Query, description = "The address text (at most --max-parse-chars characters)", example = "9 ngõ 30 Bùi Thị Xuân, Hai Bà Trưng, Hà Nội"),
+        ("limit" = Option<usize>, Query, description = "Most results, 1–20 (default 5)", minimum = 1, maximum = 20),
+        ("near" = Option<String>, Query, description = "`lat,lon`: among equally good results, the nearest first", example = "21.0285,105.8542"),
+    ),
+    responses(
+        (status = 200, description = "Results, best first (none when nothing matched)", body = SearchBody),
+        (status = 400, description = "A query parameter given more than once", body = super::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "q missing, blank or too long; limit or near not valid", body = super::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Still loading", body = super::Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(super) async fn search(
+    State(state): State<AppState>,
+    params: Params,
+) -> Result<Json<SearchBody>, AppError> {
+    let mut errors = Vec::new();
+    let query = match params.text("q") {
+        Some(text) if text.chars().any(char::is_alphanumeric) => Some(text.to_owned()),
+        Some(_) => {
+            errors.push(FieldError::new(
+                "q",
+                "blank",
+                "q names nothing: it holds no letter or digit",
+            ));
+            None
+        }
+        None => {
+            errors.push(FieldError::new(
+                "q",
+                "missing",
+                "q is required: the address text to find",
+            ));
+            None
+        }
+    };
+    let limit = params.optional_usize("limit", &mut errors);
+    if limit.is_some_and(|limit| !(1..=MAX_LIMIT).contains(&limit)) {
+        errors.push(FieldError::new(
+            "limit",
+            "out_of_range",
+            format!("limit must be between 1 and {MAX_LIMIT}"),
+        ));
+    }
+    let near = params
+        .text("near")
+        .and_then(|text| parse_near(text, &mut errors));
+    let Some(query) = query.filter(|_| errors.is_empty()) else {
+        return Err(AppError::invalid_fields(errors));
+    };
+    check_query_length("q", &query, state.limits.max_parse_chars)?;
+    let registry = std::sync::Arc::clone(state.registry()?);
+    let limit = limit.unwrap_or(DEFAULT_LIMIT);
+    let body = tokio::task::spawn_blocking(move || {
+        let answer = registry.search(&query, limit, near);
+        SearchBody::new(&registry, &answer)
+    })
+    .await
+    .map_err(|err| AppError::Internal(format!("search task failed: {err}")))?;
+    Ok(Json(body))
+}
+
+/// `near=lat,lon`, a valid WGS84 point.
+fn parse_near(text: &str, errors: &mut Vec<FieldError>) -> Option<LatLon> {
+    let point = text.split_once(',').and_then(|(lat, lon)| {
+        let lat = lat.trim().parse::<f64>().ok()?;
+        let lon = lon.trim().parse::<f64>().ok()?;
+        LatLon::new(lat, lon).ok()
+    });
+    if point.is_none() {
+        errors.push(FieldError::new(
+            "near",
+            "invalid_coordinate",
+            "near must be lat,lon in WGS84 degrees, e.g. 21.0285,105.8542",
+        ));
+    }
+    point
+}
