@@ -12,6 +12,7 @@ mod codes;
 mod convert;
 mod drain;
 pub mod error;
+mod geocode;
 mod layers;
 pub mod metrics;
 mod ops;
@@ -269,6 +270,7 @@ pub fn app(state: AppState) -> Router {
         .merge(admin::router())
         .merge(parse::router())
         .merge(search::router())
+        .merge(geocode::router())
         .merge(convert::router())
         .merge(ops::router())
         .merge(writes)

@@ -39,6 +39,7 @@ pub(super) fn router() -> Router<AppState> {
         super::admin::ward_boundary,
         super::parse::parse_one,
         super::search::search,
+        super::geocode::geocode_many,
         super::convert::convert_many,
         super::assign::assign_list,
         super::addresses::register,

@@ -15,6 +15,7 @@ use axum::{Json, Router};
 use serde::Serialize;
 
 use super::bodies::{LatLonBody, ZoneBody};
+use super::geocode::GeocodeInput;
 use super::parse::{Parsed2025Body, check_query_length};
 use super::{AppError, AppState, FieldError, Params};
 use crate::admin::UnitId;
@@ -167,7 +168,13 @@ impl SearchResultBody {
     path = "/v1/search",
     tag = "search",
     params(
-        ("q" = String, Query, description = "The address text (at most --max-parse-chars characters)", example = "9 ngõ 30 Bùi Thị Xuân, Hai Bà Trưng, Hà Nội"),
+        ("q" = Option<String>, Query, description = "The address text (at most --max-parse-chars characters); required unless parts are given", example = "9 ngõ 30 Bùi Thị Xuân, Hai Bà Trưng, Hà Nội"),
+        ("house_number" = Option<String>, Query, description = "Structured form, without q: the house number"),
+        ("alley" = Option<String>, Query, description = "Structured form: the alley (Ngõ, Ngách, Hẻm, Kiệt)"),
+        ("street" = Option<String>, Query, description = "Structured form: the street"),
+        ("ward" = Option<String>, Query, description = "Structured form: the ward (either map)"),
+        ("district" = Option<String>, Query, description = "Structured form: the legacy district"),
+        ("province" = Option<String>, Query, description = "Structured form: the province (either map)"),
         ("limit" = Option<usize>, Query, description = "Most results, 1–20 (default 5)", minimum = 1, maximum = 20),
         ("near" = Option<String>, Query, description = "`lat,lon`: among equally good results, the nearest first", example = "21.0285,105.8542"),
     ),
@@ -183,8 +190,9 @@ pub(super) async fn search(
     params: Params,
 ) -> Result<Json<SearchBody>, AppError> {
     let mut errors = Vec::new();
-    let query = match params.text("q") {
-        Some(text) if text.chars().any(char::is_alphanumeric) => Some(text.to_owned()),
+    let structured = structured_query(&params);
+    let query = match params.text("q").map(str::to_owned).or(structured) {
+        Some(text) if text.chars().any(char::is_alphanumeric) => Some(text),
         Some(_) => {
             errors.push(FieldError::new(
                 "q",
@@ -197,7 +205,8 @@ pub(super) async fn search(
             errors.push(FieldError::new(
                 "q",
                 "missing",
-                "q is required: the address text to find",
+                "q is required: the address text to find (or its parts: house_number, \
+                 alley, street, ward, district, province)",
             ));
             None
         }
@@ -226,6 +235,32 @@ pub(super) async fn search(
     .await
     .map_err(|err| AppError::Internal(format!("search task failed: {err}")))?;
     Ok(Json(body))
+}
+
+/// The structured form (`?street=…&ward=…`) as one line, when any part is given and `q`
+/// is not.
+fn structured_query(params: &Params) -> Option<String> {
+    let part = |name: &str| params.text(name).map(str::to_owned);
+    let input = GeocodeInput {
+        house_number: part("house_number"),
+        alley: part("alley"),
+        street: part("street"),
+        ward: part("ward"),
+        district: part("district"),
+        province: part("province"),
+        ..GeocodeInput::default()
+    };
+    let given = [
+        &input.house_number,
+        &input.alley,
+        &input.street,
+        &input.ward,
+        &input.district,
+        &input.province,
+    ]
+    .iter()
+    .any(|part| part.is_some());
+    given.then(|| input.line())
 }
 
 /// `near=lat,lon`, a valid WGS84 point.

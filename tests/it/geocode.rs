@@ -19,7 +19,8 @@ use vmap::store::Store;
 
 use crate::helpers::harness::trials;
 use crate::helpers::{
-    Backend, TestDb, assert_problem, encode, get, seeded_db, seeded_registry, test_app, zones,
+    Backend, TestDb, assert_problem, encode, get, post_json, seeded_db, seeded_registry, test_app,
+    zones,
 };
 
 trials! {
@@ -76,6 +77,17 @@ async fn cases(store: &Store, maps: &AdminMaps) -> Vec<Case> {
             })
         })
         .collect()
+}
+
+/// The province of a case's ward, as the maps name it.
+fn case_province(maps: &AdminMaps, case: &Case) -> String {
+    match case.ward {
+        WardRef::Legacy(id) => maps
+            .legacy_province(maps.legacy_ward(id).province)
+            .name
+            .clone(),
+        WardRef::Y2025(id) => maps.province(maps.ward(id).province).name.clone(),
+    }
 }
 
 fn maps() -> Arc<AdminMaps> {
@@ -349,5 +361,66 @@ async fn search_answers_and_refuses_over_http() {
         Some("q"),
     );
     assert_eq!(body["errors"][0]["code"], "too_long");
+
+    // The structured form finds the same address.
+    let province = case_province(&maps, &case);
+    let uri = format!(
+        "/v1/search?house_number={}&alley={}&street={}&province={}",
+        encode(case.line.house_number.as_deref().unwrap_or("")),
+        encode(case.line.alley.as_deref().unwrap_or("")),
+        encode(case.line.street.as_deref().unwrap_or("")),
+        encode(&province),
+    );
+    let body = get(&app, &uri).await.json();
+    assert_eq!(
+        body["results"][0]["code"],
+        case.code.as_str(),
+        "{uri}: {body}"
+    );
+
+    // POST /v1/geocode: in input order, text or parts, a bad item alone fails.
+    let request = serde_json::json!({
+        "addresses": [
+            {"id": "a", "text": text},
+            {"id": "b", "text": " ,;; "},
+            {"id": "c", "street": case.line.street, "house_number": case.line.house_number,
+             "alley": case.line.alley, "province": province},
+            {"id": "d", "text": "Phố Không Có Thật Nào, Hà Nội"},
+        ],
+        "limit": 2,
+    });
+    let response = post_json(&app, "/v1/geocode", request.to_string()).await;
+    assert_eq!(response.status.as_u16(), 200, "{}", response.text());
+    let body = response.json();
+    let items = body["results"].as_array().expect("results");
+    assert_eq!(items.len(), 4);
+    let ids: Vec<&str> = items
+        .iter()
+        .filter_map(|item| item["id"].as_str())
+        .collect();
+    assert_eq!(ids, ["a", "b", "c", "d"]);
+    assert_eq!(items[0]["results"][0]["code"], case.code.as_str());
+    assert_eq!(items[1]["error"]["code"], "blank");
+    assert_eq!(items[2]["results"][0]["code"], case.code.as_str());
+    assert!(
+        items[3]["results"].as_array().is_some_and(|results| results
+            .iter()
+            .all(|result| result["level"] != "address" && result.get("code").is_none())),
+        "{}",
+        items[3]
+    );
+    let too_many =
+        serde_json::json!({"addresses": vec![serde_json::json!({"text": "Huế"}); 10_001]});
+    assert_problem(
+        &post_json(&app, "/v1/geocode", too_many.to_string()).await,
+        413,
+        None,
+    );
+    let bad_limit = serde_json::json!({"addresses": [{"text": "Huế"}], "limit": 0});
+    assert_problem(
+        &post_json(&app, "/v1/geocode", bad_limit.to_string()).await,
+        422,
+        Some("limit"),
+    );
     drop(db);
 }
