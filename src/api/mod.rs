@@ -15,6 +15,7 @@ pub mod error;
 mod layers;
 pub mod metrics;
 mod ops;
+mod page;
 mod parse;
 mod patterns;
 mod rate_limit;
@@ -41,6 +42,7 @@ pub use convert::ConvertItem;
 pub use drain::Drain;
 pub use error::{AppError, FieldError, Problem};
 pub use ops::ApiDoc;
+pub use page::PageConfig;
 pub use parse::ParseBody;
 pub use rate_limit::RateLimit;
 pub use server::{ConnectionLimits, serve};
@@ -132,6 +134,8 @@ pub struct AppState {
     rate_limiter: Option<Arc<rate_limit::RateLimiter>>,
     /// Origins CORS answers allow; none (CORS off) by default.
     cors_origins: Arc<Vec<HeaderValue>>,
+    /// The map page's basemap (`--tile-url`); none by default.
+    page: Arc<PageConfig>,
 }
 
 impl AppState {
@@ -147,7 +151,14 @@ impl AppState {
             drain: Drain::new(),
             rate_limiter: None,
             cors_origins: Arc::new(Vec::new()),
+            page: Arc::new(PageConfig::default()),
         }
+    }
+
+    /// The map page then draws this basemap under its layers.
+    pub fn with_page(mut self, page: PageConfig) -> AppState {
+        self.page = Arc::new(page);
+        self
     }
 
     /// Each client may then send `limit.per_second` requests a second on average
@@ -269,6 +280,7 @@ pub fn app(state: AppState) -> Router {
         .merge(parse::router())
         .merge(convert::router())
         .merge(ops::router())
+        .merge(page::router())
         .merge(writes)
         .fallback(|| async { AppError::NotFound("no such endpoint; see /openapi.json".to_owned()) })
         // Before the handlers, after the route is known: a refused request is counted

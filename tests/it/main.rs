@@ -18,6 +18,7 @@ mod drain;
 mod e2e;
 mod edge;
 mod index_oracle;
+mod map_page;
 mod olc_vectors;
 mod ops;
 mod outage;
@@ -48,6 +49,7 @@ fn main() -> std::process::ExitCode {
         e2e::trials(),
         edge::trials(),
         index_oracle::trials(),
+        map_page::trials(),
         olc_vectors::trials(),
         ops::trials(),
         outage::trials(),
