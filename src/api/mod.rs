@@ -7,11 +7,13 @@
 mod addresses;
 mod admin;
 mod assign;
+mod bbox;
 mod bodies;
 mod codes;
 mod convert;
 mod drain;
 pub mod error;
+mod geojson;
 mod layers;
 pub mod metrics;
 mod ops;
@@ -80,6 +82,8 @@ pub struct Limits {
     pub max_cell_bytes: usize,
     /// Longest row of an assign list, bytes.
     pub max_row_bytes: usize,
+    /// Most features one `GET /v1/addresses?bbox` may ask for (`limit`).
+    pub max_bbox_limit: usize,
 }
 
 impl Limits {
@@ -99,6 +103,7 @@ impl Limits {
         max_convert_items: 10_000,
         max_cell_bytes: ReadLimits::DEFAULT.max_cell_bytes,
         max_row_bytes: ReadLimits::DEFAULT.max_row_bytes,
+        max_bbox_limit: 5_000,
     };
 
     /// The byte limits of an assign list's cells and rows.
@@ -274,6 +279,7 @@ pub fn app(state: AppState) -> Router {
         ));
     let router = Router::new()
         .merge(reverse::router())
+        .merge(bbox::router())
         .merge(codes::router())
         .merge(zones::router())
         .merge(admin::router())

@@ -40,6 +40,7 @@ pub(super) fn router() -> Router<AppState> {
         super::parse::parse_one,
         super::convert::convert_many,
         super::assign::assign_list,
+        super::bbox::addresses_in_box,
         super::addresses::register,
         super::addresses::edit,
         super::addresses::retire,
@@ -57,7 +58,7 @@ pub(super) fn router() -> Router<AppState> {
         (name = "admin", description = "The two administrative maps: provinces, wards, 2025 ward boundaries"),
         (name = "parse", description = "Address text → house number, alley, street and units in both maps; conversion between the maps"),
         (name = "assign", description = "Codes for whole address lists"),
-        (name = "addresses", description = "Register, move, edit, retire one address"),
+        (name = "addresses", description = "The addresses of a box (GeoJSON); register, move, edit, retire one address"),
         (name = "ops", description = "Health, readiness, status, Prometheus metrics"),
     )
 )]

@@ -251,6 +251,9 @@ pub struct LimitsArgs {
     /// Most addresses in one POST /v1/convert; more answer 413.
     #[arg(long, env = "VMAP_MAX_CONVERT_ITEMS", default_value_t = Limits::DEFAULT.max_convert_items)]
     pub max_convert_items: usize,
+    /// Most features one GET /v1/addresses?bbox may ask for; a larger limit answers 422.
+    #[arg(long, env = "VMAP_MAX_BBOX_LIMIT", default_value_t = Limits::DEFAULT.max_bbox_limit)]
+    pub max_bbox_limit: usize,
     #[command(flatten)]
     pub list: ListLimitsArgs,
 }
@@ -294,6 +297,7 @@ impl LimitsArgs {
             max_convert_items: self.max_convert_items,
             max_cell_bytes: self.list.max_cell_bytes,
             max_row_bytes: self.list.max_row_bytes,
+            max_bbox_limit: self.max_bbox_limit,
         }
     }
 }
