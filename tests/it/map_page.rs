@@ -318,6 +318,34 @@ async fn clicking_searching_and_dropping_a_list_in_chromium(browser: Browser) {
     assert_eq!(browser.count("path.cell-rect").await, 1);
     assert_eq!(browser.count(".leaflet-marker-icon").await, 1, "the pin");
 
+    // Zoomed in on the code: the registered addresses in view, as GET /v1/addresses answers
+    // for the map's box (the page asks again after each move; wait for its last answer).
+    let mut last_seen = (0, 0);
+    for _ in 0..150 {
+        let bbox = browser
+            .eval(
+                "const b = window.vmapMap.getBounds();
+                 return [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()]
+                   .map((x) => x.toFixed(6)).join(',');",
+            )
+            .await;
+        let bbox = bbox.as_str().expect("bbox text");
+        let in_view = server
+            .get(&format!("/v1/addresses?bbox={bbox}&limit=1000"))
+            .await
+            .json();
+        let n_in_view = in_view["features"].as_array().expect("features").len();
+        last_seen = (browser.count("path.address-dot").await, n_in_view);
+        if last_seen.0 == n_in_view && n_in_view > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert!(
+        last_seen.0 == last_seen.1 && last_seen.1 > 0,
+        "address dots on the page, addresses in the box: {last_seen:?}"
+    );
+
     // A list: two rows by the address, one with no valid point; a dry run by default.
     let list = format!(
         "id,lat,lon,street\na,{lat},{lon},Phố Thử\nb,{:.6},{lon},Phố Thử\nc,999,{lon},x\n",
