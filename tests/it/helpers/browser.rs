@@ -26,11 +26,11 @@ pub struct BrowserPaths {
 
 impl BrowserPaths {
     /// `VMAP_TEST_CHROMIUM` / `VMAP_TEST_CHROMEDRIVER`, else `chromium` and `chromedriver`
-    /// on the `PATH`; `None` when either is missing.
+    /// on the `PATH`; `None` when either is missing (a variable naming no file included).
     pub fn from_env() -> Option<BrowserPaths> {
         let find = |variable: &str, names: &[&str]| {
             if let Some(path) = std::env::var_os(variable).filter(|path| !path.is_empty()) {
-                return Some(PathBuf::from(path));
+                return Some(PathBuf::from(path)).filter(|path| path.is_file());
             }
             let search = std::env::var_os("PATH").unwrap_or_default();
             std::env::split_paths(&search)
