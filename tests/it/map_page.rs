@@ -21,7 +21,10 @@ trials! {
         the_basemap_setting_reaches_the_page_as_data,
         reference_places_are_provinces_and_wards,
     ],
-    browser: [clicking_searching_and_dropping_a_list_in_chromium],
+    browser: [
+        clicking_searching_and_dropping_a_list_in_chromium,
+        a_configured_basemap_is_drawn_with_its_attribution_as_text,
+    ],
 }
 
 /// Where screenshots go: `target/`, not committed.
@@ -459,5 +462,35 @@ async fn clicking_searching_and_dropping_a_list_in_chromium(browser: Browser) {
     browser
         .screenshot(&target_dir().join("map-page-phone.png"))
         .await;
+    server.stop().await;
+}
+
+/// With `VMAP_TILE_URL`, the page asks for tiles from that template (a path on this server
+/// here, which answers 404: the test needs no tile server) and shows the attribution as
+/// text, markup included.
+async fn a_configured_basemap_is_drawn_with_its_attribution_as_text(browser: Browser) {
+    let db = seeded_db(&Backend::Sqlite, 10).await;
+    let attribution = "<b>© Tiles</b> & co";
+    let server = Server::start_vmap_with(
+        "map-page-tiles",
+        &db.url,
+        db.dir.path(),
+        &[
+            ("VMAP_TILE_URL", "/test-tiles/{z}/{x}/{y}.png"),
+            ("VMAP_TILE_ATTRIBUTION", attribution),
+        ],
+    )
+    .await;
+    let client = &browser.client;
+    client
+        .goto(&format!("{}/#12/21.0285/105.8542", server.url()))
+        .await
+        .expect("open the page");
+    let tile = browser.wait_for("img.leaflet-tile").await;
+    let source = tile.attr("src").await.expect("src").unwrap_or_default();
+    assert!(source.starts_with("/test-tiles/12/"), "{source}");
+    let shown = browser.text_of(".leaflet-control-attribution").await;
+    assert_eq!(shown, attribution);
+    assert_eq!(browser.count(".leaflet-control-attribution b").await, 0);
     server.stop().await;
 }
