@@ -411,6 +411,54 @@ async fn clicking_searching_and_dropping_a_list_in_chromium(browser: Browser) {
         "a dry run writes nothing"
     );
 
+    // The same page takes a list dropped on it: a JSON array this time, dropped as a browser
+    // does (a `drop` event whose DataTransfer holds the file).
+    let json_list = serde_json::json!([
+        {"id": "j1", "lat": lat, "lon": lon},
+        {"id": "j2", "lat": lat + 0.0004, "lon": lon},
+    ]);
+    browser
+        .eval(&format!(
+            "const file = new File([{text:?}], 'drop.json', {{type: 'application/json'}});
+             const transfer = new DataTransfer();
+             transfer.items.add(file);
+             window.dispatchEvent(new DragEvent('dragenter', {{dataTransfer: transfer, cancelable: true}}));
+             window.dispatchEvent(new DragEvent('drop', {{dataTransfer: transfer, cancelable: true}}));
+             return 0;",
+            text = json_list.to_string()
+        ))
+        .await;
+    browser
+        .wait_for("#list[data-state=done][data-rows='2']")
+        .await;
+    assert_eq!(browser.text_of("#list-name").await, "drop.json");
+    assert_eq!(
+        browser
+            .attr_of("#list-download", "download")
+            .await
+            .as_deref(),
+        Some("drop.codes.json")
+    );
+    assert_eq!(browser.count("path.list-dot").await, 2);
+    assert_eq!(
+        browser.attr_of("#drop-overlay", "hidden").await.as_deref(),
+        Some("true"),
+        "the drop overlay is gone after the drop"
+    );
+    let first_code = browser
+        .attr_of("#list-preview tbody tr a", "data-code")
+        .await
+        .expect("a code in the preview");
+    let expected = server
+        .post(
+            "/v1/assign?dry_run=true",
+            "application/json",
+            json_list.to_string(),
+        )
+        .await
+        .json();
+    assert_eq!(expected[0]["code"].as_str(), Some(first_code.as_str()));
+
     // Both languages.
     let label = browser.text_of("#search-button").await;
     client
