@@ -57,6 +57,105 @@ impl LatLon {
     }
 }
 
+/// A latitude/longitude box, edges included: `GET /v1/addresses?bbox` and `vmap export
+/// --bbox`. Boxes do not cross the antimeridian (Vietnam is far from it), so `west <= east`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LatLonBox {
+    pub west: f64,
+    pub south: f64,
+    pub east: f64,
+    pub north: f64,
+}
+
+/// Why a box was refused; [`BoxError::code`] is its machine-readable name.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BoxError {
+    #[error("a box is four comma-separated numbers min_lon,min_lat,max_lon,max_lat, got {0:?}")]
+    NotFourNumbers(String),
+    #[error("{0}")]
+    OutOfRange(PointError),
+    #[error("min_lon must not exceed max_lon and min_lat must not exceed max_lat")]
+    Inverted,
+}
+
+impl BoxError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            BoxError::NotFourNumbers(_) => "not_four_numbers",
+            BoxError::OutOfRange(_) => "out_of_range",
+            BoxError::Inverted => "inverted",
+        }
+    }
+}
+
+impl LatLonBox {
+    /// A validated box: each corner a valid [`LatLon`], west of east and south of north.
+    pub fn new(west: f64, south: f64, east: f64, north: f64) -> Result<LatLonBox, BoxError> {
+        LatLon::new(south, west).map_err(BoxError::OutOfRange)?;
+        LatLon::new(north, east).map_err(BoxError::OutOfRange)?;
+        if west > east || south > north {
+            return Err(BoxError::Inverted);
+        }
+        Ok(LatLonBox {
+            west,
+            south,
+            east,
+            north,
+        })
+    }
+
+    /// Whether `point` lies in the box or on its edge.
+    pub fn contains(&self, point: LatLon) -> bool {
+        (self.south..=self.north).contains(&point.lat)
+            && (self.west..=self.east).contains(&point.lon)
+    }
+
+    /// The middle of the box in degrees.
+    pub fn center(&self) -> LatLon {
+        LatLon {
+            lat: (self.south + self.north) / 2.0,
+            lon: (self.west + self.east) / 2.0,
+        }
+    }
+
+    /// A great-circle distance from the centre no point of the box lies beyond: the farthest
+    /// corner's, since along each edge the distance from the centre grows towards the corners
+    /// while the box spans at most 180° of longitude; half the globe for a wider box.
+    pub fn radius_m(&self) -> f64 {
+        if self.east - self.west > 180.0 {
+            return std::f64::consts::PI * EARTH_MEAN_RADIUS_M;
+        }
+        let center = self.center();
+        [
+            (self.south, self.west),
+            (self.south, self.east),
+            (self.north, self.west),
+            (self.north, self.east),
+        ]
+        .into_iter()
+        .map(|(lat, lon)| haversine_m(center, LatLon { lat, lon }))
+        .fold(0.0, f64::max)
+    }
+}
+
+impl std::str::FromStr for LatLonBox {
+    type Err = BoxError;
+
+    /// `min_lon,min_lat,max_lon,max_lat`, the order of GeoJSON's `bbox` and of OGC APIs.
+    fn from_str(text: &str) -> Result<LatLonBox, BoxError> {
+        let numbers: Vec<f64> = text
+            .split(',')
+            .map(|part| part.trim().parse::<f64>())
+            .collect::<Result<_, _>>()
+            .map_err(|_| BoxError::NotFourNumbers(text.to_owned()))?;
+        match numbers[..] {
+            [west, south, east, north] => LatLonBox::new(west, south, east, north),
+            _ => Err(BoxError::NotFourNumbers(text.to_owned())),
+        }
+    }
+}
+
 /// Great-circle distance in metres (haversine, mean Earth radius): the reference metric.
 ///
 /// Written out rather than called through `geo` so that the core does not depend on a
@@ -80,6 +179,41 @@ pub fn chord_for_distance_m(distance_m: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_box_is_four_numbers_in_range_and_in_order() {
+        let parsed: LatLonBox = "105.8, 21.0,105.9,21.1".parse().expect("a good box");
+        assert_eq!(
+            parsed,
+            LatLonBox {
+                west: 105.8,
+                south: 21.0,
+                east: 105.9,
+                north: 21.1
+            }
+        );
+        assert!(parsed.contains(LatLon {
+            lat: 21.0,
+            lon: 105.9
+        }));
+        assert!(!parsed.contains(LatLon {
+            lat: 21.2,
+            lon: 105.85
+        }));
+        let code = |text: &str| {
+            text.parse::<LatLonBox>()
+                .map(|_| ())
+                .map_err(|error| error.code())
+        };
+        assert_eq!(code("1,2,3"), Err("not_four_numbers"));
+        assert_eq!(code("1,2,3,x"), Err("not_four_numbers"));
+        assert_eq!(code("1,2,3,4,5"), Err("not_four_numbers"));
+        assert_eq!(code("1,2,3,NaN"), Err("out_of_range"));
+        assert_eq!(code("1,-91,3,4"), Err("out_of_range"));
+        assert_eq!(code("3,2,1,4"), Err("inverted"));
+        assert_eq!(code("1,4,3,2"), Err("inverted"));
+        assert_eq!(code("1,2,1,2"), Ok(()));
+    }
     use rand::{Rng, SeedableRng};
 
     #[test]

@@ -7,15 +7,18 @@
 mod addresses;
 mod admin;
 mod assign;
+mod bbox;
 mod bodies;
 mod codes;
 mod convert;
 mod drain;
 pub mod error;
 mod geocode;
+mod geojson;
 mod layers;
 pub mod metrics;
 mod ops;
+mod page;
 mod parse;
 mod patterns;
 mod rate_limit;
@@ -43,6 +46,7 @@ pub use convert::ConvertItem;
 pub use drain::Drain;
 pub use error::{AppError, FieldError, Problem};
 pub use ops::ApiDoc;
+pub use page::PageConfig;
 pub use parse::ParseBody;
 pub use rate_limit::RateLimit;
 pub use server::{ConnectionLimits, serve};
@@ -80,6 +84,8 @@ pub struct Limits {
     pub max_cell_bytes: usize,
     /// Longest row of an assign list, bytes.
     pub max_row_bytes: usize,
+    /// Most features one `GET /v1/addresses?bbox` may ask for (`limit`).
+    pub max_bbox_limit: usize,
 }
 
 impl Limits {
@@ -99,6 +105,7 @@ impl Limits {
         max_convert_items: 10_000,
         max_cell_bytes: ReadLimits::DEFAULT.max_cell_bytes,
         max_row_bytes: ReadLimits::DEFAULT.max_row_bytes,
+        max_bbox_limit: 5_000,
     };
 
     /// The byte limits of an assign list's cells and rows.
@@ -134,6 +141,8 @@ pub struct AppState {
     rate_limiter: Option<Arc<rate_limit::RateLimiter>>,
     /// Origins CORS answers allow; none (CORS off) by default.
     cors_origins: Arc<Vec<HeaderValue>>,
+    /// The map page's basemap (`--tile-url`); none by default.
+    page: Arc<PageConfig>,
 }
 
 impl AppState {
@@ -149,7 +158,14 @@ impl AppState {
             drain: Drain::new(),
             rate_limiter: None,
             cors_origins: Arc::new(Vec::new()),
+            page: Arc::new(PageConfig::default()),
         }
+    }
+
+    /// The map page then draws this basemap under its layers.
+    pub fn with_page(mut self, page: PageConfig) -> AppState {
+        self.page = Arc::new(page);
+        self
     }
 
     /// Each client may then send `limit.per_second` requests a second on average
@@ -265,6 +281,7 @@ pub fn app(state: AppState) -> Router {
         ));
     let router = Router::new()
         .merge(reverse::router())
+        .merge(bbox::router())
         .merge(codes::router())
         .merge(zones::router())
         .merge(admin::router())
@@ -273,6 +290,7 @@ pub fn app(state: AppState) -> Router {
         .merge(geocode::router())
         .merge(convert::router())
         .merge(ops::router())
+        .merge(page::router())
         .merge(writes)
         .fallback(|| async { AppError::NotFound("no such endpoint; see /openapi.json".to_owned()) })
         // Before the handlers, after the route is known: a refused request is counted

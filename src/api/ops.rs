@@ -42,6 +42,7 @@ pub(super) fn router() -> Router<AppState> {
         super::geocode::geocode_many,
         super::convert::convert_many,
         super::assign::assign_list,
+        super::bbox::addresses_in_box,
         super::addresses::register,
         super::addresses::edit,
         super::addresses::retire,
@@ -60,7 +61,7 @@ pub(super) fn router() -> Router<AppState> {
         (name = "parse", description = "Address text → house number, alley, street and units in both maps; conversion between the maps"),
         (name = "search", description = "Address text → registered addresses (forward geocoding)"),
         (name = "assign", description = "Codes for whole address lists"),
-        (name = "addresses", description = "Register, move, edit, retire one address"),
+        (name = "addresses", description = "The addresses of a box (GeoJSON); register, move, edit, retire one address"),
         (name = "ops", description = "Health, readiness, status, Prometheus metrics"),
     )
 )]

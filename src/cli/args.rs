@@ -8,7 +8,7 @@ use std::time::Duration;
 use axum::http::HeaderValue;
 use clap::{Args, Subcommand, ValueEnum};
 
-use crate::api::{ConnectionLimits, Limits, RateLimit};
+use crate::api::{ConnectionLimits, Limits, PageConfig, RateLimit};
 use crate::assign::format::{Format, ReadLimits};
 use crate::registry::{self, MatchRadius, QueryError, ReverseQuery};
 use crate::store::{Store, StoreOptions};
@@ -147,6 +147,16 @@ pub struct ServeArgs {
     /// by default as many as one second of its rate.
     #[arg(long, env = "VMAP_RATE_LIMIT_BURST")]
     pub rate_limit_burst: Option<u32>,
+    /// A basemap for the map page at `/`: an XYZ tile URL template with `{z}`, `{x}` and
+    /// `{y}` (and optionally `{s}`, `{r}`), e.g. `https://tile.example.org/{z}/{x}/{y}.png`.
+    /// Without it the page draws a plain background with province and ward reference
+    /// points, and needs no internet.
+    #[arg(long, env = "VMAP_TILE_URL", value_parser = parse_tile_url)]
+    pub tile_url: Option<String>,
+    /// The basemap's attribution, shown as text in the map's corner (e.g.
+    /// `© OpenStreetMap contributors`).
+    #[arg(long, env = "VMAP_TILE_ATTRIBUTION", requires = "tile_url")]
+    pub tile_attribution: Option<String>,
 }
 
 impl ServeArgs {
@@ -159,6 +169,35 @@ impl ServeArgs {
             .unwrap_or(per_second);
         Some(RateLimit { per_second, burst })
     }
+
+    /// The map page's basemap.
+    pub fn page(&self) -> PageConfig {
+        PageConfig {
+            tile_url: self.tile_url.clone(),
+            tile_attribution: self.tile_attribution.clone(),
+        }
+    }
+}
+
+/// An XYZ tile URL template: http(s) or a path on this server, naming `{z}`, `{x}`, `{y}`.
+fn parse_tile_url(text: &str) -> Result<String, String> {
+    let text = text.trim();
+    let scheme_ok =
+        text.starts_with("https://") || text.starts_with("http://") || text.starts_with('/');
+    if !scheme_ok || text.contains(char::is_whitespace) {
+        return Err(format!(
+            "{text:?} is not a tile URL: http(s)://… or /… without spaces"
+        ));
+    }
+    if let Some(missing) = ["{z}", "{x}", "{y}"]
+        .into_iter()
+        .find(|part| !text.contains(part))
+    {
+        return Err(format!(
+            "{text:?} has no {missing}: a tile URL names {{z}}, {{x}} and {{y}}"
+        ));
+    }
+    Ok(text.to_owned())
 }
 
 /// An origin as a header value: `https://example.org` (scheme, host, port), or `*`.
@@ -212,6 +251,9 @@ pub struct LimitsArgs {
     /// Most addresses in one POST /v1/convert; more answer 413.
     #[arg(long, env = "VMAP_MAX_CONVERT_ITEMS", default_value_t = Limits::DEFAULT.max_convert_items)]
     pub max_convert_items: usize,
+    /// Most features one GET /v1/addresses?bbox may ask for; a larger limit answers 422.
+    #[arg(long, env = "VMAP_MAX_BBOX_LIMIT", default_value_t = Limits::DEFAULT.max_bbox_limit)]
+    pub max_bbox_limit: usize,
     #[command(flatten)]
     pub list: ListLimitsArgs,
 }
@@ -255,6 +297,7 @@ impl LimitsArgs {
             max_convert_items: self.max_convert_items,
             max_cell_bytes: self.list.max_cell_bytes,
             max_row_bytes: self.list.max_row_bytes,
+            max_bbox_limit: self.max_bbox_limit,
         }
     }
 }

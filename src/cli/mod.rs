@@ -446,6 +446,49 @@ mod tests {
     }
 
     #[test]
+    fn the_map_page_basemap_is_off_by_default_and_checked() {
+        let page_of = |args: &[&str]| match Cli::try_parse_args(args.iter().copied()) {
+            Ok(Cli {
+                command: Command::Serve(serve),
+                ..
+            }) => Ok(serve.page()),
+            Ok(other) => panic!("{other:?}"),
+            Err(error) => Err(error.kind()),
+        };
+        assert_eq!(
+            page_of(&["vmap", "serve"]),
+            Ok(crate::api::PageConfig::default())
+        );
+        let url = "https://{s}.tile.example.org/{z}/{x}/{y}.png";
+        assert_eq!(
+            page_of(&[
+                "vmap",
+                "serve",
+                "--tile-url",
+                url,
+                "--tile-attribution",
+                "© OSM"
+            ]),
+            Ok(crate::api::PageConfig {
+                tile_url: Some(url.to_owned()),
+                tile_attribution: Some("© OSM".to_owned()),
+            })
+        );
+        for bad in [
+            "tile.example.org/{z}/{x}/{y}",
+            "https://t.example/{z}/{x}.png",
+            "javascript:{z}{x}{y}",
+        ] {
+            assert!(
+                page_of(&["vmap", "serve", "--tile-url", bad]).is_err(),
+                "{bad}"
+            );
+        }
+        // An attribution without tiles would be shown for nothing.
+        assert!(page_of(&["vmap", "serve", "--tile-attribution", "x"]).is_err());
+    }
+
+    #[test]
     fn bench_takes_subcommands_and_the_old_mode_flag() {
         let bench_of = |args: &[&str]| match Cli::try_parse_args(args.iter().copied()) {
             Ok(Cli {

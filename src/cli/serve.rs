@@ -41,7 +41,8 @@ pub(super) async fn serve(args: ServeArgs) -> Result<(), CliError> {
     let mut state = AppState::loading(args.limits.limits())
         .with_tokens(args.api_tokens.clone())
         .with_rate_limit(args.rate_limit())
-        .with_cors_origins(args.cors_origins.clone());
+        .with_cors_origins(args.cors_origins.clone())
+        .with_page(args.page());
     if args.read_only {
         state = state.read_only();
     }

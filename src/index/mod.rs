@@ -19,7 +19,7 @@ use std::num::NonZeroUsize;
 use kiddo::{ImmutableKdTree, SquaredEuclidean};
 use rstar::{AABB, PointDistance, RTree, RTreeObject};
 
-use crate::point::{LatLon, chord_for_distance_m, haversine_m};
+use crate::point::{LatLon, LatLonBox, chord_for_distance_m, haversine_m};
 
 /// Identifies a point to its owner (the registry's record index).
 pub type PointId = u32;
@@ -64,6 +64,18 @@ fn chord_bound(distance_m: f64) -> f64 {
 /// Past this many wanted answers a query takes every point in the radius at once instead of
 /// widening a k-nearest search.
 const WIDE_QUERY_LIMIT: usize = 4_096;
+
+/// Past this many candidates a box search scans the main points instead of widening.
+const BOX_SEARCH_LIMIT: usize = 262_144;
+
+/// What one search of the main tree looks for.
+struct Search<'a> {
+    main: &'a MainTree,
+    query: LatLon,
+    query_xyz: [f64; 3],
+    limit: usize,
+    radius_m: f64,
+}
 
 /// The k-d tree of the main points; its items are positions in [`PointIndex::main_points`].
 type MainTree = ImmutableKdTree<f64, 3>;
@@ -229,9 +241,50 @@ impl PointIndex {
             return Vec::new();
         }
         let query_xyz = query.unit_xyz();
+        let mut accept = |entry: &IndexEntry| accept(entry.id);
         let mut found = self.nearest_in_main(query, query_xyz, limit, radius_m, &mut accept);
         if self.live.size() > 0 {
             self.nearest_in_live(query, query_xyz, limit, radius_m, &mut accept, &mut found);
+        }
+        found
+    }
+
+    /// Up to `limit` accepted points inside `bbox`, nearest its centre first (ties by id):
+    /// a sample of a box that is the whole box when it holds no more than `limit`.
+    ///
+    /// The k-nearest search from the centre meets mostly points of the box when the box is
+    /// not much longer than wide; a thin box, or one whose centre is empty while its edges
+    /// are crowded, turns up many points outside it, so past [`BOX_SEARCH_LIMIT`] candidates
+    /// the main points are scanned once instead (a few hundred ms at 25 M points).
+    pub fn nearest_in_box(
+        &self,
+        bbox: LatLonBox,
+        limit: usize,
+        mut accept: impl FnMut(PointId) -> bool,
+    ) -> Vec<Neighbor> {
+        if limit == 0 {
+            return Vec::new();
+        }
+        let center = bbox.center();
+        let center_xyz = center.unit_xyz();
+        let radius_m = bbox.radius_m();
+        let mut accept = |entry: &IndexEntry| bbox.contains(entry.location) && accept(entry.id);
+        let mut found = match &self.main {
+            Some(main) => {
+                let search = Search {
+                    main,
+                    query: center,
+                    query_xyz: center_xyz,
+                    limit,
+                    radius_m,
+                };
+                self.search_main(&search, BOX_SEARCH_LIMIT, &mut accept)
+                    .unwrap_or_else(|| self.scan_main(&search, &mut accept))
+            }
+            None => Vec::new(),
+        };
+        if self.live.size() > 0 {
+            self.nearest_in_live(center, center_xyz, limit, radius_m, &mut accept, &mut found);
         }
         found
     }
@@ -272,56 +325,134 @@ impl PointIndex {
         query_xyz: [f64; 3],
         limit: usize,
         radius_m: f64,
-        accept: &mut impl FnMut(PointId) -> bool,
+        accept: &mut impl FnMut(&IndexEntry) -> bool,
     ) -> Vec<Neighbor> {
         let Some(main) = &self.main else {
             return Vec::new();
         };
-        let radius_bound = chord_bound(radius_m);
+        let search = Search {
+            main,
+            query,
+            query_xyz,
+            limit,
+            radius_m,
+        };
+        self.search_main(&search, WIDE_QUERY_LIMIT, accept)
+            .unwrap_or_else(|| self.within_main(&search, accept))
+    }
+
+    /// Widening k-nearest searches; `None` once more than `max_want` candidates would be
+    /// needed, for the caller's wide search.
+    fn search_main(
+        &self,
+        search: &Search<'_>,
+        max_want: usize,
+        accept: &mut impl FnMut(&IndexEntry) -> bool,
+    ) -> Option<Vec<Neighbor>> {
+        let radius_bound = chord_bound(search.radius_m);
         let radius_sq = radius_bound * radius_bound;
         // One more than wanted: the extra candidate is what proves the answer complete.
-        let mut want = limit.saturating_add(1);
+        let mut want = search.limit.saturating_add(1);
         loop {
-            let wide = want > WIDE_QUERY_LIMIT || want >= self.main_points.len();
-            let candidates = match NonZeroUsize::new(want) {
-                Some(n) if !wide => main
-                    .query(&query_xyz)
-                    .nearest_n::<SquaredEuclidean<f64>>(n)
-                    .within(radius_sq)
-                    .execute(),
-                _ => main
-                    .query(&query_xyz)
-                    .within::<SquaredEuclidean<f64>>(radius_sq)
-                    .execute(),
-            };
-            let exhausted = wide || candidates.len() < want;
-            let mut found: Vec<Neighbor> = Vec::with_capacity(limit.min(128) + 1);
-            let mut bound_sq = radius_sq;
-            let mut proven = false;
-            for candidate in &candidates {
-                if candidate.distance > bound_sq {
-                    proven = true;
-                    break;
-                }
-                let slot = candidate.item as usize;
-                // Skipping the look-up when nothing was removed saves a cache miss.
-                if self.n_main_removed > 0 && self.main_removed[slot] {
-                    continue;
-                }
-                let entry = self.main_points[slot];
-                if !accept(entry.id) {
-                    continue;
-                }
-                if offer(&mut found, limit, query, radius_m, entry) {
-                    let bound = chord_bound(found[limit - 1].distance_m);
-                    bound_sq = bound_sq.min(bound * bound);
-                }
+            let n = NonZeroUsize::new(want)?;
+            if want > max_want || want >= self.main_points.len() {
+                return None;
             }
+            let candidates = search
+                .main
+                .query(&search.query_xyz)
+                .nearest_n::<SquaredEuclidean<f64>>(n)
+                .within(radius_sq)
+                .execute();
+            let exhausted = candidates.len() < want;
+            let (found, proven) = self.rank_candidates(
+                search,
+                candidates
+                    .iter()
+                    .map(|found| (found.distance, found.item as usize)),
+                accept,
+            );
             if exhausted || proven {
-                return found;
+                return Some(found);
             }
             want = want.saturating_mul(4);
         }
+    }
+
+    /// Every main point within the radius at once.
+    fn within_main(
+        &self,
+        search: &Search<'_>,
+        accept: &mut impl FnMut(&IndexEntry) -> bool,
+    ) -> Vec<Neighbor> {
+        let radius_bound = chord_bound(search.radius_m);
+        let candidates = search
+            .main
+            .query(&search.query_xyz)
+            .within::<SquaredEuclidean<f64>>(radius_bound * radius_bound)
+            .execute();
+        self.rank_candidates(
+            search,
+            candidates
+                .iter()
+                .map(|found| (found.distance, found.item as usize)),
+            accept,
+        )
+        .0
+    }
+
+    /// Every main point in turn, for searches that would meet most of them anyway.
+    fn scan_main(
+        &self,
+        search: &Search<'_>,
+        accept: &mut impl FnMut(&IndexEntry) -> bool,
+    ) -> Vec<Neighbor> {
+        let mut found: Vec<Neighbor> = Vec::with_capacity(search.limit.min(128) + 1);
+        for (slot, entry) in self.main_points.iter().enumerate() {
+            if (self.n_main_removed > 0 && self.main_removed[slot]) || !accept(entry) {
+                continue;
+            }
+            offer(
+                &mut found,
+                search.limit,
+                search.query,
+                search.radius_m,
+                *entry,
+            );
+        }
+        found
+    }
+
+    /// The accepted candidates (in chord order) ranked exactly; true when a candidate beyond
+    /// the worst one kept proved the answer complete.
+    fn rank_candidates(
+        &self,
+        search: &Search<'_>,
+        candidates: impl IntoIterator<Item = (f64, usize)>,
+        accept: &mut impl FnMut(&IndexEntry) -> bool,
+    ) -> (Vec<Neighbor>, bool) {
+        let limit = search.limit;
+        let radius_bound = chord_bound(search.radius_m);
+        let mut found: Vec<Neighbor> = Vec::with_capacity(limit.min(128) + 1);
+        let mut bound_sq = radius_bound * radius_bound;
+        for (chord_sq, slot) in candidates {
+            if chord_sq > bound_sq {
+                return (found, true);
+            }
+            // Skipping the look-up when nothing was removed saves a cache miss.
+            if self.n_main_removed > 0 && self.main_removed[slot] {
+                continue;
+            }
+            let entry = self.main_points[slot];
+            if !accept(&entry) {
+                continue;
+            }
+            if offer(&mut found, limit, search.query, search.radius_m, entry) {
+                let bound = chord_bound(found[limit - 1].distance_m);
+                bound_sq = bound_sq.min(bound * bound);
+            }
+        }
+        (found, false)
     }
 
     /// The live tree's part of [`PointIndex::nearest`], merged into `found`.
@@ -331,7 +462,7 @@ impl PointIndex {
         query_xyz: [f64; 3],
         limit: usize,
         radius_m: f64,
-        accept: &mut impl FnMut(PointId) -> bool,
+        accept: &mut impl FnMut(&IndexEntry) -> bool,
         found: &mut Vec<Neighbor>,
     ) {
         let mut bound = chord_bound(radius_m);
@@ -342,7 +473,7 @@ impl PointIndex {
             if chord_sq.sqrt() > bound {
                 break;
             }
-            if !accept(live.entry.id) {
+            if !accept(&live.entry) {
                 continue;
             }
             if offer(found, limit, query, radius_m, live.entry) {

@@ -16,6 +16,7 @@ use crate::progress::Progress;
 use crate::store::{Store, StoreError, StoreIdentity};
 use crate::zones::{ZoneAdmin, ZoneId, ZoneMethod, ZoneTable};
 
+mod area;
 mod health;
 mod memory;
 mod mint;
@@ -26,6 +27,7 @@ mod snapshot;
 mod snapshot_text;
 mod writes;
 
+pub use area::BoxAnswer;
 pub use health::Outage;
 pub use mint::{AssignFailure, AssignOptions, AssignOutcome, AssignRow};
 pub use query::{

@@ -322,6 +322,11 @@ impl Store {
         dispatch!(self, store => store.addresses_after(after_id, limit).await)
     }
 
+    /// The rows with these ids, in no particular order (ids no row has are left out).
+    pub async fn addresses_by_ids(&self, ids: &[AddressId]) -> Result<Vec<Address>, StoreError> {
+        dispatch!(self, store => store.addresses_by_ids(ids).await)
+    }
+
     /// Inserts whole rows exactly as they are (ids, times, change numbers): for `vmap copy`.
     pub async fn import_addresses(&self, rows: &[Address]) -> Result<(), StoreError> {
         dispatch!(self, store => store.import_addresses(rows).await)

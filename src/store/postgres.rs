@@ -333,6 +333,13 @@ impl PostgresStore {
         convert(records)
     }
 
+    pub async fn addresses_by_ids(&self, ids: &[i64]) -> Result<Vec<Address>, StoreError> {
+        let sql = format!("SELECT {ADDRESS_COLUMNS} FROM addresses WHERE id = ANY($1)");
+        let records: Vec<AddressRecord> =
+            sqlx::query_as(&sql).bind(ids).fetch_all(&self.pool).await?;
+        convert(records)
+    }
+
     /// Inserts whole rows as they are (ids, times and change numbers included).
     pub async fn import_addresses(&self, rows: &[Address]) -> Result<(), StoreError> {
         if rows.is_empty() {

@@ -408,6 +408,23 @@ impl SqliteStore {
         convert(records)
     }
 
+    pub async fn addresses_by_ids(&self, ids: &[i64]) -> Result<Vec<Address>, StoreError> {
+        // One JSON array parameter, not one parameter per id: SQLite caps the parameters of
+        // a statement.
+        let ids_json = format!(
+            "[{}]",
+            ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
+        );
+        let query = format!(
+            "SELECT {ADDRESS_COLUMNS} FROM addresses WHERE id IN (SELECT value FROM json_each(?))"
+        );
+        let records: Vec<AddressRecord> = sqlx::query_as(&query)
+            .bind(ids_json)
+            .fetch_all(&self.reader)
+            .await?;
+        convert(records)
+    }
+
     /// Inserts whole rows as they are (ids, times and change numbers included).
     pub async fn import_addresses(&self, rows: &[Address]) -> Result<(), StoreError> {
         if rows.is_empty() {

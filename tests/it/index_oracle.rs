@@ -5,7 +5,7 @@ use proptest::test_runner::{Config, TestRunner};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use vmap::index::{IndexEntry, PointIndex, brute_force_nearest};
-use vmap::point::LatLon;
+use vmap::point::{LatLon, LatLonBox};
 
 use crate::helpers::harness::trials;
 
@@ -18,6 +18,7 @@ trials! {
         inserts_after_a_bulk_load_of_any_size_work_and_stay_exact,
         stacked_points_and_rejections_widen_the_search_and_stay_exact,
         for_each_within_covers_the_radius,
+        nearest_in_box_equals_brute_force_with_live_points,
     ],
 }
 
@@ -386,4 +387,57 @@ fn for_each_within_covers_the_radius() {
         let beyond = brute_force_nearest(&entries, probe.location, usize::MAX, 5.001, |_| true);
         assert!(got.len() <= beyond.len(), "far points handed out");
     }
+}
+
+/// Boxes over the main tree and the live one, after removals: the box's points nearest its
+/// centre, as a scan of the box finds them.
+fn nearest_in_box_equals_brute_force_with_live_points() {
+    let mut entries = points();
+    let mut index = PointIndex::bulk_load(entries.clone());
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    let next_id = entries.len() as u32;
+    for idx in 0..2_000 {
+        let entry = IndexEntry::new(
+            LatLon {
+                lat: rng.random_range(20.8..21.3),
+                lon: rng.random_range(105.6..106.1),
+            },
+            next_id + idx,
+        );
+        index.insert(entry);
+        entries.push(entry);
+    }
+    for idx in (0..entries.len()).step_by(9) {
+        assert!(index.remove(entries[idx].location, entries[idx].id));
+    }
+    let removed: std::collections::HashSet<u32> = (0..entries.len())
+        .step_by(9)
+        .map(|idx| entries[idx].id)
+        .collect();
+    entries.retain(|entry| !removed.contains(&entry.id));
+    for _ in 0..300 {
+        let (west, east) = ordered(
+            rng.random_range(102.0..110.0),
+            rng.random_range(102.0..110.0),
+        );
+        let (south, north) = ordered(rng.random_range(8.0..24.0), rng.random_range(8.0..24.0));
+        let bbox = LatLonBox::new(west, south, east, north).expect("a box");
+        let limit = [1, 10, 500, 5_000][rng.random_range(0..4)];
+        let odd = |id: u32| id % 2 == 1;
+        let inside: Vec<IndexEntry> = entries
+            .iter()
+            .copied()
+            .filter(|entry| bbox.contains(entry.location))
+            .collect();
+        let expected = brute_force_nearest(&inside, bbox.center(), limit, f64::INFINITY, odd);
+        assert_eq!(
+            index.nearest_in_box(bbox, limit, odd),
+            expected,
+            "{bbox:?} {limit}"
+        );
+    }
+}
+
+fn ordered(a: f64, b: f64) -> (f64, f64) {
+    (a.min(b), a.max(b))
 }

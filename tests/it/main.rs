@@ -17,8 +17,10 @@ mod convert_lists;
 mod drain;
 mod e2e;
 mod edge;
+mod geo_api;
 mod geocode;
 mod index_oracle;
+mod map_page;
 mod olc_vectors;
 mod ops;
 mod outage;
@@ -48,8 +50,10 @@ fn main() -> std::process::ExitCode {
         drain::trials(),
         e2e::trials(),
         edge::trials(),
+        geo_api::trials(),
         geocode::trials(),
         index_oracle::trials(),
+        map_page::trials(),
         olc_vectors::trials(),
         ops::trials(),
         outage::trials(),

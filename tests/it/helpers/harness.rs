@@ -20,7 +20,8 @@ pub const DATABASE_URL_VARIABLE: &str = "VMAP_TEST_DATABASE_URL";
 ///   `f::postgres`, each on a fresh database;
 /// - `each_backend_ignored: [f]` — the same, both variants ignored unless asked for
 ///   (`--include-ignored`);
-/// - `postgres: [f]` — `async fn f(backend: &Backend)` that needs PostgreSQL: `f::postgres`.
+/// - `postgres: [f]` — `async fn f(backend: &Backend)` that needs PostgreSQL: `f::postgres`;
+/// - `browser: [f]` — `async fn f(browser: Browser)`, headless Chromium (`helpers::browser`).
 ///
 /// A test is named after its module and function (`api::ops_endpoints::sqlite`), which is
 /// what `cargo test --test it FILTER` matches.
@@ -58,6 +59,11 @@ macro_rules! trials {
         })
         .map(|trial| trial.with_ignored_flag(true))
         .into()
+    };
+    (@of browser, $name:expr, $test:ident) => {
+        vec![$crate::helpers::browser::trial($name, |browser| async move {
+            $test(browser).await
+        })]
     };
     (@of postgres, $name:expr, $test:ident) => {
         vec![$crate::helpers::harness::postgres($name, |backend| async move {

@@ -7,7 +7,9 @@
 //! - [`http`]: [`HttpClient`], the one client for a real socket (hyper-util);
 //! - [`vmap_cli`]: [`run_vmap`] and [`vmap_command`] for the CLI;
 //! - [`lists`]: synthetic CSV lists, CSV answers taken apart;
-//! - [`proxy`]: [`TcpProxy`], a TCP proxy a test closes to make a database unreachable.
+//! - [`proxy`]: [`TcpProxy`], a TCP proxy a test closes to make a database unreachable;
+//! - [`browser`]: [`Browser`](browser::Browser), headless Chromium through chromedriver, and
+//!   the gate that ignores browser tests without it (and fails them under `CI=true`).
 //!
 //! Decision: PostgreSQL variants when no server is given. The binary runs on libtest-mimic
 //! (`harness = false` in Cargo.toml), which can mark a test *ignored* when the run starts.
@@ -20,6 +22,7 @@
 //! its module's list is dead code, which `cargo clippy -- -D warnings` refuses.
 
 pub mod app;
+pub mod browser;
 pub mod database;
 pub mod harness;
 pub mod http;

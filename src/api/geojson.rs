@@ -1,0 +1,159 @@
+//! GeoJSON (RFC 7946) answers: the one place features are built, for every endpoint that
+//! answers `application/geo+json`.
+//!
+//! Decisions: the features are written with serde rather than the `geojson` crate: they are
+//! always Points with flat properties, and plain structs carry the OpenAPI schema the
+//! fuzzing checks answers against. Coordinates are `[lon, lat]`, as RFC 7946 orders them.
+
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use super::bodies::{AddressStatusBody, display_string};
+use crate::address::Address;
+use crate::zones::ZoneTable;
+
+/// The media type of GeoJSON (RFC 7946 §12).
+pub const GEOJSON_MEDIA_TYPE: &str = "application/geo+json";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub enum FeatureCollectionType {
+    FeatureCollection,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub enum FeatureType {
+    Feature,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub enum PointType {
+    Point,
+}
+
+/// A GeoJSON Point.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct PointGeometry {
+    #[serde(rename = "type")]
+    pub kind: PointType,
+    /// `[lon, lat]`, WGS84 degrees.
+    #[schema(example = json!([105.848112, 21.046798]))]
+    pub coordinates: [f64; 2],
+}
+
+impl PointGeometry {
+    pub fn new(lat: f64, lon: f64) -> PointGeometry {
+        PointGeometry {
+            kind: PointType::Point,
+            coordinates: [lon, lat],
+        }
+    }
+}
+
+/// A registered address as the properties of a feature.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct AddressProperties {
+    #[serde(serialize_with = "display_string")]
+    #[schema(value_type = String, example = "111162RWXP69")]
+    pub code: crate::code::VmapCode,
+    #[serde(serialize_with = "display_string")]
+    #[schema(value_type = String, example = "11116")]
+    pub postcode: crate::code::Postcode,
+    pub status: AddressStatusBody,
+    #[schema(example = "12")]
+    pub house_number: Option<String>,
+    pub alley: Option<String>,
+    #[schema(example = "Phố Phúc Xá")]
+    pub street: Option<String>,
+    pub unit: Option<String>,
+    pub address: Option<String>,
+    pub client_ref: Option<String>,
+    /// The ward of the zone the postal code names (null for a number no zone has).
+    #[schema(example = "Phường Ba Đình")]
+    pub ward: Option<String>,
+    #[schema(example = "Thành phố Hà Nội")]
+    pub province: Option<String>,
+}
+
+impl AddressProperties {
+    pub fn new(zones: &ZoneTable, address: Address) -> AddressProperties {
+        let zone = zones
+            .by_postcode(address.code.postcode())
+            .map(|zone_id| zones.get(zone_id));
+        let parts = address.parts;
+        AddressProperties {
+            code: address.code,
+            postcode: address.code.postcode(),
+            status: address.status.into(),
+            house_number: parts.house_number,
+            alley: parts.alley,
+            street: parts.street,
+            unit: parts.unit,
+            address: parts.address,
+            client_ref: parts.client_ref,
+            ward: zone.map(|zone| zone.ward.clone()),
+            province: zone.map(|zone| zone.province.clone()),
+        }
+    }
+}
+
+/// A registered address as a Point feature.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct AddressFeature {
+    #[serde(rename = "type")]
+    pub kind: FeatureType,
+    pub geometry: PointGeometry,
+    pub properties: AddressProperties,
+}
+
+impl AddressFeature {
+    pub fn new(zones: &ZoneTable, address: Address) -> AddressFeature {
+        AddressFeature {
+            kind: FeatureType::Feature,
+            geometry: PointGeometry::new(address.location.lat, address.location.lon),
+            properties: AddressProperties::new(zones, address),
+        }
+    }
+}
+
+/// The addresses of a box, nearest its centre first.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct AddressFeatureCollection {
+    #[serde(rename = "type")]
+    pub kind: FeatureCollectionType,
+    pub features: Vec<AddressFeature>,
+    /// More active addresses lie in the box than were answered (the answer then holds the
+    /// `limit` nearest the box's centre).
+    pub truncated: bool,
+    /// The most features the answer could hold.
+    #[schema(example = 1000)]
+    pub limit: usize,
+}
+
+impl AddressFeatureCollection {
+    pub fn new(features: Vec<AddressFeature>, truncated: bool, limit: usize) -> Self {
+        AddressFeatureCollection {
+            kind: FeatureCollectionType::FeatureCollection,
+            features,
+            truncated,
+            limit,
+        }
+    }
+}
+
+/// A body serialized as JSON with the GeoJSON media type.
+#[derive(Debug)]
+pub struct GeoJson<T>(pub T);
+
+impl<T: Serialize> IntoResponse for GeoJson<T> {
+    fn into_response(self) -> Response {
+        let mut response = axum::Json(self.0).into_response();
+        if response.status().is_success() {
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(GEOJSON_MEDIA_TYPE),
+            );
+        }
+        response
+    }
+}

@@ -1,0 +1,234 @@
+//! `GET /v1/addresses?bbox`: the addresses of a box as GeoJSON, against a scan of the
+//! registry, on SQLite and on PostgreSQL.
+
+use std::collections::HashMap;
+
+use axum::body::Body;
+use axum::http::Request;
+
+use vmap::api::{self, AppState, Limits};
+use vmap::point::LatLonBox;
+use vmap::registry::Registry;
+
+use crate::helpers::harness::trials;
+use crate::helpers::{Backend, TestDb, assert_problem, get, send, test_app};
+
+const N: u64 = 3_000;
+
+trials! {
+    each_backend: [
+        boxes_answer_the_nearest_to_their_centre_as_a_scan_does,
+        a_box_answer_is_geojson_with_the_registry_fields,
+        retired_addresses_leave_the_box,
+        bad_boxes_and_limits_answer_422_naming_the_problem,
+        reading_a_box_needs_no_token,
+    ],
+}
+
+async fn app(backend: &Backend) -> (TestDb, std::sync::Arc<Registry>, axum::Router) {
+    test_app(backend, N, Limits::default()).await
+}
+
+/// Boxes of every kind: around a city, the whole country, thin, empty, the world.
+fn boxes() -> Vec<LatLonBox> {
+    let mut boxes = vec![
+        LatLonBox::new(105.7, 20.9, 106.0, 21.2).expect("Hanoi"),
+        LatLonBox::new(102.1, 8.4, 109.5, 23.4).expect("Vietnam"),
+        LatLonBox::new(105.0, 8.0, 106.0, 23.5).expect("a tall strip"),
+        LatLonBox::new(100.0, 21.0, 110.0, 21.05).expect("a wide strip"),
+        LatLonBox::new(110.0, 12.0, 111.0, 13.0).expect("the sea"),
+        LatLonBox::new(-180.0, -90.0, 180.0, 90.0).expect("the world"),
+    ];
+    boxes.push(LatLonBox::new(106.6, 10.7, 106.8, 10.9).expect("Saigon"));
+    boxes
+}
+
+async fn boxes_answer_the_nearest_to_their_centre_as_a_scan_does(backend: &Backend) {
+    let (_db, registry, router) = app(backend).await;
+    let mut n_truncated = 0;
+    for bbox in boxes() {
+        for limit in [1, 7, 100, 1_000, 5_000] {
+            let fast = registry.ids_in_box(bbox, limit);
+            let scan = registry.ids_in_box_brute_force(bbox, limit);
+            assert_eq!(fast, scan, "{bbox:?} limit {limit}");
+            n_truncated += usize::from(fast.1);
+            // The router answers the same addresses, in the same order.
+            let uri = format!(
+                "/v1/addresses?bbox={},{},{},{}&limit={limit}",
+                bbox.west, bbox.south, bbox.east, bbox.north
+            );
+            let response = get(&router, &uri).await;
+            assert_eq!(response.status, 200, "{}", response.text());
+            let body = response.json();
+            assert_eq!(body["truncated"], fast.1, "{uri}");
+            assert_eq!(body["limit"], limit);
+            let codes: Vec<String> = body["features"]
+                .as_array()
+                .expect("features")
+                .iter()
+                .map(|feature| {
+                    feature["properties"]["code"]
+                        .as_str()
+                        .expect("code")
+                        .to_owned()
+                })
+                .collect();
+            let rows = registry
+                .store()
+                .addresses_by_ids(&scan.0)
+                .await
+                .expect("rows");
+            let code_of: HashMap<i64, String> = rows
+                .iter()
+                .map(|row| (row.id, row.code.canonical()))
+                .collect();
+            let expected: Vec<String> = scan.0.iter().map(|id| code_of[id].clone()).collect();
+            assert_eq!(codes, expected, "{uri}");
+        }
+    }
+    assert!(n_truncated > 0, "some box holds more than its limit");
+}
+
+async fn a_box_answer_is_geojson_with_the_registry_fields(backend: &Backend) {
+    let (_db, registry, router) = app(backend).await;
+    let response = get(&router, "/v1/addresses?bbox=105.7,20.9,106.0,21.2").await;
+    assert_eq!(response.status, 200, "{}", response.text());
+    assert_eq!(response.content_type, "application/geo+json");
+    let body = response.json();
+    assert_eq!(body["type"], "FeatureCollection");
+    assert_eq!(body["limit"], 1_000);
+    let features = body["features"].as_array().expect("features");
+    assert!(!features.is_empty());
+    for feature in features {
+        assert_eq!(feature["type"], "Feature");
+        assert_eq!(feature["geometry"]["type"], "Point");
+        let properties = &feature["properties"];
+        let code = properties["code"].as_str().expect("code");
+        let stored = registry
+            .address(code.parse().expect("a code"))
+            .await
+            .expect("lookup")
+            .expect("registered");
+        let [lon, lat] = [0, 1].map(|idx| {
+            feature["geometry"]["coordinates"][idx]
+                .as_f64()
+                .expect("number")
+        });
+        assert_eq!((lat, lon), (stored.location.lat, stored.location.lon));
+        assert!((105.7..=106.0).contains(&lon) && (20.9..=21.2).contains(&lat));
+        assert_eq!(properties["status"], "active");
+        assert_eq!(properties["postcode"], &code[..5]);
+        assert_eq!(
+            properties["house_number"].as_str(),
+            stored.parts.house_number.as_deref()
+        );
+        assert_eq!(
+            properties["street"].as_str(),
+            stored.parts.street.as_deref()
+        );
+        assert_eq!(properties["unit"].as_str(), stored.parts.unit.as_deref());
+        assert!(
+            properties["ward"]
+                .as_str()
+                .is_some_and(|ward| !ward.is_empty())
+        );
+    }
+}
+
+async fn retired_addresses_leave_the_box(backend: &Backend) {
+    let (_db, _registry, router) = app(backend).await;
+    let uri = "/v1/addresses?bbox=105.7,20.9,106.0,21.2&limit=5000";
+    let before = get(&router, uri).await.json();
+    let code = before["features"][0]["properties"]["code"]
+        .as_str()
+        .expect("a code")
+        .to_owned();
+    let retired = send(
+        &router,
+        Request::delete(format!("/v1/addresses/{code}"))
+            .body(Body::empty())
+            .expect("request"),
+    )
+    .await;
+    assert_eq!(retired.status, 200, "{}", retired.text());
+    let after = get(&router, uri).await.json();
+    let codes: Vec<&str> = after["features"]
+        .as_array()
+        .expect("features")
+        .iter()
+        .filter_map(|feature| feature["properties"]["code"].as_str())
+        .collect();
+    assert!(!codes.contains(&code.as_str()));
+    assert_eq!(
+        codes.len() + 1,
+        before["features"].as_array().map_or(0, Vec::len)
+    );
+}
+
+async fn bad_boxes_and_limits_answer_422_naming_the_problem(backend: &Backend) {
+    let (_db, _registry, router) = app(backend).await;
+    let cases = [
+        ("/v1/addresses", "bbox", "missing"),
+        ("/v1/addresses?bbox=", "bbox", "not_four_numbers"),
+        ("/v1/addresses?bbox=1,2,3", "bbox", "not_four_numbers"),
+        ("/v1/addresses?bbox=1,2,3,4,5", "bbox", "not_four_numbers"),
+        ("/v1/addresses?bbox=a,2,3,4", "bbox", "not_four_numbers"),
+        ("/v1/addresses?bbox=105,21,106,91", "bbox", "out_of_range"),
+        ("/v1/addresses?bbox=-181,21,106,22", "bbox", "out_of_range"),
+        ("/v1/addresses?bbox=106,21,105,22", "bbox", "inverted"),
+        ("/v1/addresses?bbox=105,22,106,21", "bbox", "inverted"),
+        (
+            "/v1/addresses?bbox=105,21,106,22&limit=0",
+            "limit",
+            "out_of_range",
+        ),
+        (
+            "/v1/addresses?bbox=105,21,106,22&limit=5001",
+            "limit",
+            "out_of_range",
+        ),
+        (
+            "/v1/addresses?bbox=105,21,106,22&limit=many",
+            "limit",
+            "not_an_integer",
+        ),
+    ];
+    for (uri, field, code) in cases {
+        let problem = assert_problem(&get(&router, uri).await, 422, Some(field));
+        let codes: Vec<&str> = problem["errors"]
+            .as_array()
+            .expect("errors")
+            .iter()
+            .filter_map(|error| error["code"].as_str())
+            .collect();
+        assert!(codes.contains(&code), "{uri}: {problem}");
+    }
+    // The cap is the server's: a lower one refuses what the default allows.
+    let (_db, registry, _) = app(backend).await;
+    let limits = Limits {
+        max_bbox_limit: 10,
+        ..Limits::default()
+    };
+    let router = api::app(AppState::ready(registry, limits));
+    assert_problem(
+        &get(&router, "/v1/addresses?bbox=105,21,106,22&limit=11").await,
+        422,
+        Some("limit"),
+    );
+    let body = get(&router, "/v1/addresses?bbox=102,8,110,24").await.json();
+    assert_eq!(body["limit"], 10);
+    assert_eq!(body["features"].as_array().map(Vec::len), Some(10));
+    assert_eq!(body["truncated"], true);
+}
+
+async fn reading_a_box_needs_no_token(backend: &Backend) {
+    let (_db, registry, _) = app(backend).await;
+    let state = AppState::ready(registry, Limits::default()).with_tokens(vec!["secret".into()]);
+    let router = api::app(state);
+    let response = get(&router, "/v1/addresses?bbox=105.7,20.9,106.0,21.2&limit=3").await;
+    assert_eq!(response.status, 200, "{}", response.text());
+    // Registering at the same path still needs one.
+    let response =
+        crate::helpers::post_json(&router, "/v1/addresses", r#"{"lat":21.03,"lon":105.85}"#).await;
+    assert_problem(&response, 401, None);
+}
