@@ -587,6 +587,17 @@ impl ReverseArgs {
 }
 
 #[derive(Debug, Clone, Args)]
+pub struct GeocodeArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// The address text, in either administrative map.
+    pub text: String,
+    /// How many results (1–20).
+    #[arg(long, default_value_t = 5)]
+    pub limit: usize,
+}
+
+#[derive(Debug, Clone, Args)]
 pub struct MigratePostcodesArgs {
     /// Database URL: `sqlite://FILE` or `postgres://…`.
     #[arg(long, env = "DATABASE_URL", default_value = "sqlite://vmap.db")]

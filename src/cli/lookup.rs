@@ -1,6 +1,6 @@
-//! One-off lookups from the command line: `reverse`, `decode`.
+//! One-off lookups from the command line: `reverse`, `geocode`, `decode`.
 
-use super::args::{DecodeArgs, ReverseArgs};
+use super::args::{DecodeArgs, GeocodeArgs, ReverseArgs};
 use super::{CliError, load_zones, open_registry};
 use crate::code::VmapCode;
 use crate::point::LatLon;
@@ -36,6 +36,43 @@ pub(super) async fn reverse(args: ReverseArgs) -> Result<(), CliError> {
             address.lat,
             address.lon
         );
+    }
+    registry.close().await;
+    Ok(())
+}
+
+pub(super) async fn geocode(args: GeocodeArgs) -> Result<(), CliError> {
+    if !(1..=20).contains(&args.limit) {
+        return Err(CliError::Usage(
+            "--limit must be between 1 and 20".to_owned(),
+        ));
+    }
+    if !args.text.chars().any(char::is_alphanumeric) {
+        return Err(CliError::Usage(
+            "the text holds no letter or digit".to_owned(),
+        ));
+    }
+    let registry = open_registry(&args.data).await?;
+    let answer = registry.search(&args.text, args.limit, None);
+    if answer.results.is_empty() {
+        println!("nothing found");
+    }
+    for result in &answer.results {
+        let code = result
+            .code
+            .map_or_else(|| "-".to_owned(), |code| code.pretty());
+        println!(
+            "{:<8} {:<16} {:.2}  {:.7}, {:.7}  {}",
+            format!("{:?}", result.level).to_lowercase(),
+            code,
+            result.confidence,
+            result.location.lat,
+            result.location.lon,
+            result.label
+        );
+    }
+    if answer.ambiguous {
+        println!("ambiguous: the best two cannot be told apart");
     }
     registry.close().await;
     Ok(())

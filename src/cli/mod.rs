@@ -17,8 +17,8 @@ mod serve;
 pub use args::{
     AssignArgs, BenchCommand, BenchHttpArgs, BenchIndexArgs, BenchLoadArgs, BenchPostgisArgs,
     BenchQueryArgs, CompileBoundariesArgs, ConnectionArgs, ConvertArgs, CopyArgs, DataArgs,
-    DataCommand, DecodeArgs, FormatArg, LimitsArgs, LogFormat, MigratePostcodesArgs, ParseArgs,
-    ReverseArgs, SeedArgs, ServeArgs, SnapshotArgs, StoreArgs, SynthArgs, ZonesArgs,
+    DataCommand, DecodeArgs, FormatArg, GeocodeArgs, LimitsArgs, LogFormat, MigratePostcodesArgs,
+    ParseArgs, ReverseArgs, SeedArgs, ServeArgs, SnapshotArgs, StoreArgs, SynthArgs, ZonesArgs,
 };
 
 use std::ffi::OsString;
@@ -70,6 +70,11 @@ pub enum Command {
     ///
     /// Example: `vmap reverse --lat 21.0468 --lon 105.8481 --limit 3`
     Reverse(ReverseArgs),
+    /// Find registered addresses from their text (forward geocoding), best first: the code
+    /// at level `address`, else the street, ward, district or province the text reaches.
+    ///
+    /// Example: `vmap geocode "9 ngõ 30 Bùi Thị Xuân, Hai Bà Trưng, Hà Nội"`
+    Geocode(GeocodeArgs),
     /// Give every row of an address list (CSV, JSON or NDJSON) its code, registering new
     /// addresses.
     ///
@@ -255,6 +260,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Serve(args) => serve::serve(args).await,
         Command::Seed(args) => data::seed(args).await,
         Command::Reverse(args) => lookup::reverse(args).await,
+        Command::Geocode(args) => lookup::geocode(args).await,
         Command::Assign(args) => assign::assign(args).await,
         Command::Synth(args) => data::synth_csv(args),
         Command::Bench(command) => bench::bench(command).await,

@@ -11,7 +11,7 @@ use proptest::test_runner::{Config, TestRunner};
 use vmap::address::{AddressChange, AddressParts, AddressStatus, IndexRow};
 use vmap::admin::AdminMaps;
 use vmap::api::Limits;
-use vmap::code::PostalScheme;
+use vmap::code::{PostalScheme, VmapCode};
 use vmap::parse::render::{AddressLine, Renderer, Style, WardRef};
 use vmap::point::LatLon;
 use vmap::registry::{AssignOptions, AssignOutcome, AssignRow, MatchLevel, Registry};
@@ -19,8 +19,8 @@ use vmap::store::Store;
 
 use crate::helpers::harness::trials;
 use crate::helpers::{
-    Backend, TestDb, assert_problem, encode, get, post_json, seeded_db, seeded_registry, test_app,
-    zones,
+    Backend, TestDb, assert_problem, encode, get, post_json, run_vmap, seeded_db, seeded_registry,
+    test_app, zones,
 };
 
 trials! {
@@ -29,7 +29,7 @@ trials! {
         the_text_index_follows_writes_and_other_writers,
         the_text_index_survives_the_snapshot,
     ],
-    tokio: [search_answers_and_refuses_over_http],
+    tokio: [search_answers_and_refuses_over_http, vmap_geocode_prints_the_code],
 }
 
 /// Addresses seeded for the accuracy test; every `SAMPLE_STRIDE`-th is rendered.
@@ -423,4 +423,39 @@ async fn search_answers_and_refuses_over_http() {
         Some("limit"),
     );
     drop(db);
+}
+
+async fn vmap_geocode_prints_the_code() {
+    let db = seeded_db(&Backend::Sqlite, 300).await;
+    let store = Store::connect(&db.url).await.expect("connect");
+    let maps = maps();
+    let case = cases(&store, &maps)
+        .await
+        .into_iter()
+        .nth(3)
+        .expect("a case");
+    store.close().await;
+    let renderer = Renderer::new(Arc::clone(&maps));
+    let text = renderer
+        .render(case.ward, Some(&case.line), Style::Abbreviated, 3)
+        .text;
+    let run = run_vmap(["geocode", "--no-snapshot", "--database-url", &db.url, &text])
+        .await
+        .assert_success();
+    let pretty = VmapCode::parse(&case.code).expect("code").pretty();
+    let first = run.stdout.lines().next().unwrap_or("");
+    assert!(
+        first.starts_with("address") && first.contains(&pretty),
+        "{text}: {}",
+        run.stdout
+    );
+    run_vmap([
+        "geocode",
+        "--no-snapshot",
+        "--database-url",
+        &db.url,
+        " ;; ",
+    ])
+    .await
+    .assert_failure_saying("no letter or digit");
 }
