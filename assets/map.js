@@ -1,14 +1,14 @@
 // The vmap map page: click → the code a new address there would get; a code → its cell and
-// address; a dropped list → POST /v1/assign (dry run by default). Only this server's API is
+// address; address text → GET /v1/search's results, the first one pinned; a dropped list → POST /v1/assign (dry run by default). Only this server's API is
 // called; every text from the server is put in the page as text, never as HTML.
 "use strict";
 
 (function () {
   const TEXT = {
     vi: {
-      search: "Tìm", search_placeholder: "Mã vmap, ví dụ 11116 2RWX P69",
+      search: "Tìm", search_placeholder: "Mã vmap hoặc địa chỉ, ví dụ 11116 2RWX P69",
       list_button: "Danh sách…", lang_other: "EN",
-      hint: "Nhấn vào bản đồ để xem mã, nhập một mã, hoặc thả một danh sách CSV/JSON.",
+      hint: "Nhấn vào bản đồ để xem mã, nhập một mã hoặc một địa chỉ, hoặc thả một danh sách CSV/JSON.",
       new_code_here: "Một địa chỉ mới ở đây sẽ có mã", point: "Điểm", zone: "Vùng bưu chính",
       ward_2025: "Phường/xã 2025", legacy: "Trước 2025", nearest: "Địa chỉ đã đăng ký gần nhất",
       none_near: "Không có địa chỉ nào trong vòng 1 km.", outside: "Điểm này nằm ngoài vùng phủ.",
@@ -24,11 +24,20 @@
       no_layer: "Máy chủ này chưa có lớp địa chỉ (/v1/addresses?bbox).",
       loading: "Máy chủ đang tải dữ liệu…", network: "Không gọi được máy chủ",
       bad_file: "Không đọc được tệp", shown: "{n} dòng đầu trên bản đồ",
+      search_results: "Kết quả tìm địa chỉ", province: "Tỉnh/thành phố",
+      nothing_found: "Không tìm thấy gì: không có mã hay địa chỉ nào khớp với",
+      ambiguous: "Nhiều kết quả khớp như nhau: hãy chọn một.",
+      level_address: "địa chỉ", level_street: "phố", level_ward: "phường/xã",
+      level_district: "quận/huyện", level_province: "tỉnh/thành phố",
+      found_street: "Phố tìm thấy, số nhà không: ghim ở nhà đã đăng ký có số gần nhất.",
+      found_ward: "Phường/xã tìm thấy, phố không.",
+      found_district: "Quận/huyện tìm thấy, phường/xã không.",
+      found_province: "Tỉnh/thành phố tìm thấy, quận/huyện và phường/xã không.",
     },
     en: {
-      search: "Search", search_placeholder: "A vmap code, e.g. 11116 2RWX P69",
+      search: "Search", search_placeholder: "A vmap code or an address, e.g. 11116 2RWX P69",
       list_button: "List…", lang_other: "VI",
-      hint: "Click the map for the code there, type a code, or drop a CSV/JSON list.",
+      hint: "Click the map for the code there, type a code or an address, or drop a CSV/JSON list.",
       new_code_here: "A new address here would get", point: "Point", zone: "Postal zone",
       ward_2025: "2025 ward", legacy: "Before 2025", nearest: "Nearest registered addresses",
       none_near: "No address within 1 km.", outside: "This point is outside coverage.",
@@ -44,6 +53,15 @@
       no_layer: "This server has no address layer (/v1/addresses?bbox).",
       loading: "The server is loading its data…", network: "Could not reach the server",
       bad_file: "Could not read the file", shown: "first {n} rows on the map",
+      search_results: "Address search", province: "Province",
+      nothing_found: "Nothing found: no code or address matches",
+      ambiguous: "Several results fit equally well: pick one.",
+      level_address: "address", level_street: "street", level_ward: "ward",
+      level_district: "district", level_province: "province",
+      found_street: "Street found, house not: the pin is on its registered house nearest in number.",
+      found_ward: "Ward found, street not.",
+      found_district: "District found, ward not.",
+      found_province: "Province found, district and ward not.",
     },
   };
   const stored = window.localStorage ? localStorage.getItem("vmap-lang") : null;
@@ -231,6 +249,7 @@
   let pointSeq = 0;
   async function showPoint(latlng) {
     const seq = ++pointSeq;
+    searchSeq++; // a search still running no longer draws
     message("");
     const lat = latlng.lat, lon = L.Util.wrapNum(latlng.lng, [-180, 180], true);
     let answer;
@@ -265,18 +284,37 @@
   }
   map.on("click", (event) => showPoint(event.latlng));
 
-  async function searchCode(text) {
+  // The box takes a code or address text. Text shaped like a code (as the API's pattern
+  // reads it: 5 digits, 7 grid characters, spaces, hyphens and one '+' anywhere, an optional
+  // -N) is looked up as a code; anything else, or a code-shaped text the lookup refuses
+  // (404, 422), goes to GET /v1/search.
+  const CODE_SHAPE = /^\s*\d(?:[\s-]*\d){4}(?:[\s+-]*[2-9cfghjmpqrvwx]){7}\s*(?:-\s*\d{1,5}\s*)?$/i;
+  let searchSeq = 0;
+  function search(text) {
     const query = text.trim();
     if (!query) return;
+    if (CODE_SHAPE.test(query)) searchCode(query, true); else searchText(query);
+  }
+
+  async function searchCode(text, orText) {
+    const query = text.trim();
+    if (!query) return;
+    const seq = ++searchSeq;
+    pointSeq++; // nor a click's
     message("");
     let body;
-    try { body = await api(`/v1/codes/${encodeURIComponent(query)}`); } catch (e) { message(e.message); return; }
-    last = () => renderCode(body);
+    try { body = await api(`/v1/codes/${encodeURIComponent(query)}`); } catch (e) {
+      if (seq !== searchSeq) return;
+      if (orText && (e.status === 404 || e.status === 422)) searchText(query); else message(e.message);
+      return;
+    }
+    if (seq !== searchSeq) return;
+    last = () => { showResult(...codeParts(body)); $("result").dataset.kind = "code"; };
     last();
     const bounds = drawCell(body.cell, [body.location.lat, body.location.lon]);
     if (bounds) map.fitBounds(bounds, { maxZoom: 19 });
   }
-  function renderCode(body) {
+  function codeParts(body) {
     const status = !body.registered ? "unregistered" : body.status === "retired" ? "retired" : "registered";
     const a = body.address || {};
     const line = [a.house_number, a.alley, a.street, a.unit, a.address].filter(Boolean).join(", ");
@@ -285,15 +323,92 @@
     rows.push([t("location"), `${body.location.lat.toFixed(6)}, ${body.location.lon.toFixed(6)}`]);
     rows.push([t("plus_code"), body.plus_code]);
     if (body.successor) rows.push([t("successor"), pretty(body.successor)]);
-    showResult(
+    return [
       el("h2", {}, t("code")),
       el("div", { class: "code", id: "result-code", "data-code": body.code }, body.pretty),
       el("span", { class: `tag ${status}`, id: "result-status", "data-status": status }, t(status)),
       el("div", { id: "result-address", "data-address": line }, list(rows.concat(zoneRows(body.zone)))),
-    );
-    $("result").dataset.kind = "code";
+    ];
   }
-  $("search").addEventListener("submit", (event) => { event.preventDefault(); searchCode($("code-input").value); });
+
+  // Address text: GET /v1/search near the map's centre; the results as a short list, the
+  // first picked at once.
+  const LEVEL_ZOOM = { street: 18, ward: 14, district: 12, province: 9 };
+  async function searchText(query) {
+    const seq = ++searchSeq;
+    pointSeq++;
+    message("");
+    const c = map.getCenter();
+    const near = `${c.lat.toFixed(5)},${L.Util.wrapNum(c.lng, [-180, 180], true).toFixed(5)}`;
+    let answer;
+    try {
+      answer = await api(`/v1/search?q=${encodeURIComponent(query)}&limit=5&near=${near}`);
+    } catch (e) { if (seq === searchSeq) message(e.message); return; }
+    if (seq !== searchSeq) return;
+    const results = answer.results || [];
+    const state = { query, answer, results, picked: -1, detail: null };
+    if (!results.length) {
+      focusLayer.clearLayers();
+      last = () => renderSearch(state);
+      last();
+      return;
+    }
+    pickResult(state, 0, seq);
+  }
+  async function pickResult(state, index, seq) {
+    const result = state.results[index];
+    state.picked = index;
+    state.detail = null;
+    const pin = [result.location.lat, result.location.lon];
+    last = () => renderSearch(state);
+    last();
+    if (result.level === "address" && result.code) {
+      let body = null;
+      try { body = await api(`/v1/codes/${encodeURIComponent(result.code)}`); } catch (e) { /* shown without */ }
+      if (seq !== searchSeq || state.picked !== index) return;
+      state.detail = body;
+      last();
+      const bounds = drawCell(body && body.cell, pin);
+      map.fitBounds(bounds || [pin, pin], { maxZoom: 19 });
+    } else {
+      drawCell(null, pin);
+      map.setView(pin, LEVEL_ZOOM[result.level] || 14);
+    }
+  }
+  function renderSearch(state) {
+    const { query, answer, results, picked } = state;
+    const parts = [el("h2", {}, t("search_results"))];
+    if (!results.length) {
+      parts.push(el("p", { id: "search-none", class: "none" }, `${t("nothing_found")} “${query}”.`));
+    } else {
+      if (answer.ambiguous) parts.push(el("p", { id: "search-ambiguous", class: "note" }, t("ambiguous")));
+      parts.push(el("ol", { id: "search-results" }, results.map((r, i) => el("li", {
+        class: i === picked ? "picked" : "", "data-level": r.level, "data-code": r.code || "",
+      }, el("a", { href: "#", onclick: (e) => { e.preventDefault(); pickResult(state, i, searchSeq); } }, r.label),
+      el("span", { class: "meta" }, [t(`level_${r.level}`), `${Math.round(r.confidence * 100)} %`,
+        r.code ? pretty(r.code) : ""].filter(Boolean).join(" · "))))));
+      const r = results[picked];
+      if (r && r.level === "address" && r.code) {
+        parts.push(...(state.detail ? codeParts(state.detail) : [
+          el("h2", {}, t("code")),
+          el("div", { class: "code", id: "result-code", "data-code": r.code }, pretty(r.code)),
+        ]));
+      } else if (r) {
+        const rows = [[t("location"), `${r.location.lat.toFixed(6)}, ${r.location.lon.toFixed(6)}`]];
+        const a = r.admin_2025 || {};
+        if (!r.zone && a.ward) rows.push([t("ward_2025"), `${a.ward.name}, ${a.province ? a.province.name : ""}`]);
+        else if (!r.zone && a.province) rows.push([t("province"), a.province.name]);
+        parts.push(
+          el("p", { id: "result-level", class: "note", "data-level": r.level }, t(`found_${r.level}`)),
+          list(rows.concat(zoneRows(r.zone))),
+        );
+      }
+    }
+    showResult(...parts);
+    $("result").dataset.kind = "search";
+    $("result").dataset.count = String(results.length);
+  }
+  $("search").addEventListener("submit", (event) => { event.preventDefault(); search($("code-input").value); });
   $("lang").addEventListener("click", () => {
     lang = lang === "vi" ? "en" : "vi";
     if (window.localStorage) localStorage.setItem("vmap-lang", lang);

@@ -1,6 +1,7 @@
 //! The map page at `/`: what the server sends (content types, caching, the basemap setting,
 //! the reference places), and, in headless Chromium, what the page shows when one clicks the
-//! map, types a code and drops a list, on a desktop window and a phone-sized one.
+//! map, types a code, types address text (`GET /v1/search`) and drops a list, on a desktop
+//! window and a phone-sized one.
 
 use std::path::{Path, PathBuf};
 
@@ -12,7 +13,7 @@ use vmap::api::{self, AppState, Limits, PageConfig};
 use crate::helpers::browser::Browser;
 use crate::helpers::harness::trials;
 use crate::helpers::{
-    Backend, DirectPool, Server, get, parse_csv, seeded_db, seeded_registry, send,
+    Backend, DirectPool, Server, encode, get, parse_csv, seeded_db, seeded_registry, send,
 };
 
 trials! {
@@ -478,6 +479,8 @@ async fn clicking_searching_and_dropping_a_list_in_chromium(browser: Browser) {
 
     browser.screenshot(&target_dir().join("map-page.png")).await;
 
+    search_address_text(&browser, &server, &registered).await;
+
     // A phone: the panel goes under the map, and the page still answers a click.
     client.set_window_size(390, 844).await.expect("phone size");
     let layout = browser
@@ -511,6 +514,134 @@ async fn clicking_searching_and_dropping_a_list_in_chromium(browser: Browser) {
         .screenshot(&target_dir().join("map-page-phone.png"))
         .await;
     server.stop().await;
+}
+
+/// Types `text` in the box (emptied first) and submits it; answers the `near` the page
+/// sends with it (the map's centre, as the page writes it).
+async fn type_in_the_box(browser: &Browser, text: &str) -> String {
+    let near = browser
+        .eval(
+            "const c = window.vmapMap.getCenter();
+             return c.lat.toFixed(5) + ',' + c.lng.toFixed(5);",
+        )
+        .await;
+    let input = browser
+        .client
+        .find(Locator::Id("code-input"))
+        .await
+        .expect("search box");
+    input.clear().await.expect("empty the box");
+    input.send_keys(text).await.expect("type");
+    browser
+        .client
+        .find(Locator::Id("search-button"))
+        .await
+        .expect("search button")
+        .click()
+        .await
+        .expect("search");
+    near.as_str().expect("near").to_owned()
+}
+
+/// Address text in the box: a registered address written out (house number, street, its
+/// zone's ward and province) shows the code `GET /v1/search` answers for it, its cell and a
+/// pin; a ward alone says so; text that matches nothing says so.
+async fn search_address_text(browser: &Browser, server: &Server, registered: &serde_json::Value) {
+    let address = &registered["address"];
+    let zone = &registered["zone"];
+    let house = ["house_number", "alley", "street"]
+        .iter()
+        .filter_map(|part| address[part].as_str())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let place = ["ward", "district", "province"]
+        .iter()
+        .filter_map(|part| zone[part].as_str())
+        .filter(|name| !name.is_empty())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let text = format!("{house}, {place}");
+    let near = type_in_the_box(browser, &text).await;
+    browser
+        .wait_for("#result[data-kind=search] #result-status")
+        .await;
+    let expected = server
+        .get(&format!(
+            "/v1/search?q={}&limit=5&near={near}",
+            encode(&text)
+        ))
+        .await
+        .json();
+    let results = expected["results"].as_array().expect("results");
+    assert_eq!(results[0]["level"], "address", "{text}: {expected}");
+    let found = results[0]["code"].as_str().expect("a code");
+    assert_eq!(
+        browser
+            .attr_of("#result-code", "data-code")
+            .await
+            .as_deref(),
+        Some(found),
+        "{text}"
+    );
+    assert_eq!(browser.count("#search-results li").await, results.len());
+    assert_eq!(
+        browser
+            .attr_of("#search-results li.picked", "data-code")
+            .await
+            .as_deref(),
+        Some(found)
+    );
+    let label = results[0]["label"].as_str().expect("label");
+    assert!(
+        browser.text_of("#search-results").await.contains(label),
+        "{label}"
+    );
+    assert_eq!(browser.count(".leaflet-marker-icon").await, 1, "the pin");
+    assert_eq!(browser.count("path.cell-rect").await, 1, "its cell");
+    browser
+        .screenshot(&target_dir().join("map-page-search.png"))
+        .await;
+
+    // The ward and province alone: the level is said, a pin, no cell.
+    let near = type_in_the_box(browser, &place).await;
+    browser
+        .wait_for("#result[data-kind=search] #result-level")
+        .await;
+    let expected = server
+        .get(&format!(
+            "/v1/search?q={}&limit=5&near={near}",
+            encode(&place)
+        ))
+        .await
+        .json();
+    let level = expected["results"][0]["level"].as_str().expect("a level");
+    assert_ne!(level, "address", "{expected}");
+    assert_eq!(
+        browser
+            .attr_of("#result-level", "data-level")
+            .await
+            .as_deref(),
+        Some(level)
+    );
+    assert!(!browser.text_of("#result-level").await.is_empty());
+    assert_eq!(browser.count(".leaflet-marker-icon").await, 1, "the pin");
+    assert_eq!(browser.count("path.cell-rect").await, 0, "no cell");
+
+    // Nothing: said, and the pin is gone.
+    let nothing = "Qwxz Jjkq Zzvx";
+    let near = type_in_the_box(browser, nothing).await;
+    browser.wait_for("#search-none").await;
+    let expected = server
+        .get(&format!(
+            "/v1/search?q={}&limit=5&near={near}",
+            encode(nothing)
+        ))
+        .await
+        .json();
+    assert_eq!(expected["results"], serde_json::json!([]), "{expected}");
+    let said = browser.text_of("#search-none").await;
+    assert!(said.contains(nothing), "{said}");
+    assert_eq!(browser.count(".leaflet-marker-icon").await, 0);
 }
 
 /// With `VMAP_TILE_URL`, the page asks for tiles from that template (a path on this server
