@@ -11,6 +11,7 @@ pub mod boundaries;
 pub mod cli;
 pub mod code;
 pub mod convert;
+pub mod export;
 pub mod index;
 pub mod parse;
 pub mod point;

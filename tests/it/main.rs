@@ -17,6 +17,7 @@ mod convert_lists;
 mod drain;
 mod e2e;
 mod edge;
+mod export;
 mod geo_api;
 mod index_oracle;
 mod olc_vectors;
@@ -48,6 +49,7 @@ fn main() -> std::process::ExitCode {
         drain::trials(),
         e2e::trials(),
         edge::trials(),
+        export::trials(),
         geo_api::trials(),
         index_oracle::trials(),
         olc_vectors::trials(),
