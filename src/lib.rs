@@ -11,6 +11,7 @@ pub mod boundaries;
 pub mod cli;
 pub mod code;
 pub mod convert;
+pub mod export;
 pub mod geocode;
 pub mod index;
 pub mod parse;

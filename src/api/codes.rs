@@ -1,12 +1,15 @@
 //! `GET /v1/codes/{code}` and `POST /v1/codes`: code → address or cell.
 
 use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
 use super::bodies::{AddressBody, AddressStatusBody, CellBody, LatLonBody, ZoneBody};
-use super::{ApiJson, AppError, AppState, stream};
+use super::geojson::{AnswerFormat, CodeFeature, GeoJson, wants_geojson};
+use super::{ApiJson, AppError, AppState, Params, stream};
 use crate::code::VmapCode;
 use crate::registry::{CodeLookup, Registry, RegistryError};
 
@@ -105,23 +108,38 @@ fn code_body(registry: &Registry, lookup: CodeLookup) -> CodeBody {
     get,
     path = "/v1/codes/{code}",
     tag = "codes",
-    params(("code" = String, Path, description = "A vmap code; any case, spaces, hyphens and '+' are accepted", example = "11116 2RWX P69")),
+    params(
+        ("code" = String, Path, description = "A vmap code; any case, spaces, hyphens and '+' are accepted", example = "11116 2RWX P69"),
+        ("format" = Option<AnswerFormat>, Query, description = "`geojson` answers a GeoJSON Feature (as does `Accept: application/geo+json`); `json` by default"),
+    ),
     responses(
-        (status = 200, description = "The address, or the unregistered cell", body = CodeBody),
+        (status = 200, description = "The address, or the unregistered cell; as GeoJSON, a Point at the address (or the cell's centre) with the answer as its properties", content(
+            (CodeBody = "application/json"),
+            (CodeFeature = "application/geo+json"),
+        )),
         (status = 400, description = "Malformed code; `errors[]` says which character and why", body = super::Problem, content_type = "application/problem+json"),
         (status = 404, description = "No zone has the code's postal code", body = super::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Unknown `format`", body = super::Problem, content_type = "application/problem+json"),
         (status = 503, description = "The database is unavailable (`database_unavailable`; see `Retry-After`), or the index is still loading", body = super::Problem, content_type = "application/problem+json"),
     )
 )]
 pub(super) async fn lookup_one(
     State(state): State<AppState>,
     Path(code): Path<String>,
-) -> Result<Json<CodeBody>, AppError> {
+    headers: HeaderMap,
+    params: Params,
+) -> Result<Response, AppError> {
     let registry = state.registry()?;
+    let geojson = wants_geojson(params.text("format"), &headers)?;
     let code = VmapCode::parse(super::patterns::url_text("code", &code)?)
         .map_err(|error| AppError::bad_code("code", &error))?;
     let lookup = registry.lookup(code).await?;
-    Ok(Json(code_body(registry, lookup)))
+    let body = code_body(registry, lookup);
+    Ok(if geojson {
+        GeoJson(CodeFeature::new(body)).into_response()
+    } else {
+        Json(body).into_response()
+    })
 }
 
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]

@@ -157,3 +157,108 @@ impl<T: Serialize> IntoResponse for GeoJson<T> {
         response
     }
 }
+
+/// Whether the client asked for GeoJSON: `?format=geojson` (`?format=json` for plain JSON),
+/// else an `Accept` header naming `application/geo+json`.
+pub fn wants_geojson(
+    format: Option<&str>,
+    headers: &axum::http::HeaderMap,
+) -> Result<bool, super::AppError> {
+    let format = format.map(|text| match text {
+        "json" => Ok(AnswerFormat::Json),
+        "geojson" => Ok(AnswerFormat::Geojson),
+        other => Err(super::AppError::invalid_fields(vec![
+            super::FieldError::new(
+                "format",
+                "invalid_value",
+                format!("format must be json or geojson, got {other:?}"),
+            ),
+        ])),
+    });
+    match format.transpose()? {
+        Some(format) => Ok(format == AnswerFormat::Geojson),
+        None => Ok(headers
+            .get_all(header::ACCEPT)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(|value| value.split(','))
+            .any(|media| {
+                media
+                    .split(';')
+                    .next()
+                    .is_some_and(|media| media.trim().eq_ignore_ascii_case(GEOJSON_MEDIA_TYPE))
+            })),
+    }
+}
+
+/// `json` (the default) or `geojson`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AnswerFormat {
+    Json,
+    Geojson,
+}
+
+/// An address near the queried point as a Point feature.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct NearbyFeature {
+    #[serde(rename = "type")]
+    pub kind: FeatureType,
+    pub geometry: PointGeometry,
+    pub properties: super::bodies::NearbyAddressBody,
+}
+
+/// `GET /v1/reverse` as GeoJSON: the nearest addresses as features, nearest first; the
+/// answer's other fields are foreign members.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ReverseFeatureCollection {
+    #[serde(rename = "type")]
+    pub kind: FeatureCollectionType,
+    pub features: Vec<NearbyFeature>,
+    pub query: super::bodies::LatLonBody,
+    /// The zone of the point; null outside coverage.
+    pub zone: Option<super::bodies::ZoneBody>,
+    /// The code a new address at exactly this point would get; null outside coverage.
+    #[schema(example = "111162RWXP69")]
+    pub grid_code: Option<String>,
+}
+
+impl ReverseFeatureCollection {
+    pub fn new(body: super::reverse::ReverseBody) -> ReverseFeatureCollection {
+        ReverseFeatureCollection {
+            kind: FeatureCollectionType::FeatureCollection,
+            features: body
+                .addresses
+                .into_iter()
+                .map(|address| NearbyFeature {
+                    kind: FeatureType::Feature,
+                    geometry: PointGeometry::new(address.lat, address.lon),
+                    properties: address,
+                })
+                .collect(),
+            query: body.query,
+            zone: body.zone,
+            grid_code: body.grid_code.map(|code| code.canonical()),
+        }
+    }
+}
+
+/// `GET /v1/codes/{code}` as GeoJSON: a Point at the address (or the unregistered cell's
+/// centre) with the answer as its properties.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct CodeFeature {
+    #[serde(rename = "type")]
+    pub kind: FeatureType,
+    pub geometry: PointGeometry,
+    pub properties: super::codes::CodeBody,
+}
+
+impl CodeFeature {
+    pub fn new(body: super::codes::CodeBody) -> CodeFeature {
+        CodeFeature {
+            kind: FeatureType::Feature,
+            geometry: PointGeometry::new(body.location.lat, body.location.lon),
+            properties: body,
+        }
+    }
+}

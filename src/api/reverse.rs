@@ -1,11 +1,14 @@
 //! `GET /v1/reverse` and `POST /v1/reverse`: coordinate → nearest codes.
 
 use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
 use super::bodies::{LatLonBody, NearbyAddressBody, ZoneBody, optional_display_string};
+use super::geojson::{AnswerFormat, GeoJson, ReverseFeatureCollection, wants_geojson};
 use super::{ApiJson, AppError, AppState, FieldError, Params, stream};
 use crate::code::VmapCode;
 use crate::point::LatLon;
@@ -101,18 +104,24 @@ fn reverse_query(limit: usize, radius_m: f64, errors: &mut Vec<FieldError>) -> R
         ("lon" = f64, Query, description = "Longitude, WGS84 degrees", minimum = -180.0, maximum = 180.0, example = 105.8481),
         ("limit" = Option<usize>, Query, description = "How many addresses (1–100, default 1)", minimum = 1, maximum = 100, example = 3),
         ("radius_m" = Option<f64>, Query, description = "Search radius in metres (0–50 000, default 1 000)", minimum = 0.0, maximum = 50000.0, example = 500),
+        ("format" = Option<AnswerFormat>, Query, description = "`geojson` answers a GeoJSON FeatureCollection (as does `Accept: application/geo+json`); `json` by default"),
     ),
     responses(
-        (status = 200, description = "Nearest addresses, zone and grid code", body = ReverseBody),
+        (status = 200, description = "Nearest addresses, zone and grid code; as GeoJSON, the addresses are the features and the rest foreign members", content(
+            (ReverseBody = "application/json"),
+            (ReverseFeatureCollection = "application/geo+json"),
+        )),
         (status = 400, description = "A query parameter given more than once", body = super::Problem, content_type = "application/problem+json"),
         (status = 422, description = "Missing or invalid parameter", body = super::Problem, content_type = "application/problem+json"),
     )
 )]
 pub(super) async fn reverse_one(
     State(state): State<AppState>,
+    headers: HeaderMap,
     params: Params,
-) -> Result<Json<ReverseBody>, AppError> {
+) -> Result<Response, AppError> {
     let registry = state.registry()?;
+    let geojson = wants_geojson(params.text("format"), &headers)?;
     let mut errors = Vec::new();
     let limit = params
         .optional_usize("limit", &mut errors)
@@ -123,7 +132,12 @@ pub(super) async fn reverse_one(
     let query = reverse_query(limit, radius_m, &mut errors);
     let point = point_from_params(&params, &mut errors)?;
     let answer = registry.reverse(point, query);
-    Ok(Json(ReverseBody::new(registry, None, point, answer)))
+    let body = ReverseBody::new(registry, None, point, answer);
+    Ok(if geojson {
+        GeoJson(ReverseFeatureCollection::new(body)).into_response()
+    } else {
+        Json(body).into_response()
+    })
 }
 
 /// One point of a batch.

@@ -9,6 +9,7 @@ mod assign;
 mod bench;
 mod convert;
 mod data;
+mod export;
 mod lookup;
 mod parse;
 mod postal;
@@ -20,6 +21,8 @@ pub use args::{
     DataCommand, DecodeArgs, FormatArg, GeocodeArgs, LimitsArgs, LogFormat, MigratePostcodesArgs,
     ParseArgs, ReverseArgs, SeedArgs, ServeArgs, SnapshotArgs, StoreArgs, SynthArgs, ZonesArgs,
 };
+
+pub use export::{ExportArgs, ExportFormatArg, StatusArg};
 
 use std::ffi::OsString;
 use std::net::SocketAddr;
@@ -94,6 +97,11 @@ pub enum Command {
     ///
     /// Example: `vmap copy --from sqlite://vmap.db --to postgres://vmap@localhost/vmap`
     Copy(CopyArgs),
+    /// Write the registry, or the part the filters keep, as a file GIS tools open: a GeoJSON
+    /// text sequence, CSV or FlatGeobuf (EPSG:4326), streamed from the database.
+    ///
+    /// Example: `vmap export --to hanoi.fgb --bbox 105.7,20.9,106.0,21.2 --status active`
+    Export(ExportArgs),
     /// Decode a code to its zone and ~3 m cell; needs no database.
     ///
     /// Example: `vmap decode "11116 2RWX P69"`
@@ -140,6 +148,8 @@ pub enum CliError {
     Assign(#[from] AssignError),
     #[error(transparent)]
     Bench(#[from] BenchError),
+    #[error(transparent)]
+    Export(#[from] crate::export::ExportError),
     #[error(transparent)]
     Boundaries(#[from] crate::boundaries::BoundaryError),
     #[error(transparent)]
@@ -265,6 +275,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Synth(args) => data::synth_csv(args),
         Command::Bench(command) => bench::bench(command).await,
         Command::Copy(args) => data::copy(args).await,
+        Command::Export(args) => export::export(args).await,
         Command::Decode(args) => lookup::decode(args),
         Command::Parse(args) => parse::parse(args),
         Command::Convert(args) => convert::convert(args).await,

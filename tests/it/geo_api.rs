@@ -22,6 +22,7 @@ trials! {
         retired_addresses_leave_the_box,
         bad_boxes_and_limits_answer_422_naming_the_problem,
         reading_a_box_needs_no_token,
+        reverse_and_code_lookup_answer_geojson_when_asked,
     ],
 }
 
@@ -231,4 +232,75 @@ async fn reading_a_box_needs_no_token(backend: &Backend) {
     let response =
         crate::helpers::post_json(&router, "/v1/addresses", r#"{"lat":21.03,"lon":105.85}"#).await;
     assert_problem(&response, 401, None);
+}
+
+async fn reverse_and_code_lookup_answer_geojson_when_asked(backend: &Backend) {
+    let (_db, _registry, router) = app(backend).await;
+    let uri = "/v1/reverse?lat=21.0285&lon=105.8542&limit=3&radius_m=50000";
+    let json = get(&router, uri).await;
+    assert_eq!(json.content_type, "application/json");
+    let json = json.json();
+    let by_param = get(&router, &format!("{uri}&format=geojson")).await;
+    let by_accept = send(
+        &router,
+        Request::get(uri)
+            .header("accept", "application/geo+json")
+            .body(Body::empty())
+            .expect("request"),
+    )
+    .await;
+    for response in [by_param, by_accept] {
+        assert_eq!(response.status, 200, "{}", response.text());
+        assert_eq!(response.content_type, "application/geo+json");
+        let body = response.json();
+        assert_eq!(body["type"], "FeatureCollection");
+        assert_eq!(body["query"], json["query"]);
+        assert_eq!(body["zone"], json["zone"]);
+        assert_eq!(body["grid_code"], json["grid_code"]);
+        let features = body["features"].as_array().expect("features");
+        let addresses = json["addresses"].as_array().expect("addresses");
+        assert_eq!(features.len(), 3);
+        for (feature, address) in features.iter().zip(addresses) {
+            assert_eq!(feature["type"], "Feature");
+            assert_eq!(feature["geometry"]["type"], "Point");
+            assert_eq!(
+                feature["geometry"]["coordinates"],
+                serde_json::json!([address["lon"], address["lat"]])
+            );
+            assert_eq!(&feature["properties"], address);
+        }
+    }
+    // `format=json` wins over the Accept header; an unknown format is refused.
+    let explicit = send(
+        &router,
+        Request::get(format!("{uri}&format=json"))
+            .header("accept", "application/geo+json")
+            .body(Body::empty())
+            .expect("request"),
+    )
+    .await;
+    assert_eq!(explicit.content_type, "application/json");
+    assert_problem(
+        &get(&router, &format!("{uri}&format=kml")).await,
+        422,
+        Some("format"),
+    );
+
+    let code = json["addresses"][0]["code"].as_str().expect("a code");
+    let plain = get(&router, &format!("/v1/codes/{code}")).await.json();
+    let response = get(&router, &format!("/v1/codes/{code}?format=geojson")).await;
+    assert_eq!(response.status, 200, "{}", response.text());
+    assert_eq!(response.content_type, "application/geo+json");
+    let feature = response.json();
+    assert_eq!(feature["type"], "Feature");
+    assert_eq!(
+        feature["geometry"]["coordinates"],
+        serde_json::json!([plain["location"]["lon"], plain["location"]["lat"]])
+    );
+    assert_eq!(feature["properties"], plain);
+    assert_problem(
+        &get(&router, &format!("/v1/codes/{code}?format=kml")).await,
+        422,
+        Some("format"),
+    );
 }

@@ -17,6 +17,7 @@ mod convert_lists;
 mod drain;
 mod e2e;
 mod edge;
+mod export;
 mod geo_api;
 mod geocode;
 mod index_oracle;
@@ -50,6 +51,7 @@ fn main() -> std::process::ExitCode {
         drain::trials(),
         e2e::trials(),
         edge::trials(),
+        export::trials(),
         geo_api::trials(),
         geocode::trials(),
         index_oracle::trials(),

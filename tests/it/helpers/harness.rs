@@ -22,6 +22,8 @@ pub const DATABASE_URL_VARIABLE: &str = "VMAP_TEST_DATABASE_URL";
 ///   (`--include-ignored`);
 /// - `postgres: [f]` — `async fn f(backend: &Backend)` that needs PostgreSQL: `f::postgres`;
 /// - `browser: [f]` — `async fn f(browser: Browser)`, headless Chromium (`helpers::browser`).
+/// - `each_backend_with_ogrinfo: [f]` — `each_backend`, for tests that run GDAL's `ogrinfo`:
+///   without it they are ignored, or fail under `CI=true` (as PostgreSQL variants do).
 ///
 /// A test is named after its module and function (`api::ops_endpoints::sqlite`), which is
 /// what `cargo test --test it FILTER` matches.
@@ -64,6 +66,11 @@ macro_rules! trials {
         vec![$crate::helpers::browser::trial($name, |browser| async move {
             $test(browser).await
         })]
+    (@of each_backend_with_ogrinfo, $name:expr, $test:ident) => {
+        $crate::helpers::harness::needing_ogrinfo($crate::helpers::harness::each_backend(
+            $name,
+            |backend| async move { $test(&backend).await },
+        ))
     };
     (@of postgres, $name:expr, $test:ident) => {
         vec![$crate::helpers::harness::postgres($name, |backend| async move {
@@ -133,6 +140,40 @@ where
     }
 }
 
+/// GDAL's `ogrinfo` (Debian `gdal-bin`), which the export tests open their files with.
+pub const OGRINFO: &str = "ogrinfo";
+
+fn on_ci() -> bool {
+    std::env::var("CI").is_ok_and(|value| value.eq_ignore_ascii_case("true") || value == "1")
+}
+
+/// `trials` as they are when `ogrinfo` runs; otherwise each one ignored (and, run anyway,
+/// failing with what to install), or failing under `CI=true`.
+pub fn needing_ogrinfo(trials: impl IntoIterator<Item = Trial>) -> Vec<Trial> {
+    let available = std::process::Command::new(OGRINFO)
+        .arg("--version")
+        .output()
+        .is_ok_and(|output| output.status.success());
+    let missing =
+        || format!("{OGRINFO} is not installed: install GDAL (Debian: apt-get install gdal-bin)");
+    trials
+        .into_iter()
+        .map(|trial| {
+            if available || trial.has_ignored_flag() {
+                return trial;
+            }
+            let name = trial.name().to_owned();
+            if on_ci() {
+                Trial::test(name, move || {
+                    Err(format!("CI=true, but {}", missing()).into())
+                })
+            } else {
+                Trial::test(name, move || Err(missing().into())).with_ignored_flag(true)
+            }
+        })
+        .collect()
+}
+
 /// PostgreSQL tests marked ignored for want of a server, for [`note_ignored_postgres`].
 static N_IGNORED_FOR_WANT_OF_A_SERVER: AtomicUsize = AtomicUsize::new(0);
 
@@ -152,9 +193,7 @@ impl PostgresGate {
         let url = std::env::var(DATABASE_URL_VARIABLE)
             .ok()
             .filter(|url| !url.trim().is_empty());
-        let on_ci = std::env::var("CI")
-            .is_ok_and(|value| value.eq_ignore_ascii_case("true") || value == "1");
-        match (url, on_ci) {
+        match (url, on_ci()) {
             (Some(url), _) => PostgresGate::Server(url),
             (None, false) => PostgresGate::Ignore,
             (None, true) => PostgresGate::Require,
