@@ -66,6 +66,7 @@ macro_rules! trials {
         vec![$crate::helpers::browser::trial($name, |browser| async move {
             $test(browser).await
         })]
+    };
     (@of each_backend_with_ogrinfo, $name:expr, $test:ident) => {
         $crate::helpers::harness::needing_ogrinfo($crate::helpers::harness::each_backend(
             $name,
