@@ -28,6 +28,7 @@ mod postal_scheme;
 mod postgres;
 mod registry;
 mod snapshot;
+mod standby;
 
 fn main() -> std::process::ExitCode {
     let arguments = libtest_mimic::Arguments::from_args();
@@ -58,6 +59,7 @@ fn main() -> std::process::ExitCode {
         postgres::trials(),
         registry::trials(),
         snapshot::trials(),
+        standby::trials(),
     ]
     .into_iter()
     .flatten()

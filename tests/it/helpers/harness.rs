@@ -20,7 +20,9 @@ pub const DATABASE_URL_VARIABLE: &str = "VMAP_TEST_DATABASE_URL";
 ///   `f::postgres`, each on a fresh database;
 /// - `each_backend_ignored: [f]` — the same, both variants ignored unless asked for
 ///   (`--include-ignored`);
-/// - `postgres: [f]` — `async fn f(backend: &Backend)` that needs PostgreSQL: `f::postgres`.
+/// - `postgres: [f]` — `async fn f(backend: &Backend)` that needs PostgreSQL: `f::postgres`;
+/// - `standby: [f]` — `async fn f(pair: &StandbyPair)` on a PostgreSQL primary and its hot
+///   standby (see [`super::standby`]).
 ///
 /// A test is named after its module and function (`api::ops_endpoints::sqlite`), which is
 /// what `cargo test --test it FILTER` matches.
@@ -58,6 +60,11 @@ macro_rules! trials {
         })
         .map(|trial| trial.with_ignored_flag(true))
         .into()
+    };
+    (@of standby, $name:expr, $test:ident) => {
+        vec![$crate::helpers::standby::standby($name, |pair| async move {
+            $test(&pair).await
+        })]
     };
     (@of postgres, $name:expr, $test:ident) => {
         vec![$crate::helpers::harness::postgres($name, |backend| async move {
@@ -146,9 +153,7 @@ impl PostgresGate {
         let url = std::env::var(DATABASE_URL_VARIABLE)
             .ok()
             .filter(|url| !url.trim().is_empty());
-        let on_ci = std::env::var("CI")
-            .is_ok_and(|value| value.eq_ignore_ascii_case("true") || value == "1");
-        match (url, on_ci) {
+        match (url, on_ci()) {
             (Some(url), _) => PostgresGate::Server(url),
             (None, false) => PostgresGate::Ignore,
             (None, true) => PostgresGate::Require,
@@ -195,8 +200,13 @@ pub fn note_ignored_postgres(arguments: &Arguments) {
     );
 }
 
+/// Whether the tests run on CI (`CI=true`), where a missing server fails the run.
+pub fn on_ci() -> bool {
+    std::env::var("CI").is_ok_and(|value| value.eq_ignore_ascii_case("true") || value == "1")
+}
+
 /// Runs a test's future to the end on a runtime of its own, as `#[tokio::test]` would.
-fn block_on<Fut: Future<Output = ()>>(test: Fut) {
+pub fn block_on<Fut: Future<Output = ()>>(test: Fut) {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

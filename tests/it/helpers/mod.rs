@@ -7,7 +7,8 @@
 //! - [`http`]: [`HttpClient`], the one client for a real socket (hyper-util);
 //! - [`vmap_cli`]: [`run_vmap`] and [`vmap_command`] for the CLI;
 //! - [`lists`]: synthetic CSV lists, CSV answers taken apart;
-//! - [`proxy`]: [`TcpProxy`], a TCP proxy a test closes to make a database unreachable.
+//! - [`proxy`]: [`TcpProxy`], a TCP proxy a test closes to make a database unreachable;
+//! - [`standby`]: a PostgreSQL primary and its hot standby, [`StandbyDb`] on them.
 //!
 //! Decision: PostgreSQL variants when no server is given. The binary runs on libtest-mimic
 //! (`harness = false` in Cargo.toml), which can mark a test *ignored* when the run starts.
@@ -27,6 +28,7 @@ pub mod lists;
 pub mod metrics;
 pub mod proxy;
 pub mod server;
+pub mod standby;
 pub mod vmap_cli;
 
 pub use app::{
@@ -37,4 +39,5 @@ pub use database::{Backend, DirectPool, TestDb, pg_connect, sqlite_url};
 pub use lists::{column, parse_csv, synth_csv};
 pub use proxy::TcpProxy;
 pub use server::Server;
+pub use standby::{StandbyDb, StandbyPair};
 pub use vmap_cli::{run_vmap, vmap_command};
