@@ -24,7 +24,7 @@ trials! {
     ],
 }
 
-/// Addresses `vmap seed` writes on the primary first.
+/// Addresses the writer seeds on the primary first (`--demo`).
 const SEEDED: u64 = 2_000;
 /// Registrations through the primary whose arrival on the standby's vmap is timed.
 const N_TIMED_WRITES: usize = 50;
@@ -36,7 +36,7 @@ const GIVE_UP_AFTER: Duration = Duration::from_secs(10);
 /// How often the standby's vmap is asked again while a write is awaited.
 const POLL_EVERY: Duration = Duration::from_millis(5);
 /// How long the standby's vmap may take to be ready once the primary is migrated and
-/// seeded: its start-up retries wait up to 8 s by then, and a debug build loads slowly.
+/// seeded: its start-up retries wait longer each time, and a debug build loads slowly.
 const STANDBY_READY_WITHIN: Duration = Duration::from_secs(90);
 /// What the standby's vmap logs while the primary's migrations have not replayed.
 const WAITING_FOR_MIGRATIONS: &str = "hot standby without migration(s)";
@@ -173,16 +173,13 @@ async fn a_read_only_vmap_on_a_hot_standby_follows_the_primary(pair: &StandbyPai
     assert_eq!(replica.get("/healthz").await.status, 200);
     assert_eq!(replica.get("/readyz").await.status, 503);
 
+    // The writer migrates the primary and seeds it (`--demo`), then serves.
     let count = SEEDED.to_string();
-    let seed = [
-        "seed",
-        "--database-url",
-        &db.primary.url,
-        "--addresses",
-        &count,
+    let demo = [
+        ("VMAP_DEMO", "true"),
+        ("VMAP_DEMO_ADDRESSES", count.as_str()),
     ];
-    run_vmap(seed).await.assert_success();
-    let writer = Server::start_vmap("primary-writer", &db.primary.url, log_dir).await;
+    let writer = Server::start_vmap_with("primary-writer", &db.primary.url, log_dir, &demo).await;
     replica.wait_ready(STANDBY_READY_WITHIN).await;
     let log = replica.log_text();
     assert!(
