@@ -69,7 +69,11 @@ impl PostgresStore {
             .connect_with(options)
             .await?;
         if standby {
-            super::standby::check_migrated(&pool, &MIGRATOR).await?;
+            if let Err(error) = super::standby::check_migrated(&pool, &MIGRATOR).await {
+                // `serve` asks again later: no connections left open meanwhile.
+                pool.close().await;
+                return Err(error);
+            }
             tracing::info!(
                 "the database is a PostgreSQL hot standby (pg_is_in_recovery): migrations \
                  checked, not run; nothing is written there, changes are followed as they replay"
