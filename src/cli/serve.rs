@@ -6,6 +6,11 @@
 //! warning each time, rather than ending the process: a service manager that starts vmap
 //! and PostgreSQL together needs no ordering. Any other failure (a wrong password, a bad
 //! URL, a failed migration) still ends it, since waiting does not cure it.
+//!
+//! A PostgreSQL hot standby is served only `--read-only`: a writer there would answer 503 to
+//! every write, for as long as the standby stays one, so `serve` refuses to start instead,
+//! saying to point writers at the primary (and `--demo`, which seeds, likewise). A standby
+//! still waiting for the primary's migrations to replay is waited for like an absent one.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -17,7 +22,7 @@ use super::{CliError, check_write_safety, connect, load_registry, load_zones};
 use crate::api::{self, AppState};
 use crate::progress::Progress;
 use crate::registry::Registry;
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 use crate::zones::ZoneTable;
 
 /// The first wait before the database is asked again at start-up; doubled each time…
@@ -56,7 +61,22 @@ pub(super) async fn serve(args: ServeArgs) -> Result<(), CliError> {
     tracing::info!(%address, "listening; loading the registry");
     let started = Instant::now();
     let loading = async {
-        let store = until_available("connecting", || connect(&args.data)).await?;
+        let store = until_available("connecting", || async {
+            let connected = connect(&args.data).await;
+            // A writer is refused on a standby before it would wait for its migrations.
+            let standby = match &connected {
+                Ok(store) => store.is_standby(),
+                Err(error) => matches!(
+                    error,
+                    CliError::Store(StoreError::StandbyNotMigrated { .. })
+                ),
+            };
+            if standby {
+                check_standby_use(&args)?;
+            }
+            connected
+        })
+        .await?;
         if args.demo {
             seed_demo(&store, &zones, args.demo_addresses).await?;
         }
@@ -130,6 +150,25 @@ where
             outcome => return outcome,
         }
     }
+}
+
+/// A hot standby takes no writes: only a read-only server without `--demo` may use one.
+fn check_standby_use(args: &ServeArgs) -> Result<(), CliError> {
+    if !args.read_only {
+        return Err(CliError::Usage(
+            "the database is a PostgreSQL hot standby, which takes no writes: serve it with \
+             --read-only (VMAP_READ_ONLY) as a read replica, and point writers at the primary"
+                .to_owned(),
+        ));
+    }
+    if args.demo {
+        return Err(CliError::Usage(
+            "--demo seeds the database, and a PostgreSQL hot standby takes no writes: seed \
+             the primary"
+                .to_owned(),
+        ));
+    }
+    Ok(())
 }
 
 /// `--demo`: seeds an empty database with synthetic addresses.

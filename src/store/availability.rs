@@ -52,9 +52,11 @@ fn postgres(code: &str, severity: PgSeverity) -> bool {
         "08" | "53" | "57"
     ) || matches!(
         code,
-        // lock_not_available (lock_timeout), read_only_sql_transaction (a standby),
-        // io_error
-        "55P03" | "25006" | "58030"
+        // lock_not_available (lock_timeout), read_only_sql_transaction (a write on a
+        // standby, or a primary turned read-only), io_error, serialization_failure (vmap
+        // runs no serializable transaction: on a hot standby, a query cancelled by a
+        // conflict with the WAL it replays, which asked again succeeds)
+        "55P03" | "25006" | "58030" | "40001"
     );
     let session_ended = matches!(severity, PgSeverity::Fatal | PgSeverity::Panic)
         // invalid authorization, invalid catalog name: configuration, not an outage
@@ -111,6 +113,9 @@ mod tests {
         assert!(postgres("53300", PgSeverity::Fatal));
         // "database … is not currently accepting connections"
         assert!(postgres("55000", PgSeverity::Fatal));
+        // A standby: a write refused, a read cancelled by a conflict with recovery.
+        assert!(postgres("25006", PgSeverity::Error));
+        assert!(postgres("40001", PgSeverity::Error));
         // A unique violation, a bad query, a wrong password, a missing database.
         assert!(!postgres("23505", PgSeverity::Error));
         assert!(!postgres("42601", PgSeverity::Error));

@@ -10,6 +10,7 @@ mod postgres;
 mod record;
 mod sqlite;
 mod sqlite_bulk;
+mod standby;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -54,6 +55,14 @@ pub enum StoreError {
     /// another process) after the batch was decided: decide it again.
     #[error("the registry now mints {recorded} codes")]
     SchemeChanged { recorded: PostalScheme },
+    /// A PostgreSQL hot standby lacks migrations this vmap embeds; a standby takes no
+    /// writes, so they come only from the primary, by replication.
+    #[error(
+        "the database is a PostgreSQL hot standby without migration(s) {missing:?} of this vmap: \
+         a standby takes no writes; start a writable vmap (or `vmap seed`) on the primary to \
+         apply them, and they arrive here by replication"
+    )]
+    StandbyNotMigrated { missing: Vec<i64> },
 }
 
 /// The `postal_scheme` value of `vmap_meta`.
@@ -67,9 +76,11 @@ fn parse_scheme(value: Option<String>) -> Result<PostalScheme, StoreError> {
 impl StoreError {
     /// Whether the database is away (unreachable, refusing connections, locked by another
     /// writer for longer than the database timeout, read-only, full) rather than this
-    /// request failing: the same request may succeed later.
+    /// request failing: the same request may succeed later. A hot standby still waiting
+    /// for the primary's migrations to replay counts as away.
     pub fn is_unavailable(&self) -> bool {
         match self {
+            StoreError::StandbyNotMigrated { .. } => true,
             StoreError::Database(error) => availability::sqlx_error(error),
             StoreError::Sqlite(error) => availability::rusqlite_error(error),
             StoreError::Migrate(error) => availability::migrate_error(error),
@@ -237,7 +248,9 @@ impl Store {
 
     /// Checks, without waiting on another writer's lock, that the database answers and
     /// would take a write; what the service asks while the database is away, to learn
-    /// when it is back.
+    /// when it is back. SQLite: a write, rolled back. PostgreSQL: a read, so that a read
+    /// replica on a hot standby (which takes no writes) ends its outage once the standby
+    /// answers again.
     pub async fn probe(&self) -> Result<(), StoreError> {
         dispatch!(self, store => store.probe().await)
     }
@@ -330,6 +343,15 @@ impl Store {
     /// Inserts whole rows exactly as they are (ids, times, change numbers): for `vmap copy`.
     pub async fn import_addresses(&self, rows: &[Address]) -> Result<(), StoreError> {
         dispatch!(self, store => store.import_addresses(rows).await)
+    }
+
+    /// Whether the database is a PostgreSQL hot standby (in recovery when connected): it
+    /// answers reads and takes no writes.
+    pub fn is_standby(&self) -> bool {
+        match self {
+            Store::Sqlite(_) => false,
+            Store::Postgres(store) => store.is_standby(),
+        }
     }
 
     /// `sqlite` or `postgres`.

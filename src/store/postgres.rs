@@ -7,6 +7,9 @@
 //! (`lock_timeout`: the writers' serialising lock, a row another session holds). It is not
 //! a `statement_timeout`: the start-up read of every address is one statement that runs for
 //! as long as the table is large, and a single-row read does not run long on its own.
+//!
+//! On a hot standby (`pg_is_in_recovery()`) nothing is written: the migrations are checked,
+//! not run (see `standby.rs`), and the caller learns it is one ([`PostgresStore::is_standby`]).
 
 use std::time::Duration;
 
@@ -30,9 +33,14 @@ const ADDRESS_COLUMNS: &str = "id, code, ST_AsEWKB(geom, 'NDR') AS geom, house_n
 /// The columns of `record::IndexRecord`, geometry as EWKB.
 const INDEX_COLUMNS: &str = "id, code, ST_AsEWKB(geom, 'NDR') AS geom, status, house_number, unit, change_seq, alley, street";
 
+/// The embedded migrations: run on a primary, checked on a standby.
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
+
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
     pool: PgPool,
+    /// The server was in recovery (a hot standby) when connected: it takes no writes.
+    standby: bool,
 }
 
 impl PostgresStore {
@@ -44,7 +52,7 @@ impl PostgresStore {
             .options([("lock_timeout", format!("{}ms", timeout.as_millis().max(1)))]);
         // One connection on its own first: an unreachable server is then reported with its
         // reason (refused, unknown host, no answer) rather than as the pool's timeout.
-        let first = tokio::time::timeout(timeout, options.connect())
+        let mut first = tokio::time::timeout(timeout, options.connect())
             .await
             .map_err(|_| {
                 sqlx::Error::Io(std::io::Error::new(
@@ -52,17 +60,36 @@ impl PostgresStore {
                     format!("no answer from the database within {timeout:?}"),
                 ))
             })??;
+        let standby = super::standby::in_recovery(&mut first).await?;
         let _ = first.close().await;
         let pool = PgPoolOptions::new()
             .max_connections(settings.pg_max_connections.max(2))
             .acquire_timeout(timeout)
             .connect_with(options)
             .await?;
-        sqlx::migrate!("migrations/postgres").run(&pool).await?;
-        Ok(PostgresStore { pool })
+        if standby {
+            if let Err(error) = super::standby::check_migrated(&pool, &MIGRATOR).await {
+                // `serve` asks again later: no connections left open meanwhile.
+                pool.close().await;
+                return Err(error);
+            }
+            tracing::info!(
+                "the database is a PostgreSQL hot standby (pg_is_in_recovery): migrations \
+                 checked, not run; nothing is written there, changes are followed as they replay"
+            );
+        } else {
+            MIGRATOR.run(&pool).await?;
+        }
+        Ok(PostgresStore { pool, standby })
     }
 
-    /// A read through the pool: PostgreSQL answers (writes need nothing more of it).
+    /// Whether the server was a hot standby when connected.
+    pub fn is_standby(&self) -> bool {
+        self.standby
+    }
+
+    /// A read through the pool: PostgreSQL answers (writes need nothing more of it, and a
+    /// hot standby, which takes none, answers it too).
     pub async fn probe(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1 FROM vmap_meta LIMIT 1")
             .execute(&self.pool)

@@ -32,6 +32,7 @@ mod postal_scheme;
 mod postgres;
 mod registry;
 mod snapshot;
+mod standby;
 
 fn main() -> std::process::ExitCode {
     let arguments = libtest_mimic::Arguments::from_args();
@@ -66,6 +67,7 @@ fn main() -> std::process::ExitCode {
         postgres::trials(),
         registry::trials(),
         snapshot::trials(),
+        standby::trials(),
     ]
     .into_iter()
     .flatten()

@@ -24,6 +24,8 @@ pub const DATABASE_URL_VARIABLE: &str = "VMAP_TEST_DATABASE_URL";
 /// - `browser: [f]` — `async fn f(browser: Browser)`, headless Chromium (`helpers::browser`).
 /// - `each_backend_with_ogrinfo: [f]` — `each_backend`, for tests that run GDAL's `ogrinfo`:
 ///   without it they are ignored, or fail under `CI=true` (as PostgreSQL variants do).
+/// - `standby: [f]` — `async fn f(pair: &StandbyPair)` on a PostgreSQL primary and its hot
+///   standby (see [`super::standby`]).
 ///
 /// A test is named after its module and function (`api::ops_endpoints::sqlite`), which is
 /// what `cargo test --test it FILTER` matches.
@@ -72,6 +74,11 @@ macro_rules! trials {
             $name,
             |backend| async move { $test(&backend).await },
         ))
+    };
+    (@of standby, $name:expr, $test:ident) => {
+        vec![$crate::helpers::standby::standby($name, |pair| async move {
+            $test(&pair).await
+        })]
     };
     (@of postgres, $name:expr, $test:ident) => {
         vec![$crate::helpers::harness::postgres($name, |backend| async move {
@@ -241,8 +248,13 @@ pub fn note_ignored_postgres(arguments: &Arguments) {
     );
 }
 
+/// Whether the tests run on CI (`CI=true`), where a missing server fails the run.
+pub fn on_ci() -> bool {
+    std::env::var("CI").is_ok_and(|value| value.eq_ignore_ascii_case("true") || value == "1")
+}
+
 /// Runs a test's future to the end on a runtime of its own, as `#[tokio::test]` would.
-fn block_on<Fut: Future<Output = ()>>(test: Fut) {
+pub fn block_on<Fut: Future<Output = ()>>(test: Fut) {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -10,6 +10,7 @@
 //! - [`proxy`]: [`TcpProxy`], a TCP proxy a test closes to make a database unreachable;
 //! - [`browser`]: [`Browser`](browser::Browser), headless Chromium through chromedriver, and
 //!   the gate that ignores browser tests without it (and fails them under `CI=true`).
+//! - [`standby`]: a PostgreSQL primary and its hot standby, [`StandbyDb`] on them.
 //!
 //! Decision: PostgreSQL variants when no server is given. The binary runs on libtest-mimic
 //! (`harness = false` in Cargo.toml), which can mark a test *ignored* when the run starts.
@@ -30,6 +31,7 @@ pub mod lists;
 pub mod metrics;
 pub mod proxy;
 pub mod server;
+pub mod standby;
 pub mod vmap_cli;
 
 pub use app::{
@@ -40,4 +42,5 @@ pub use database::{Backend, DirectPool, TestDb, pg_connect, sqlite_url};
 pub use lists::{column, parse_csv, synth_csv};
 pub use proxy::TcpProxy;
 pub use server::Server;
+pub use standby::{StandbyDb, StandbyPair};
 pub use vmap_cli::{run_vmap, vmap_command};
