@@ -151,10 +151,6 @@ where
 /// GDAL's `ogrinfo` (Debian `gdal-bin`), which the export tests open their files with.
 pub const OGRINFO: &str = "ogrinfo";
 
-fn on_ci() -> bool {
-    std::env::var("CI").is_ok_and(|value| value.eq_ignore_ascii_case("true") || value == "1")
-}
-
 /// `trials` as they are when `ogrinfo` runs; otherwise each one ignored (and, run anyway,
 /// failing with what to install), or failing under `CI=true`.
 pub fn needing_ogrinfo(trials: impl IntoIterator<Item = Trial>) -> Vec<Trial> {
