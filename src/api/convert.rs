@@ -241,49 +241,23 @@ pub(super) async fn convert_many(
     }
     let max_chars = state.limits.max_parse_chars;
     let permit = state.batch_permit()?;
-    let mut addresses = request.addresses;
-    addresses.reverse();
-    let next_chunk = move |addresses: &mut Vec<ConvertInput>| {
-        let at = addresses.len().saturating_sub(ADDRESSES_PER_CHUNK);
-        let mut chunk = addresses.split_off(at);
-        chunk.reverse();
-        chunk
-    };
-    let first = convert_chunk(&registry, next_chunk(&mut addresses), max_chars).await?;
-    let (mut results, response) = stream::results_stream(deadline);
-    tokio::spawn(async move {
-        let _permit = permit;
-        let mut chunk = first;
-        loop {
-            if let Err(error) = results.send(&chunk).await {
-                tracing::debug!(%error, "conversion answer stopped");
-                return;
-            }
-            if addresses.is_empty() {
-                break;
-            }
-            chunk = match convert_chunk(&registry, next_chunk(&mut addresses), max_chars).await {
-                Ok(chunk) => chunk,
-                Err(error) => {
-                    tracing::warn!(%error, "conversion cut short");
-                    return;
-                }
-            };
-        }
-        if let Err(error) = results.finish().await {
-            tracing::debug!(%error, "conversion answer stopped");
-        }
-    });
-    Ok(response)
+    stream::answer_in_chunks(
+        deadline,
+        permit,
+        request.addresses,
+        ADDRESSES_PER_CHUNK,
+        "conversion",
+        move |chunk| convert_chunk(Arc::clone(&registry), chunk, max_chars),
+    )
+    .await
 }
 
 /// Converts a chunk on the blocking pool; each item as JSON.
 async fn convert_chunk(
-    registry: &Arc<Registry>,
+    registry: Arc<Registry>,
     chunk: Vec<ConvertInput>,
     max_chars: usize,
 ) -> Result<Vec<Vec<u8>>, AppError> {
-    let registry = Arc::clone(registry);
     tokio::task::spawn_blocking(move || {
         chunk
             .into_par_iter()

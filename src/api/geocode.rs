@@ -146,43 +146,20 @@ pub(super) async fn geocode_many(
             format!("limit must be between 1 and {MAX_LIMIT}"),
         )]));
     }
-    let max_chars = state.limits.max_parse_chars;
-    let permit = state.batch_permit()?;
-    let mut addresses = request.addresses;
-    addresses.reverse();
-    let next_chunk = move |addresses: &mut Vec<GeocodeInput>| {
-        let at = addresses.len().saturating_sub(ITEMS_PER_CHUNK);
-        let mut chunk = addresses.split_off(at);
-        chunk.reverse();
-        chunk
+    let settings = Settings {
+        limit,
+        max_chars: state.limits.max_parse_chars,
     };
-    let settings = Settings { limit, max_chars };
-    let first = geocode_chunk(&registry, next_chunk(&mut addresses), settings).await?;
-    let (mut results, response) = stream::results_stream(deadline);
-    tokio::spawn(async move {
-        let _permit = permit;
-        let mut chunk = first;
-        loop {
-            if let Err(error) = results.send(&chunk).await {
-                tracing::debug!(%error, "geocode answer stopped");
-                return;
-            }
-            if addresses.is_empty() {
-                break;
-            }
-            chunk = match geocode_chunk(&registry, next_chunk(&mut addresses), settings).await {
-                Ok(chunk) => chunk,
-                Err(error) => {
-                    tracing::warn!(%error, "geocoding cut short");
-                    return;
-                }
-            };
-        }
-        if let Err(error) = results.finish().await {
-            tracing::debug!(%error, "geocode answer stopped");
-        }
-    });
-    Ok(response)
+    let permit = state.batch_permit()?;
+    stream::answer_in_chunks(
+        deadline,
+        permit,
+        request.addresses,
+        ITEMS_PER_CHUNK,
+        "geocoding",
+        move |chunk| geocode_chunk(Arc::clone(&registry), chunk, settings),
+    )
+    .await
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -193,11 +170,10 @@ struct Settings {
 
 /// Geocodes a chunk on the blocking pool; each item as JSON.
 async fn geocode_chunk(
-    registry: &Arc<Registry>,
+    registry: Arc<Registry>,
     chunk: Vec<GeocodeInput>,
     settings: Settings,
 ) -> Result<Vec<Vec<u8>>, AppError> {
-    let registry = Arc::clone(registry);
     tokio::task::spawn_blocking(move || {
         chunk
             .into_par_iter()
