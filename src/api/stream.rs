@@ -134,6 +134,59 @@ impl ResultsSender {
     }
 }
 
+/// Answers `items` a chunk of `per_chunk` at a time, each chunk turned into its items'
+/// JSON by `work` (which runs it on the blocking pool). The first chunk is worked before
+/// the answer starts, so its failure is the request's; a later failure cuts the answer
+/// short (logged as `what`). `permit` is held until the answer ends.
+pub(super) async fn answer_in_chunks<T, F, Fut>(
+    deadline: Instant,
+    permit: tokio::sync::OwnedSemaphorePermit,
+    mut items: Vec<T>,
+    per_chunk: usize,
+    what: &'static str,
+    work: F,
+) -> Result<Response, AppError>
+where
+    T: Send + 'static,
+    F: Fn(Vec<T>) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Result<Vec<Vec<u8>>, AppError>> + Send,
+{
+    // Taken from the back, so the list is reversed once rather than shifted per chunk.
+    items.reverse();
+    let next_chunk = move |items: &mut Vec<T>| {
+        let at = items.len().saturating_sub(per_chunk.max(1));
+        let mut chunk = items.split_off(at);
+        chunk.reverse();
+        chunk
+    };
+    let first = work(next_chunk(&mut items)).await?;
+    let (mut results, response) = results_stream(deadline);
+    tokio::spawn(async move {
+        let _permit = permit;
+        let mut chunk = first;
+        loop {
+            if let Err(error) = results.send(&chunk).await {
+                tracing::debug!(%error, what, "answer stopped");
+                return;
+            }
+            if items.is_empty() {
+                break;
+            }
+            chunk = match work(next_chunk(&mut items)).await {
+                Ok(chunk) => chunk,
+                Err(error) => {
+                    tracing::warn!(%error, what, "answer cut short");
+                    return;
+                }
+            };
+        }
+        if let Err(error) = results.finish().await {
+            tracing::debug!(%error, what, "answer stopped");
+        }
+    });
+    Ok(response)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -198,57 +251,4 @@ mod tests {
         assert!(matches!(outcome, Err(StreamError::TimedOut)), "{outcome:?}");
         drop(response);
     }
-}
-
-/// Answers `items` a chunk of `per_chunk` at a time, each chunk turned into its items'
-/// JSON by `work` (which runs it on the blocking pool). The first chunk is worked before
-/// the answer starts, so its failure is the request's; a later failure cuts the answer
-/// short (logged as `what`). `permit` is held until the answer ends.
-pub(super) async fn answer_in_chunks<T, F, Fut>(
-    deadline: Instant,
-    permit: tokio::sync::OwnedSemaphorePermit,
-    mut items: Vec<T>,
-    per_chunk: usize,
-    what: &'static str,
-    work: F,
-) -> Result<Response, AppError>
-where
-    T: Send + 'static,
-    F: Fn(Vec<T>) -> Fut + Send + 'static,
-    Fut: std::future::Future<Output = Result<Vec<Vec<u8>>, AppError>> + Send,
-{
-    // Taken from the back, so the list is reversed once rather than shifted per chunk.
-    items.reverse();
-    let next_chunk = move |items: &mut Vec<T>| {
-        let at = items.len().saturating_sub(per_chunk.max(1));
-        let mut chunk = items.split_off(at);
-        chunk.reverse();
-        chunk
-    };
-    let first = work(next_chunk(&mut items)).await?;
-    let (mut results, response) = results_stream(deadline);
-    tokio::spawn(async move {
-        let _permit = permit;
-        let mut chunk = first;
-        loop {
-            if let Err(error) = results.send(&chunk).await {
-                tracing::debug!(%error, what, "answer stopped");
-                return;
-            }
-            if items.is_empty() {
-                break;
-            }
-            chunk = match work(next_chunk(&mut items)).await {
-                Ok(chunk) => chunk,
-                Err(error) => {
-                    tracing::warn!(%error, what, "answer cut short");
-                    return;
-                }
-            };
-        }
-        if let Err(error) = results.finish().await {
-            tracing::debug!(%error, what, "answer stopped");
-        }
-    });
-    Ok(response)
 }
