@@ -8,7 +8,9 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
 use super::bodies::{AddressBody, AddressStatusBody, CellBody, LatLonBody, ZoneBody};
-use super::geojson::{AnswerFormat, CodeFeature, GeoJson, wants_geojson};
+use super::geojson::{
+    AnswerFormat, CodeFeature, CodeItemFeature, CodesFeatureCollection, GeoJson, wants_geojson,
+};
 use super::{ApiJson, AppError, AppState, Params, stream};
 use crate::code::VmapCode;
 use crate::registry::{CodeLookup, Registry, RegistryError};
@@ -189,17 +191,24 @@ const CODES_PER_CHUNK: usize = 256;
 /// The answer is streamed a chunk of codes at a time (see `stream.rs`). The first chunk is
 /// looked up before the answer starts, so a database that is away answers 503; should it
 /// fail later, the answer is cut short (the connection closes) rather than end as if
-/// complete.
+/// complete. As GeoJSON each code is a feature: a Point at the address (or the cell's
+/// centre) whose properties are the item; an item without an answer has a null geometry.
 #[utoipa::path(
     post,
     path = "/v1/codes",
     tag = "codes",
+    params(
+        ("format" = Option<AnswerFormat>, Query, description = "`geojson` answers a GeoJSON FeatureCollection, one feature per code (as does `Accept: application/geo+json`); `json` by default"),
+    ),
     request_body = CodesRequest,
     responses(
-        (status = 200, description = "One item per code, in input order", body = CodesResponse),
+        (status = 200, description = "One item per code, in input order; as GeoJSON, one feature per code (a null geometry for a code without an answer) with the item as properties", content(
+            (CodesResponse = "application/json"),
+            (CodesFeatureCollection = "application/geo+json"),
+        )),
         (status = 400, description = "Malformed JSON", body = super::Problem, content_type = "application/problem+json"),
         (status = 413, description = "Too many codes or body too large", body = super::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Wrong JSON shape", body = super::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Wrong JSON shape, or unknown `format`", body = super::Problem, content_type = "application/problem+json"),
         (status = 415, description = "The body is not JSON", body = super::Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many batch requests at once (`too_busy`; see `Retry-After`)", body = super::Problem, content_type = "application/problem+json"),
         (status = 503, description = "The database is unavailable (`database_unavailable`; see `Retry-After`), or the index is still loading", body = super::Problem, content_type = "application/problem+json"),
@@ -207,10 +216,13 @@ const CODES_PER_CHUNK: usize = 256;
 )]
 pub(super) async fn lookup_many(
     State(state): State<AppState>,
+    headers: HeaderMap,
+    params: Params,
     ApiJson(request): ApiJson<CodesRequest>,
 ) -> Result<axum::response::Response, AppError> {
     let deadline = tokio::time::Instant::now() + state.limits.request_timeout;
     let registry = state.registry()?.clone();
+    let geojson = wants_geojson(params.text("format"), &headers)?;
     let max = state.limits.max_batch_items;
     if request.codes.len() > max {
         return Err(AppError::TooLarge(format!(
@@ -220,8 +232,9 @@ pub(super) async fn lookup_many(
     }
     let permit = state.batch_permit()?;
     let mut codes = request.codes.into_iter();
-    let first = lookup_chunk(&registry, codes.by_ref().take(CODES_PER_CHUNK)).await?;
-    let (mut results, response) = stream::results_stream(deadline);
+    let first = lookup_chunk(&registry, codes.by_ref().take(CODES_PER_CHUNK), geojson).await?;
+    let shape = stream::StreamShape::geojson_if(geojson);
+    let (mut results, response) = stream::batch_stream(deadline, shape);
     tokio::spawn(async move {
         let _permit = permit;
         let mut chunk = first;
@@ -233,7 +246,8 @@ pub(super) async fn lookup_many(
             if codes.len() == 0 {
                 break;
             }
-            chunk = match lookup_chunk(&registry, codes.by_ref().take(CODES_PER_CHUNK)).await {
+            let next = codes.by_ref().take(CODES_PER_CHUNK);
+            chunk = match lookup_chunk(&registry, next, geojson).await {
                 Ok(chunk) => chunk,
                 Err(error) => {
                     tracing::warn!(%error, "batch code lookup cut short");
@@ -248,17 +262,23 @@ pub(super) async fn lookup_many(
     Ok(response)
 }
 
-/// Looks up `codes`, each answering alone; returns each item as JSON. Fails only when the
-/// database does.
+/// Looks up `codes`, each answering alone; returns each item as JSON (as a GeoJSON Feature
+/// when `geojson`). Fails only when the database does.
 async fn lookup_chunk(
     registry: &Registry,
     codes: impl Iterator<Item = String>,
+    geojson: bool,
 ) -> Result<Vec<Vec<u8>>, AppError> {
     let mut items = Vec::new();
     for input in codes {
         let item = code_item(registry, input).await?;
-        let json = serde_json::to_vec(&item)
-            .map_err(|error| AppError::Internal(format!("batch code lookup answer: {error}")))?;
+        let json = if geojson {
+            serde_json::to_vec(&CodeItemFeature::new(item))
+        } else {
+            serde_json::to_vec(&item)
+        };
+        let json =
+            json.map_err(|error| AppError::Internal(format!("batch code lookup answer: {error}")))?;
         items.push(json);
     }
     Ok(items)

@@ -262,3 +262,64 @@ impl CodeFeature {
         }
     }
 }
+
+/// One point of `POST /v1/reverse` as a feature: a Point at the queried point (not at an
+/// address: a point may have none nearby) with the point's whole JSON answer (`id`,
+/// `query`, `addresses`, `zone`, `grid_code`) as its properties.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct BatchReverseFeature {
+    #[serde(rename = "type")]
+    pub kind: FeatureType,
+    pub geometry: PointGeometry,
+    pub properties: super::reverse::ReverseBody,
+}
+
+impl BatchReverseFeature {
+    pub fn new(body: super::reverse::ReverseBody) -> BatchReverseFeature {
+        BatchReverseFeature {
+            kind: FeatureType::Feature,
+            geometry: PointGeometry::new(body.query.lat, body.query.lon),
+            properties: body,
+        }
+    }
+}
+
+/// `POST /v1/reverse` as GeoJSON: one feature per point, in input order.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct BatchReverseFeatureCollection {
+    #[serde(rename = "type")]
+    pub kind: FeatureCollectionType,
+    pub features: Vec<BatchReverseFeature>,
+}
+
+/// One code of `POST /v1/codes` as a feature: a Point at the address (or the unregistered
+/// cell's centre) with the item's JSON as its properties; a code with no answer (malformed,
+/// or an unknown postal code) has a null geometry and its `error` in the properties.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct CodeItemFeature {
+    #[serde(rename = "type")]
+    pub kind: FeatureType,
+    pub geometry: Option<PointGeometry>,
+    pub properties: super::codes::CodeItem,
+}
+
+impl CodeItemFeature {
+    pub fn new(item: super::codes::CodeItem) -> CodeItemFeature {
+        CodeItemFeature {
+            kind: FeatureType::Feature,
+            geometry: item
+                .result
+                .as_ref()
+                .map(|body| PointGeometry::new(body.location.lat, body.location.lon)),
+            properties: item,
+        }
+    }
+}
+
+/// `POST /v1/codes` as GeoJSON: one feature per code, in input order.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct CodesFeatureCollection {
+    #[serde(rename = "type")]
+    pub kind: FeatureCollectionType,
+    pub features: Vec<CodeItemFeature>,
+}

@@ -8,7 +8,10 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
 use super::bodies::{LatLonBody, NearbyAddressBody, ZoneBody, optional_display_string};
-use super::geojson::{AnswerFormat, GeoJson, ReverseFeatureCollection, wants_geojson};
+use super::geojson::{
+    AnswerFormat, BatchReverseFeature, BatchReverseFeatureCollection, GeoJson,
+    ReverseFeatureCollection, wants_geojson,
+};
 use super::{ApiJson, AppError, AppState, FieldError, Params, stream};
 use crate::code::VmapCode;
 use crate::point::LatLon;
@@ -191,27 +194,37 @@ pub struct BatchReverseResponse {
 ///
 /// The answer is streamed a chunk of points at a time (see `stream.rs`); each chunk is
 /// answered under one read lock, so a write that lands while a large batch is answered
-/// may show in its later chunks only.
+/// may show in its later chunks only. As GeoJSON each point is a feature: a Point at the
+/// queried point whose properties are that point's JSON answer.
 #[utoipa::path(
     post,
     path = "/v1/reverse",
     tag = "reverse",
+    params(
+        ("format" = Option<AnswerFormat>, Query, description = "`geojson` answers a GeoJSON FeatureCollection, one feature per point (as does `Accept: application/geo+json`); `json` by default"),
+    ),
     request_body(content = BatchReverseRequest, example = json!({"points": [{"lat": 21.0468, "lon": 105.8481, "id": "a"}, {"lat": 10.7769, "lon": 106.7009, "id": "b"}], "limit": 1})),
     responses(
-        (status = 200, description = "One answer per point, in input order", body = BatchReverseResponse),
+        (status = 200, description = "One answer per point, in input order; as GeoJSON, one feature per point: a Point at the queried point with its answer as properties", content(
+            (BatchReverseResponse = "application/json"),
+            (BatchReverseFeatureCollection = "application/geo+json"),
+        )),
         (status = 400, description = "Malformed JSON", body = super::Problem, content_type = "application/problem+json"),
         (status = 413, description = "Too many points, too many addresses asked for (points × limit; `errors[]` names `points` and `limit`), or body too large", body = super::Problem, content_type = "application/problem+json"),
         (status = 415, description = "The body is not JSON", body = super::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid point, limit or radius; `errors[]` names each", body = super::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid point, limit, radius or `format`; `errors[]` names each", body = super::Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many batch requests at once (`too_busy`; see `Retry-After`)", body = super::Problem, content_type = "application/problem+json"),
     )
 )]
 pub(super) async fn reverse_many(
     State(state): State<AppState>,
+    headers: HeaderMap,
+    params: Params,
     ApiJson(request): ApiJson<BatchReverseRequest>,
 ) -> Result<axum::response::Response, AppError> {
     let deadline = tokio::time::Instant::now() + state.limits.request_timeout;
     let registry = state.registry()?.clone();
+    let geojson = wants_geojson(params.text("format"), &headers)?;
     let max = state.limits.max_batch_items;
     if request.points.len() > max {
         return Err(AppError::TooLarge(format!(
@@ -239,7 +252,8 @@ pub(super) async fn reverse_many(
     }
     check_answer_count(points.len(), query.limit(), state.limits.max_batch_answers)?;
     let permit = state.batch_permit()?;
-    let (mut results, response) = stream::results_stream(deadline);
+    let shape = stream::StreamShape::geojson_if(geojson);
+    let (mut results, response) = stream::batch_stream(deadline, shape);
     let runtime = tokio::runtime::Handle::current();
     // The answers of each chunk are found and written out as JSON on every core: for
     // thousands of points the JSON is megabytes, and writing it on one thread took longer
@@ -256,7 +270,12 @@ pub(super) async fn reverse_many(
                 .zip(chunk.par_iter())
                 .zip(answers)
                 .map(|((id, &point), answer)| {
-                    serde_json::to_vec(&ReverseBody::new(&registry, id, point, answer))
+                    let body = ReverseBody::new(&registry, id, point, answer);
+                    if geojson {
+                        serde_json::to_vec(&BatchReverseFeature::new(body))
+                    } else {
+                        serde_json::to_vec(&body)
+                    }
                 })
                 .collect::<Result<Vec<_>, _>>();
             let sent = match items {

@@ -1,5 +1,6 @@
-//! Batch answers (`POST /v1/reverse`, `POST /v1/codes`) sent as `{"results":[…]}` a chunk
-//! of results at a time, instead of built whole in memory first.
+//! Batch answers (`POST /v1/reverse`, `POST /v1/codes`) sent as `{"results":[…]}` (or, as
+//! GeoJSON, `{"type":"FeatureCollection","features":[…]}`) a chunk of results at a time,
+//! instead of built whole in memory first.
 //!
 //! Decisions:
 //! - The bytes are the ones `Json(… { results })` gives: each result is serialized alone by
@@ -33,8 +34,42 @@ const MAX_CHUNK_POINTS: usize = 1_024;
 /// Chunks made but not yet taken by the connection.
 const CHUNKS_IN_FLIGHT: usize = 2;
 
-const OPENING: &[u8] = b"{\"results\":[";
 const CLOSING: &[u8] = b"]}";
+
+/// The object a streamed batch answer's items are the array of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum StreamShape {
+    /// `{"results":[…]}`, `application/json`.
+    Results,
+    /// `{"type":"FeatureCollection","features":[…]}`, `application/geo+json`: each item
+    /// is then a serialized Feature.
+    FeatureCollection,
+}
+
+impl StreamShape {
+    /// `Results`, or `FeatureCollection` when `geojson`.
+    pub(super) fn geojson_if(geojson: bool) -> StreamShape {
+        if geojson {
+            StreamShape::FeatureCollection
+        } else {
+            StreamShape::Results
+        }
+    }
+
+    fn opening(self) -> &'static [u8] {
+        match self {
+            StreamShape::Results => b"{\"results\":[",
+            StreamShape::FeatureCollection => b"{\"type\":\"FeatureCollection\",\"features\":[",
+        }
+    }
+
+    fn content_type(self) -> &'static str {
+        match self {
+            StreamShape::Results => "application/json",
+            StreamShape::FeatureCollection => super::geojson::GEOJSON_MEDIA_TYPE,
+        }
+    }
+}
 
 /// Points per chunk of a batch reverse asking `limit` addresses per point.
 pub(super) fn points_per_chunk(limit: usize) -> usize {
@@ -55,6 +90,7 @@ pub(super) enum StreamError {
 pub(super) struct ResultsSender {
     sender: mpsc::Sender<Result<Bytes, io::Error>>,
     deadline: Instant,
+    opening: &'static [u8],
     opened: bool,
     results_sent: usize,
     complete: Arc<AtomicBool>,
@@ -63,6 +99,12 @@ pub(super) struct ResultsSender {
 /// A 200 `application/json` answer whose body is what the returned sender sends, to be
 /// taken by `deadline`.
 pub(super) fn results_stream(deadline: Instant) -> (ResultsSender, Response) {
+    batch_stream(deadline, StreamShape::Results)
+}
+
+/// A 200 answer shaped as `shape` says whose body is what the returned sender sends, to be
+/// taken by `deadline`.
+pub(super) fn batch_stream(deadline: Instant, shape: StreamShape) -> (ResultsSender, Response) {
     let (sender, receiver) = mpsc::channel(CHUNKS_IN_FLIGHT);
     let complete = Arc::new(AtomicBool::new(false));
     let finished = Arc::clone(&complete);
@@ -77,11 +119,12 @@ pub(super) fn results_stream(deadline: Instant) -> (ResultsSender, Response) {
     let mut response = body.into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
+        HeaderValue::from_static(shape.content_type()),
     );
     let sender = ResultsSender {
         sender,
         deadline,
+        opening: shape.opening(),
         opened: false,
         results_sent: 0,
         complete,
@@ -96,7 +139,7 @@ impl ResultsSender {
             return Ok(());
         }
         let size = results.iter().map(|result| result.len() + 1).sum::<usize>();
-        let mut chunk = Vec::with_capacity(size + OPENING.len());
+        let mut chunk = Vec::with_capacity(size + self.opening.len());
         self.open(&mut chunk);
         for result in results {
             if self.results_sent > 0 {
@@ -110,7 +153,7 @@ impl ResultsSender {
 
     /// Closes the answer: after this the body ends cleanly.
     pub(super) async fn finish(mut self) -> Result<(), StreamError> {
-        let mut chunk = Vec::with_capacity(OPENING.len() + CLOSING.len());
+        let mut chunk = Vec::with_capacity(self.opening.len() + CLOSING.len());
         self.open(&mut chunk);
         chunk.extend_from_slice(CLOSING);
         self.send_chunk(chunk).await?;
@@ -120,7 +163,7 @@ impl ResultsSender {
 
     fn open(&mut self, chunk: &mut Vec<u8>) {
         if !std::mem::replace(&mut self.opened, true) {
-            chunk.extend_from_slice(OPENING);
+            chunk.extend_from_slice(self.opening);
         }
     }
 
@@ -228,6 +271,25 @@ mod tests {
         let (sender, response) = results_stream(deadline);
         tokio::spawn(sender.finish());
         assert_eq!(body_of(response).await.expect("body"), b"{\"results\":[]}");
+    }
+
+    #[tokio::test]
+    async fn a_feature_collection_is_streamed_the_same_way() {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let (mut sender, response) = batch_stream(deadline, StreamShape::FeatureCollection);
+        assert_eq!(
+            response.headers().get(header::CONTENT_TYPE),
+            Some(&HeaderValue::from_static("application/geo+json"))
+        );
+        let task = tokio::spawn(async move {
+            sender.send(&[b"{}".to_vec()]).await?;
+            sender.send(&[b"1".to_vec()]).await?;
+            sender.finish().await
+        });
+        let body = body_of(response).await.expect("complete body");
+        task.await.expect("task").expect("sent");
+        let whole = serde_json::json!({"type": "FeatureCollection", "features": [{}, 1]});
+        assert_eq!(body, serde_json::to_vec(&whole).expect("json"));
     }
 
     #[tokio::test]

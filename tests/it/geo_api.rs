@@ -11,7 +11,9 @@ use vmap::point::LatLonBox;
 use vmap::registry::Registry;
 
 use crate::helpers::harness::trials;
-use crate::helpers::{Backend, TestDb, assert_problem, get, send, test_app};
+use crate::helpers::{
+    Backend, TestDb, TestResponse, assert_problem, get, post_json, send, test_app,
+};
 
 const N: u64 = 3_000;
 
@@ -23,6 +25,7 @@ trials! {
         bad_boxes_and_limits_answer_422_naming_the_problem,
         reading_a_box_needs_no_token,
         reverse_and_code_lookup_answer_geojson_when_asked,
+        batch_reverse_and_code_lookup_answer_geojson_when_asked,
     ],
 }
 
@@ -300,6 +303,116 @@ async fn reverse_and_code_lookup_answer_geojson_when_asked(backend: &Backend) {
     assert_eq!(feature["properties"], plain);
     assert_problem(
         &get(&router, &format!("/v1/codes/{code}?format=kml")).await,
+        422,
+        Some("format"),
+    );
+}
+
+/// `POST` `body` to `uri` as JSON, asking GeoJSON by `Accept`.
+async fn post_accepting_geojson(router: &axum::Router, uri: &str, body: &str) -> TestResponse {
+    send(
+        router,
+        Request::post(uri)
+            .header("content-type", "application/json")
+            .header("accept", "application/geo+json")
+            .body(Body::from(body.to_owned()))
+            .expect("request"),
+    )
+    .await
+}
+
+/// The features of a streamed GeoJSON batch answer, checked to be Features in a
+/// FeatureCollection served as `application/geo+json`.
+fn features_of(response: &TestResponse) -> Vec<serde_json::Value> {
+    assert_eq!(response.status, 200, "{}", response.text());
+    assert_eq!(response.content_type, "application/geo+json");
+    let body = response.json();
+    assert_eq!(body["type"], "FeatureCollection");
+    let features = body["features"].as_array().expect("features").clone();
+    for feature in &features {
+        assert_eq!(feature["type"], "Feature");
+    }
+    features
+}
+
+async fn batch_reverse_and_code_lookup_answer_geojson_when_asked(backend: &Backend) {
+    let (_db, _registry, router) = app(backend).await;
+    // Hanoi, Saigon, and the open sea (no address within the radius).
+    let request = serde_json::json!({
+        "points": [
+            {"lat": 21.0285, "lon": 105.8542, "id": "hn"},
+            {"lat": 10.7769, "lon": 106.7009, "id": 7},
+            {"lat": 12.5, "lon": 110.5},
+        ],
+        "limit": 2,
+        "radius_m": 20000,
+    })
+    .to_string();
+    let json = post_json(&router, "/v1/reverse", request.clone()).await;
+    assert_eq!(json.status, 200, "{}", json.text());
+    assert_eq!(json.content_type, "application/json");
+    let json = json.json();
+    let results = json["results"].as_array().expect("results");
+    assert_eq!(results.len(), 3);
+    let by_param = post_json(&router, "/v1/reverse?format=geojson", request.clone()).await;
+    let by_accept = post_accepting_geojson(&router, "/v1/reverse", &request).await;
+    for response in [by_param, by_accept] {
+        let features = features_of(&response);
+        assert_eq!(features.len(), results.len());
+        for (feature, result) in features.iter().zip(results) {
+            assert_eq!(feature["geometry"]["type"], "Point");
+            assert_eq!(
+                feature["geometry"]["coordinates"],
+                serde_json::json!([result["query"]["lon"], result["query"]["lat"]])
+            );
+            assert_eq!(&feature["properties"], result);
+        }
+    }
+    let explicit = post_accepting_geojson(&router, "/v1/reverse?format=json", &request).await;
+    assert_eq!(explicit.content_type, "application/json");
+    assert_eq!(explicit.json(), json);
+    assert_problem(
+        &post_json(&router, "/v1/reverse?format=kml", request).await,
+        422,
+        Some("format"),
+    );
+
+    // A registered code, an unregistered one, a malformed one, an unknown postal code.
+    let registered = results[0]["addresses"][0]["code"].as_str().expect("a code");
+    let unregistered = results[2]["grid_code"].as_str().unwrap_or("111162RWXP69");
+    let request = serde_json::json!({
+        "codes": [registered, unregistered, "1111I2RWXP69", "000002RWXP69"],
+    })
+    .to_string();
+    let json = post_json(&router, "/v1/codes", request.clone()).await;
+    assert_eq!(json.status, 200, "{}", json.text());
+    let json = json.json();
+    let items = json["results"].as_array().expect("results");
+    assert_eq!(items.len(), 4);
+    assert!(items[2]["error"].is_object(), "{}", items[2]);
+    let by_param = post_json(&router, "/v1/codes?format=geojson", request.clone()).await;
+    let by_accept = post_accepting_geojson(&router, "/v1/codes", &request).await;
+    for response in [by_param, by_accept] {
+        let features = features_of(&response);
+        assert_eq!(features.len(), items.len());
+        for (feature, item) in features.iter().zip(items) {
+            assert_eq!(&feature["properties"], item);
+            match item.get("result") {
+                Some(result) => {
+                    assert_eq!(feature["geometry"]["type"], "Point");
+                    assert_eq!(
+                        feature["geometry"]["coordinates"],
+                        serde_json::json!([result["location"]["lon"], result["location"]["lat"]])
+                    );
+                }
+                None => assert!(feature["geometry"].is_null(), "{feature}"),
+            }
+        }
+    }
+    let explicit = post_accepting_geojson(&router, "/v1/codes?format=json", &request).await;
+    assert_eq!(explicit.content_type, "application/json");
+    assert_problem(
+        &post_json(&router, "/v1/codes?format=kml", request).await,
         422,
         Some("format"),
     );
