@@ -38,9 +38,10 @@ pub struct GeocodeRequest {
         {"id": "o-2", "house_number": "12", "street": "Lê Văn Sỹ", "ward": "Phường 13", "district": "Quận Phú Nhuận", "province": "TP.HCM"}
     ]))]
     pub addresses: Vec<GeocodeInput>,
-    /// Results per address, 1–20 (default 1).
+    /// Results per address, 1–20 (default 1); a whole number (`3.0` too).
+    #[serde(default, deserialize_with = "super::reverse::whole_number")]
     #[schema(minimum = 1, maximum = 20)]
-    pub limit: Option<u32>,
+    pub limit: Option<usize>,
 }
 
 /// One address: its text, or its parts.
@@ -138,7 +139,7 @@ pub(super) async fn geocode_many(
             request.addresses.len()
         )));
     }
-    let limit = request.limit.map_or(1, |limit| limit as usize);
+    let limit = request.limit.unwrap_or(1);
     if !(1..=MAX_LIMIT).contains(&limit) {
         return Err(AppError::invalid_fields(vec![FieldError::new(
             "limit",

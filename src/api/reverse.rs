@@ -171,7 +171,7 @@ pub struct BatchReverseRequest {
 
 /// A whole number, also written with a zero fraction (`9.0`), as JSON Schema's `integer`
 /// allows.
-fn whole_number<'de, D: serde::Deserializer<'de>>(
+pub(super) fn whole_number<'de, D: serde::Deserializer<'de>>(
     deserializer: D,
 ) -> Result<Option<usize>, D::Error> {
     let number: Option<serde_json::Number> = serde::Deserialize::deserialize(deserializer)?;

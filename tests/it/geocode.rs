@@ -416,6 +416,10 @@ async fn search_answers_and_refuses_over_http() {
         413,
         None,
     );
+    // A whole number written with a zero fraction is a whole number (JSON Schema's integer).
+    let whole = serde_json::json!({"addresses": [{"text": "Huế"}], "limit": 2.0});
+    let response = post_json(&app, "/v1/geocode", whole.to_string()).await;
+    assert_eq!(response.status.as_u16(), 200, "{}", response.text());
     let bad_limit = serde_json::json!({"addresses": [{"text": "Huế"}], "limit": 0});
     assert_problem(
         &post_json(&app, "/v1/geocode", bad_limit.to_string()).await,
