@@ -7,6 +7,7 @@
 mod args;
 mod assign;
 mod bench;
+mod bench_args;
 mod convert;
 mod data;
 mod export;

@@ -1,0 +1,149 @@
+//! The arguments of `vmap bench` (their doc comments are `--help`), apart from
+//! `args.rs` because they are a command group of their own.
+
+use clap::{Args, Subcommand};
+
+use super::args::{DataArgs, SnapshotArgs, StoreArgs, ZonesArgs};
+use crate::api::Limits;
+use crate::registry::{self, QueryError, ReverseQuery};
+
+/// What `vmap bench` measures.
+#[derive(Debug, Clone, Subcommand)]
+pub enum BenchCommand {
+    /// Queries in process against the index built from the database.
+    ///
+    /// Example: `vmap bench index --queries near --n-queries 200000 --check 1000`
+    Index(BenchIndexArgs),
+    /// Load on a running `vmap serve`: GET and batch POST /v1/reverse over keep-alive
+    /// connections.
+    ///
+    /// Example: `vmap bench http --url http://127.0.0.1:8080 --concurrency 64 --duration 20s`
+    Http(BenchHttpArgs),
+    /// The same queries as KNN SQL against the addresses table in PostGIS: the yardstick.
+    ///
+    /// Example: `vmap bench postgis --database-url postgres://vmap@localhost/vmap`
+    Postgis(BenchPostgisArgs),
+}
+
+/// The query points and what each query asks, common to every mode.
+#[derive(Debug, Clone, Args)]
+pub struct BenchQueryArgs {
+    /// Query points: `near` (within 50 m of registered addresses; needs the database),
+    /// `uniform` (over Vietnam), or `file:PATH` (lat,lon per line).
+    #[arg(long, default_value = "near")]
+    pub queries: crate::bench::QuerySet,
+    /// How many query points (http and postgis cycle through them for `--duration`).
+    #[arg(long, default_value_t = 200_000)]
+    pub n_queries: usize,
+    /// Seed for drawing query points.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// How many addresses each query asks for (1–100).
+    #[arg(long, default_value_t = registry::DEFAULT_LIMIT)]
+    pub limit: usize,
+    /// Search radius of each query, metres (0–50 000).
+    #[arg(long, default_value_t = registry::DEFAULT_RADIUS_M)]
+    pub radius_m: f64,
+    /// Compare this many answers with a brute-force scan (see each mode); any difference
+    /// fails the command.
+    #[arg(long, default_value_t = 0)]
+    pub check: usize,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl BenchQueryArgs {
+    pub fn reverse_query(&self) -> Result<ReverseQuery, Vec<QueryError>> {
+        ReverseQuery::new(self.limit, self.radius_m)
+    }
+}
+
+/// How long a load runs.
+#[derive(Debug, Clone, Args)]
+pub struct BenchLoadArgs {
+    /// How long each load is measured, e.g. `30s`, `2m`.
+    #[arg(long, default_value = "30s")]
+    pub duration: humantime::Duration,
+    /// Load before measuring, not counted in the figures.
+    #[arg(long, default_value = "1s")]
+    pub warmup: humantime::Duration,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BenchIndexArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    #[command(flatten)]
+    pub query: BenchQueryArgs,
+    /// Threads of the all-cores run; every core by default. `--check` compares answers
+    /// with a brute-force scan (slow: a full scan each).
+    #[arg(long)]
+    pub threads: Option<usize>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BenchHttpArgs {
+    /// The server, e.g. `http://127.0.0.1:8080`.
+    #[arg(long)]
+    pub url: String,
+    /// The database the server serves: needed for `--queries near` and for `--check`, which
+    /// compares GET answers with an in-process brute-force scan.
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: Option<String>,
+    #[command(flatten)]
+    pub zones: ZonesArgs,
+    #[command(flatten)]
+    pub snapshot: SnapshotArgs,
+    #[command(flatten)]
+    pub store: StoreArgs,
+    #[command(flatten)]
+    pub query: BenchQueryArgs,
+    #[command(flatten)]
+    pub load: BenchLoadArgs,
+    /// Concurrent connections of the GET load, one worker each.
+    #[arg(long, default_value_t = 64)]
+    pub concurrency: usize,
+    /// Connections of the batch load; by default the smallest of `--concurrency`, this
+    /// machine's cores (the server already spreads each batch over its cores, so a few at a
+    /// time saturate it and more only queue) and the server's default
+    /// `--max-concurrent-batches`.
+    #[arg(long)]
+    pub batch_concurrency: Option<usize>,
+    /// Points per batch request (the server's default maximum); 0 skips the batch load.
+    #[arg(long, default_value_t = Limits::DEFAULT.max_batch_items)]
+    pub batch_size: usize,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BenchPostgisArgs {
+    /// The PostgreSQL + PostGIS database (vmap's) to query.
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: String,
+    #[command(flatten)]
+    pub zones: ZonesArgs,
+    #[command(flatten)]
+    pub snapshot: SnapshotArgs,
+    #[command(flatten)]
+    pub store: StoreArgs,
+    #[command(flatten)]
+    pub query: BenchQueryArgs,
+    #[command(flatten)]
+    pub load: BenchLoadArgs,
+    /// Connections of the second run of each load (the first uses 1); every core by default.
+    /// `--check` compares answers, single and batched, with the registry loaded from the
+    /// same database.
+    #[arg(long)]
+    pub concurrency: Option<usize>,
+    /// Points per batch statement (one LATERAL KNN statement); 0 skips the batch load.
+    #[arg(long, default_value_t = crate::bench::postgis::DEFAULT_BATCH_SIZE)]
+    pub batch_size: usize,
+    /// KNN candidates per requested address, taken by planar distance and re-ranked by
+    /// spherical distance.
+    #[arg(long, default_value_t = crate::bench::postgis::DEFAULT_CANDIDATES)]
+    pub candidates: usize,
+    /// Keep the server's JIT setting; by default the bench's sessions turn JIT off
+    /// (compiling a batch statement costs more than running it).
+    #[arg(long)]
+    pub pg_jit: bool,
+}
