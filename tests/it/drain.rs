@@ -132,7 +132,10 @@ async fn sigterm_drains_in_flight_requests_and_exits_0() {
         .wait_for_status("/readyz", 503, Duration::from_secs(10))
         .await;
     assert_eq!(ready.json()["code"], "shutting_down");
-    let work = client.get("/v1/zones?lat=21.0285&lon=105.8542").await;
+    let work = client
+        .unpooled()
+        .get("/v1/zones?lat=21.0285&lon=105.8542")
+        .await;
     assert_eq!(work.status, 503);
 
     reverse_body

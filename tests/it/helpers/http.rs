@@ -38,6 +38,13 @@ impl HttpClient {
         HttpClient { address, client }
     }
 
+    /// A client for the same server with no pooled connection: what a request after SIGTERM
+    /// needs, since the server closes its idle kept-alive connections as the drain begins,
+    /// and a pooled one may be picked just as it closes (a client retries that elsewhere).
+    pub fn unpooled(&self) -> HttpClient {
+        HttpClient::new(self.address)
+    }
+
     /// A request to `path` on this client's server.
     pub fn request(&self, method: Method, path: &str) -> hyper::http::request::Builder {
         Request::builder()
