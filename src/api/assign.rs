@@ -41,7 +41,7 @@ use hyper::body::Frame;
 use serde::Deserialize;
 
 use super::{AppError, AppState};
-use crate::assign::format::{Format, ListPeeker, ReadLimits, WriterOptions};
+use crate::assign::format::{Format, GEOJSON_CONTENT_TYPE, ListPeeker, ReadLimits, WriterOptions};
 use crate::assign::{self, AssignSettings};
 use crate::registry::{AssignOptions, MAX_MATCH_RADIUS_M, MatchRadius};
 
@@ -62,6 +62,29 @@ pub struct AssignQuery {
     /// formula. Off by default, so the answer gives back every cell as sent.
     #[serde(default)]
     pub csv_safe: Option<String>,
+    /// `geojson`: answer as one GeoJSON FeatureCollection, a Feature per row (its point, or
+    /// `null` for a row without one), instead of the list's own format; so does
+    /// `Accept: application/geo+json`.
+    #[serde(default)]
+    #[param(pattern = "^geojson$")]
+    pub format: Option<String>,
+}
+
+/// Whether the answer is GeoJSON: `?format=geojson`, or an `Accept` naming
+/// `application/geo+json` (the answer is otherwise in the list's own format, so `format`
+/// takes no other value).
+fn answers_geojson(format: Option<&str>, headers: &HeaderMap) -> Result<bool, AppError> {
+    match format.map(str::trim) {
+        None | Some("") => super::geojson::wants_geojson(None, headers),
+        Some(text) if text.eq_ignore_ascii_case("geojson") => Ok(true),
+        Some(other) => Err(AppError::invalid_field(
+            "format",
+            "invalid_value",
+            format!(
+                "format must be geojson (the answer is otherwise in the list's own format), got {other:?}"
+            ),
+        )),
+    }
 }
 
 pub(super) fn parse_flag(name: &str, text: Option<&str>) -> Result<bool, AppError> {
@@ -113,7 +136,10 @@ impl Write for ChannelWriter {
 /// without `lat` or `lon`, with a column the answer adds or two columns for one thing,
 /// answers 422). The answer is the same list in the same format and order, each row
 /// with `code`, `status` (`created`, `existing`, `error`), `postcode`, `distance_m`,
-/// `error_code`, `error_message`; it is streamed as rows are decided. A bad row answers
+/// `error_code`, `error_message`; it is streamed as rows are decided. With
+/// `?format=geojson` (or `Accept: application/geo+json`) it is one GeoJSON
+/// FeatureCollection instead: a Feature per row, its point as geometry (`null` for a row
+/// without one), the row and those columns as properties. A bad row answers
 /// `error` and never stops the others. A list that cannot be finished once the answer has
 /// begun ends with one record with `error_code` `stream_aborted` saying after how many rows
 /// and why, and with the trailer `vmap-status: aborted` (`complete` otherwise; sent to a
@@ -138,6 +164,7 @@ impl Write for ChannelWriter {
                 (String = "text/csv", example = "id,lat,lon,house_number,street,code,status,postcode,distance_m,error_code,error_message\nc-1,21.0285,105.8542,12,Phố Hàng Bạc,110072VJ3CR5,created,11007,,,\n"),
                 ([Object] = "application/json"),
                 (String = "application/x-ndjson"),
+                (Object = "application/geo+json"),
             )),
         (status = 401, description = "Missing or wrong bearer token", body = super::Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body larger than the limit", body = super::Problem, content_type = "application/problem+json"),
@@ -166,6 +193,7 @@ pub(super) async fn assign_list(
     })?;
     let dry_run = parse_flag("dry_run", query.dry_run.as_deref())?;
     let csv_safe = parse_flag("csv_safe", query.csv_safe.as_deref())?;
+    let geojson = answers_geojson(query.format.as_deref(), &headers)?;
     let match_radius = match query.match_radius_m.as_deref().map(str::trim) {
         None | Some("") => MatchRadius::default(),
         Some(text) => match text
@@ -238,7 +266,7 @@ pub(super) async fn assign_list(
         max_rows: Some(limits.max_assign_rows),
         max_field_chars: limits.max_field_chars,
         read_limits: limits.read_limits(),
-        writer: WriterOptions { csv_safe },
+        writer: WriterOptions { csv_safe, geojson },
         ..AssignSettings::default()
     };
     let drain = state.drain();
@@ -287,7 +315,10 @@ pub(super) async fn assign_list(
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,
-        HeaderValue::from_static(format.content_type()),
+        HeaderValue::from_static(match geojson {
+            true => GEOJSON_CONTENT_TYPE,
+            false => format.content_type(),
+        }),
     );
     headers.insert(header::TRAILER, HeaderValue::from_static(STATUS_TRAILER));
     Ok(response)

@@ -392,6 +392,10 @@ pub struct AssignArgs {
     /// Off by default: the answer gives back every cell as it came.
     #[arg(long)]
     pub csv_safe: bool,
+    /// Write the answer as one GeoJSON FeatureCollection (a point per row) instead of the
+    /// list's own format; also when --output ends in .geojson.
+    #[arg(long)]
+    pub geojson: bool,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -60,6 +60,13 @@ pub(super) async fn open_list(
     })
 }
 
+/// Whether the answer goes to a `.geojson` file (any case), which makes it GeoJSON.
+fn is_geojson_path(path: &Path) -> bool {
+    path.extension()
+        .and_then(|extension| extension.to_str())
+        .is_some_and(|extension| extension.eq_ignore_ascii_case("geojson"))
+}
+
 /// Where the answered list goes: the file, else standard output; and its name for messages.
 pub(super) fn open_output(
     path: Option<&Path>,
@@ -98,6 +105,7 @@ pub(super) async fn assign(args: AssignArgs) -> Result<(), CliError> {
         read_limits,
         writer: format::WriterOptions {
             csv_safe: args.csv_safe,
+            geojson: args.geojson || args.output.as_deref().is_some_and(is_geojson_path),
         },
         ..AssignSettings::default()
     };

@@ -30,6 +30,7 @@ pub(super) async fn convert(args: ConvertArgs) -> Result<(), CliError> {
         read_limits,
         writer: WriterOptions {
             csv_safe: args.csv_safe,
+            ..WriterOptions::default()
         },
         ..ConvertSettings::default()
     };

@@ -7,6 +7,7 @@ mod address_writes;
 mod admin_api;
 mod api;
 mod assign;
+mod assign_geojson;
 mod assign_lists;
 mod assign_safety;
 mod assign_stream;
@@ -42,6 +43,7 @@ fn main() -> std::process::ExitCode {
         admin_api::trials(),
         api::trials(),
         assign::trials(),
+        assign_geojson::trials(),
         assign_lists::trials(),
         assign_safety::trials(),
         assign_stream::trials(),

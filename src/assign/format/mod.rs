@@ -71,6 +71,7 @@ mod peek;
 mod read_csv;
 mod read_json;
 mod write;
+mod write_geojson;
 
 use std::fmt;
 use std::io::{self, BufRead, BufReader, Read};
@@ -82,7 +83,7 @@ use serde_json::{Map, Value};
 pub use peek::{ListError, ListPeeker, ListStart, peek_list};
 use read_csv::CsvRows;
 use read_json::{JsonRows, NdjsonRows};
-pub use write::{OutputText, RowWriter, WriterOptions};
+pub use write::{GEOJSON_CONTENT_TYPE, OutputText, RowWriter, WriterOptions};
 
 pub use super::outcome::{RowErrorCode, RowOutcome, RowStatus};
 

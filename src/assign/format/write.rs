@@ -7,6 +7,9 @@ use std::fmt;
 use std::io;
 use std::io::Write;
 
+use crate::point::LatLon;
+
+use super::write_geojson::GeojsonTarget;
 use super::{
     CsvHeader, Format, FormatError, InputRow, ListKind, Original, RowErrorCode, RowOutcome,
     normalized_name,
@@ -20,6 +23,9 @@ pub struct WriterOptions {
     /// of running it as a formula (OWASP, CSV injection). Off by default: the answer then
     /// gives back every cell as it came. The JSON formats are never changed.
     pub csv_safe: bool,
+    /// Answer as one GeoJSON FeatureCollection, whatever the input's format
+    /// ([`write_geojson`](super::write_geojson)).
+    pub geojson: bool,
 }
 
 /// Writes rows in the format they were read in.
@@ -37,6 +43,7 @@ pub(super) enum Target<W: Write> {
     Ndjson {
         output: io::BufWriter<W>,
     },
+    Geojson(Box<GeojsonTarget<W>>),
 }
 
 pub(super) struct CsvTarget<W: Write> {
@@ -96,6 +103,9 @@ impl<W: Write> RowWriter<W> {
         options: WriterOptions,
     ) -> Result<RowWriter<W>, FormatError> {
         let target = match format {
+            _ if options.geojson => {
+                Target::Geojson(Box::new(GeojsonTarget::new(csv_header, output)?))
+            }
             Format::Csv => Target::Csv(Box::new(CsvTarget::new(
                 kind,
                 csv_header,
@@ -117,11 +127,13 @@ impl<W: Write> RowWriter<W> {
         Ok(RowWriter { target, kind })
     }
 
-    pub fn format(&self) -> Format {
+    /// The answer's Content-Type.
+    pub fn content_type(&self) -> &'static str {
         match &self.target {
-            Target::Csv(_) => Format::Csv,
-            Target::Json { .. } => Format::Json,
-            Target::Ndjson { .. } => Format::Ndjson,
+            Target::Csv(_) => Format::Csv.content_type(),
+            Target::Json { .. } => Format::Json.content_type(),
+            Target::Ndjson { .. } => Format::Ndjson.content_type(),
+            Target::Geojson(_) => GEOJSON_CONTENT_TYPE,
         }
     }
 
@@ -158,6 +170,7 @@ impl<W: Write> RowWriter<W> {
                 write_json_object(output, kind, json_original, texts)?;
                 output.write_all(b"\n")?;
             }
+            Target::Geojson(target) => target.write_row(kind, row, row_point(row), texts)?,
         }
         Ok(())
     }
@@ -193,6 +206,7 @@ impl<W: Write> RowWriter<W> {
         match &mut self.target {
             Target::Csv(target) => target.writer.flush()?,
             Target::Json { output, .. } | Target::Ndjson { output } => output.flush()?,
+            Target::Geojson(target) => target.output.flush()?,
         }
         Ok(())
     }
@@ -209,6 +223,7 @@ impl<W: Write> RowWriter<W> {
                 output.into_inner().map_err(|error| error.into_error())?
             }
             Target::Ndjson { output } => output.into_inner().map_err(|error| error.into_error())?,
+            Target::Geojson(target) => target.finish()?,
         };
         Ok(output)
     }
@@ -218,7 +233,7 @@ impl<W: Write> fmt::Debug for RowWriter<W> {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         formatter
             .debug_struct("RowWriter")
-            .field("format", &self.format())
+            .field("content_type", &self.content_type())
             .finish_non_exhaustive()
     }
 }
@@ -292,6 +307,15 @@ impl<W: Write> CsvTarget<W> {
         self.writer.write_record(std::iter::empty::<&[u8]>())?;
         Ok(())
     }
+}
+
+/// The Content-Type of a GeoJSON answer.
+pub const GEOJSON_CONTENT_TYPE: &str = "application/geo+json";
+
+/// The row's own point, when its `lat` and `lon` are a valid coordinate.
+fn row_point(row: &InputRow) -> Option<LatLon> {
+    let fields = row.fields.as_ref().ok()?;
+    crate::address::parse_location(fields.lat.as_deref(), fields.lon.as_deref()).ok()
 }
 
 /// One output value as text; `None` = absent.

@@ -9,7 +9,10 @@ fn csv_safe_defuses_formulas_and_nothing_else() {
     let write = |csv_safe: bool| {
         let mut reader = read_rows(Format::Csv, input.as_bytes()).expect("reader");
         let header = reader.csv_header().cloned();
-        let options = WriterOptions { csv_safe };
+        let options = WriterOptions {
+            csv_safe,
+            ..WriterOptions::default()
+        };
         let mut writer = RowWriter::with_options(Format::Csv, header.as_ref(), Vec::new(), options)
             .expect("writer");
         for row in reader.by_ref() {
@@ -47,7 +50,10 @@ fn csv_safe_defuses_formulas_and_nothing_else() {
         Format::Ndjson,
         None,
         Vec::new(),
-        WriterOptions { csv_safe: true },
+        WriterOptions {
+            csv_safe: true,
+            ..WriterOptions::default()
+        },
     )
     .expect("writer");
     let (_, rows) = read_all(Format::Ndjson, b"{\"n\":\"=1\"}");
@@ -210,4 +216,39 @@ fn writer_flush_pushes_bytes_out() {
         panic!("ndjson writer");
     };
     assert!(output.get_ref().ends_with(b"}\n"));
+}
+
+#[test]
+fn geojson_answers_a_feature_per_row_and_ends_with_the_abort_record() {
+    let geojson = WriterOptions {
+        geojson: true,
+        ..WriterOptions::default()
+    };
+    let input: &[u8] = b"id;lat;lon;\nk1;21,5;105;x\nk2;;105;\n";
+    let (header, rows) = read_all(Format::Csv, input);
+    let mut writer =
+        RowWriter::with_options(Format::Csv, header.as_ref(), Vec::new(), geojson).expect("writer");
+    assert_eq!(writer.content_type(), "application/geo+json");
+    for row in &rows {
+        writer.write_row(row, &outcome_for(row)).expect("row");
+    }
+    writer.write_abort("stopped").expect("abort record");
+    let output = String::from_utf8(writer.finish().expect("finish")).expect("UTF-8");
+    let document: serde_json::Value = serde_json::from_str(&output).expect("one JSON document");
+    let features = document["features"].as_array().expect("features");
+    assert_eq!(features.len(), 3, "{output}");
+    // A decimal comma is read as the row's point is.
+    assert_eq!(
+        features[0]["geometry"],
+        serde_json::json!({"type": "Point", "coordinates": [105.0, 21.5]})
+    );
+    assert_eq!(features[0]["properties"]["id"], "k1");
+    assert_eq!(features[0]["properties"]["lat"], "21,5");
+    assert_eq!(features[0]["properties"]["column_4"], "x");
+    assert_eq!(features[1]["geometry"], serde_json::Value::Null);
+    assert_eq!(features[1]["properties"]["id"], "k2");
+    assert_eq!(features[2]["geometry"], serde_json::Value::Null);
+    assert_eq!(features[2]["properties"]["error_code"], "stream_aborted");
+    assert_eq!(features[2]["properties"]["error_message"], "stopped");
+    assert!(output.ends_with("\n]}\n"), "{output}");
 }
