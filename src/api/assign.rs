@@ -294,6 +294,7 @@ pub(super) async fn assign_list(
                     rows = summary.rows,
                     created = summary.created,
                     existing = summary.existing,
+                    unmatched = summary.unmatched,
                     errors = summary.errors,
                     rows_per_s = summary.rows_per_second() as u64,
                     "assigned a list"

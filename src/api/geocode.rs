@@ -66,23 +66,10 @@ impl GeocodeInput {
         if let Some(text) = &self.text {
             return text.clone();
         }
-        let street_line = [&self.house_number, &self.alley, &self.street]
-            .into_iter()
-            .flatten()
-            .map(|part| part.trim())
-            .filter(|part| !part.is_empty())
-            .collect::<Vec<_>>()
-            .join(" ");
-        std::iter::once(street_line.as_str())
-            .chain(
-                [&self.ward, &self.district, &self.province]
-                    .into_iter()
-                    .flatten()
-                    .map(|part| part.trim()),
-            )
-            .filter(|part| !part.is_empty())
-            .collect::<Vec<_>>()
-            .join(", ")
+        crate::geocode::parts_line(
+            [&self.house_number, &self.alley, &self.street],
+            [&self.ward, &self.district, &self.province],
+        )
     }
 }
 

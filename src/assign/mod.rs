@@ -15,6 +15,7 @@
 
 pub mod format;
 mod outcome;
+mod text;
 
 use std::io::{Read, Write};
 use std::sync::Arc;
@@ -68,6 +69,8 @@ pub struct AssignSummary {
     pub rows: u64,
     pub created: u64,
     pub existing: u64,
+    /// Rows without coordinates whose text found no one registered address.
+    pub unmatched: u64,
     pub errors: u64,
     pub duration: Duration,
 }
@@ -111,7 +114,31 @@ pub fn check_field_lengths(fields: &RowFields, max_field_chars: usize) -> Result
     )
 }
 
-/// Checks one row and turns it into what the registry takes.
+/// What a valid row asks.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RowRequest {
+    /// A point to code.
+    Point(AssignRow),
+    /// No coordinates: the registered address this text names (`text.rs`).
+    Text(String),
+}
+
+/// Checks one row: a point to code or, without `lat` and `lon`, address text to find.
+pub fn validate_request(
+    fields: &RowFields,
+    max_field_chars: usize,
+) -> Result<RowRequest, InputError> {
+    if fields.lat.is_none()
+        && fields.lon.is_none()
+        && let Some(text) = text::row_text(fields)
+    {
+        check_field_lengths(fields, max_field_chars)?;
+        return Ok(RowRequest::Text(text));
+    }
+    validate(fields, max_field_chars).map(RowRequest::Point)
+}
+
+/// Checks one row with a point and turns it into what the registry takes.
 pub fn validate(fields: &RowFields, max_field_chars: usize) -> Result<AssignRow, InputError> {
     let location = address::parse_location(fields.lat.as_deref(), fields.lon.as_deref())?;
     check_field_lengths(fields, max_field_chars)?;
@@ -198,7 +225,7 @@ fn add_place_2025(
 /// Decides one batch: rows that fail validation (or come past `max_rows`) answer alone;
 /// the rest go to the registry together.
 async fn decide_batch(
-    registry: &Registry,
+    registry: &Arc<Registry>,
     rows: &[InputRow],
     rows_before: u64,
     settings: &AssignSettings,
@@ -206,6 +233,8 @@ async fn decide_batch(
     let mut outcomes: Vec<Option<RowOutcome>> = vec![None; rows.len()];
     let mut valid = Vec::with_capacity(rows.len());
     let mut valid_positions = Vec::with_capacity(rows.len());
+    let mut texts = Vec::new();
+    let mut text_positions = Vec::new();
     for (position, row) in rows.iter().enumerate() {
         let row_index = rows_before + position as u64;
         if settings.max_rows.is_some_and(|max| row_index >= max) {
@@ -219,7 +248,7 @@ async fn decide_batch(
             continue;
         }
         let checked = match &row.fields {
-            Ok(fields) => validate(fields, settings.max_field_chars)
+            Ok(fields) => validate_request(fields, settings.max_field_chars)
                 .map_err(|error| RowOutcome::failed(RowErrorCode::from(&error), error.to_string())),
             Err(read_error) => Err(RowOutcome::failed(
                 read_error.code,
@@ -227,12 +256,27 @@ async fn decide_batch(
             )),
         };
         match checked {
-            Ok(assign_row) => {
+            Ok(RowRequest::Point(assign_row)) => {
                 valid.push(assign_row);
                 valid_positions.push(position);
             }
+            Ok(RowRequest::Text(text)) => {
+                texts.push(text);
+                text_positions.push(position);
+            }
             Err(failed) => outcomes[position] = Some(failed),
         }
+    }
+    for (position, mut outcome) in text_positions
+        .into_iter()
+        .zip(text::find_rows(registry, texts).await)
+    {
+        // The found address's own 2025 ward, and a warning when the row's units say
+        // otherwise; an unmatched row keeps what its best result named.
+        if let (Some(location), Ok(fields)) = (outcome.location, &rows[position].fields) {
+            add_place_2025(registry, location, fields, &mut outcome);
+        }
+        outcomes[position] = Some(outcome);
     }
     let decided = registry.assign_batch(&valid, settings.options).await?;
     for ((position, outcome), row) in valid_positions.into_iter().zip(decided).zip(&valid) {
@@ -263,6 +307,7 @@ fn count_rows(before: &AssignSummary, after: &AssignSummary) {
     for (status, n) in [
         ("created", after.created - before.created),
         ("existing", after.existing - before.existing),
+        ("unmatched", after.unmatched - before.unmatched),
         ("error", after.errors - before.errors),
     ] {
         if n > 0 {
@@ -468,6 +513,7 @@ where
             match outcome.status {
                 RowStatus::Created => summary.created += 1,
                 RowStatus::Existing => summary.existing += 1,
+                RowStatus::Unmatched => summary.unmatched += 1,
                 RowStatus::Error => summary.errors += 1,
             }
         }

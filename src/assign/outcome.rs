@@ -4,13 +4,19 @@
 
 use std::fmt;
 
+use crate::point::LatLon;
+
 /// What became of a row.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub enum RowStatus {
     /// A new address was registered (or would be, in a dry run).
     Created,
-    /// The same place is registered already (or came earlier in the list).
+    /// The same place is registered already (or came earlier in the list); for a row
+    /// without coordinates, its text found this registered address.
     Existing,
+    /// A row without coordinates whose text did not find one registered address
+    /// (`error_code` says whether none or several); nothing is minted from text.
+    Unmatched,
     /// The row failed alone; `error_code` says why.
     #[default]
     Error,
@@ -21,6 +27,7 @@ impl RowStatus {
         match self {
             RowStatus::Created => "created",
             RowStatus::Existing => "existing",
+            RowStatus::Unmatched => "unmatched",
             RowStatus::Error => "error",
         }
     }
@@ -36,7 +43,7 @@ impl fmt::Display for RowStatus {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum RowErrorCode {
-    /// `lat` or `lon` is absent or empty.
+    /// `lat` or `lon` is absent or empty, and the row has no address text to find instead.
     MissingCoordinate,
     /// `lat` or `lon` is not a decimal number.
     InvalidCoordinate,
@@ -73,6 +80,12 @@ pub enum RowErrorCode {
     RowLimit,
     /// The server failed to decide the row; it is logged.
     Internal,
+    /// A row without coordinates whose text finds no registered address (`match_level`
+    /// says how far it got).
+    AddressNotFound,
+    /// A row without coordinates whose text finds several registered addresses that cannot
+    /// be told apart.
+    AddressAmbiguous,
     /// Not a row of the list: the last record of an answer cut short (the database went
     /// away, the body passed its byte limit or failed). The rows before it are answered;
     /// the rest were not processed.
@@ -81,7 +94,7 @@ pub enum RowErrorCode {
 
 impl RowErrorCode {
     /// Every code, in the order the README lists them.
-    pub const ALL: [RowErrorCode; 19] = [
+    pub const ALL: [RowErrorCode; 21] = [
         RowErrorCode::MissingCoordinate,
         RowErrorCode::InvalidCoordinate,
         RowErrorCode::CoordinateOutOfRange,
@@ -99,6 +112,8 @@ impl RowErrorCode {
         RowErrorCode::RowLimit,
         RowErrorCode::TooFarFromReference,
         RowErrorCode::InvalidSuffix,
+        RowErrorCode::AddressNotFound,
+        RowErrorCode::AddressAmbiguous,
         RowErrorCode::Internal,
         RowErrorCode::StreamAborted,
     ];
@@ -122,6 +137,8 @@ impl RowErrorCode {
             RowErrorCode::InvalidField => "invalid_field",
             RowErrorCode::ReservedColumn => "reserved_column",
             RowErrorCode::RowLimit => "row_limit",
+            RowErrorCode::AddressNotFound => "address_not_found",
+            RowErrorCode::AddressAmbiguous => "address_ambiguous",
             RowErrorCode::Internal => "internal",
             RowErrorCode::StreamAborted => "stream_aborted",
         }
@@ -148,6 +165,13 @@ pub struct RowOutcome {
     pub ward_2025: Option<String>,
     pub province_2025: Option<String>,
     pub warning: Option<RowWarning>,
+    /// A row found from its text: how far the search got (`address`, `street`, …), how
+    /// surely, and the best match as Vietnam Post writes it.
+    pub match_level: Option<&'static str>,
+    pub confidence: Option<f64>,
+    pub matched_label: Option<String>,
+    /// Where a row found from its text is: the registered address's point (GeoJSON answers).
+    pub location: Option<LatLon>,
 }
 
 /// Something a row's answer should be read with, though the row did not fail.

@@ -457,11 +457,27 @@ impl ReverseArgs {
 pub struct GeocodeArgs {
     #[command(flatten)]
     pub data: DataArgs,
-    /// The address text, in either administrative map.
+    /// The address text, in either administrative map; or a list to geocode (a .csv, .json,
+    /// .ndjson or .jsonl file that exists, or - for standard input).
     pub text: String,
-    /// How many results (1–20).
+    /// How many results (1–20), for one text.
     #[arg(long, default_value_t = 5)]
     pub limit: usize,
+    /// A list: where to write the answered list (standard output when absent). Giving it
+    /// makes TEXT a list.
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+    /// A list: its format; by default from its extension.
+    #[arg(long, value_enum)]
+    pub format: Option<FormatArg>,
+    /// A list: answer as one GeoJSON FeatureCollection (also when --output ends in .geojson).
+    #[arg(long)]
+    pub geojson: bool,
+    /// A list: defuse cells a spreadsheet would run as formulas (see `vmap assign`).
+    #[arg(long)]
+    pub csv_safe: bool,
+    #[command(flatten)]
+    pub list: ListLimitsArgs,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -118,10 +118,14 @@ pub(super) async fn assign(args: AssignArgs) -> Result<(), CliError> {
     progress.finish();
     registry.close().await;
     eprintln!(
-        "{} rows: {} created, {} existing, {} errors in {:.1} s ({:.0} rows/s){}",
+        "{} rows: {} created, {} existing, {}{} errors in {:.1} s ({:.0} rows/s){}",
         summary.rows,
         summary.created,
         summary.existing,
+        match summary.unmatched {
+            0 => String::new(),
+            unmatched => format!("{unmatched} unmatched, "),
+        },
         summary.errors,
         summary.duration.as_secs_f64(),
         summary.rows_per_second(),

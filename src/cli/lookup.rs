@@ -1,10 +1,14 @@
-//! One-off lookups from the command line: `reverse`, `geocode`, `decode`.
+//! One-off lookups from the command line: `reverse`, `geocode` (one text, or a list through
+//! the assignment engine, registering nothing), `decode`.
 
-use super::args::{DecodeArgs, GeocodeArgs, ReverseArgs};
+use std::path::{Path, PathBuf};
+
+use super::args::{AssignArgs, DecodeArgs, GeocodeArgs, MatchRadiusArg, ReverseArgs};
 use super::{CliError, load_zones, open_registry};
+use crate::assign::format::Format;
 use crate::code::VmapCode;
 use crate::point::LatLon;
-use crate::registry::RegistryError;
+use crate::registry::{MatchRadius, RegistryError};
 
 pub(super) async fn reverse(args: ReverseArgs) -> Result<(), CliError> {
     let point =
@@ -42,6 +46,23 @@ pub(super) async fn reverse(args: ReverseArgs) -> Result<(), CliError> {
 }
 
 pub(super) async fn geocode(args: GeocodeArgs) -> Result<(), CliError> {
+    if is_list(&args) {
+        // A list is an assignment that registers nothing: rows without coordinates are
+        // found from their text, rows with coordinates get the code they would have.
+        return super::assign::assign(AssignArgs {
+            data: args.data,
+            input: PathBuf::from(args.text),
+            output: args.output,
+            format: args.format,
+            dry_run: true,
+            match_radius_m: MatchRadiusArg(MatchRadius::default()),
+            batch_rows: crate::assign::DEFAULT_BATCH_ROWS,
+            list: args.list,
+            csv_safe: args.csv_safe,
+            geojson: args.geojson,
+        })
+        .await;
+    }
     if !(1..=20).contains(&args.limit) {
         return Err(CliError::Usage(
             "--limit must be between 1 and 20".to_owned(),
@@ -76,6 +97,15 @@ pub(super) async fn geocode(args: GeocodeArgs) -> Result<(), CliError> {
     }
     registry.close().await;
     Ok(())
+}
+
+/// Whether `vmap geocode`'s argument is a list rather than one address's text: `-o` is
+/// given, or it is `-`, or it names an existing file with a list's extension.
+fn is_list(args: &GeocodeArgs) -> bool {
+    let path = Path::new(&args.text);
+    args.output.is_some()
+        || args.text == "-"
+        || (Format::from_path(path).is_some() && path.is_file())
 }
 
 pub(super) fn decode(args: DecodeArgs) -> Result<(), CliError> {

@@ -7,3 +7,23 @@ pub mod keys;
 pub mod text_index;
 
 pub use text_index::{Filed, KeyTable, Posting, StreetPostings, TextIndex};
+
+/// An address given in parts as the one line the search reads: the street line (house
+/// number, alley, street) then the units (ward, district, province), comma-separated, each
+/// trimmed, empty parts left out: "9 ngõ 30 Bùi Thị Xuân, Hai Bà Trưng, Hà Nội".
+pub fn parts_line(street_line: [&Option<String>; 3], units: [&Option<String>; 3]) -> String {
+    fn present(parts: [&Option<String>; 3]) -> Vec<&str> {
+        parts
+            .into_iter()
+            .flatten()
+            .map(|part| part.trim())
+            .filter(|part| !part.is_empty())
+            .collect()
+    }
+    let street_line = present(street_line).join(" ");
+    std::iter::once(street_line.as_str())
+        .chain(present(units))
+        .filter(|part| !part.is_empty())
+        .collect::<Vec<_>>()
+        .join(", ")
+}

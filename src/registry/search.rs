@@ -46,6 +46,17 @@ pub enum MatchLevel {
 }
 
 impl MatchLevel {
+    /// Its name in answers: `address`, `street`, `ward`, `district`, `province`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MatchLevel::Address => "address",
+            MatchLevel::Street => "street",
+            MatchLevel::Ward => "ward",
+            MatchLevel::District => "district",
+            MatchLevel::Province => "province",
+        }
+    }
+
     fn factor(self) -> f64 {
         match self {
             MatchLevel::Address => 1.0,

@@ -41,13 +41,13 @@ const MIN_TOP1_SHARE: f64 = 0.99;
 const MAX_WRONG_SHARE: f64 = 0.001;
 
 /// A registered address and how to write it.
-struct Case {
-    code: String,
-    ward: WardRef,
-    line: AddressLine,
+pub(crate) struct Case {
+    pub(crate) code: String,
+    pub(crate) ward: WardRef,
+    pub(crate) line: AddressLine,
 }
 
-async fn cases(store: &Store, maps: &AdminMaps) -> Vec<Case> {
+pub(crate) async fn cases(store: &Store, maps: &AdminMaps) -> Vec<Case> {
     let zones = zones();
     let mut rows: Vec<IndexRow> = Vec::new();
     store
@@ -80,7 +80,7 @@ async fn cases(store: &Store, maps: &AdminMaps) -> Vec<Case> {
 }
 
 /// The province of a case's ward, as the maps name it.
-fn case_province(maps: &AdminMaps, case: &Case) -> String {
+pub(crate) fn case_province(maps: &AdminMaps, case: &Case) -> String {
     match case.ward {
         WardRef::Legacy(id) => maps
             .legacy_province(maps.legacy_ward(id).province)
@@ -90,7 +90,7 @@ fn case_province(maps: &AdminMaps, case: &Case) -> String {
     }
 }
 
-fn maps() -> Arc<AdminMaps> {
+pub(crate) fn maps() -> Arc<AdminMaps> {
     Arc::new(AdminMaps::load_embedded().expect("maps"))
 }
 

@@ -21,6 +21,7 @@ mod edge;
 mod export;
 mod geo_api;
 mod geocode;
+mod geocode_lists;
 mod index_oracle;
 mod map_page;
 mod olc_vectors;
@@ -57,6 +58,7 @@ fn main() -> std::process::ExitCode {
         export::trials(),
         geo_api::trials(),
         geocode::trials(),
+        geocode_lists::trials(),
         index_oracle::trials(),
         map_page::trials(),
         olc_vectors::trials(),

@@ -88,7 +88,7 @@ pub use write::{GEOJSON_CONTENT_TYPE, OutputText, RowWriter, WriterOptions};
 pub use super::outcome::{RowErrorCode, RowOutcome, RowStatus};
 
 /// The columns the writer adds to each row, in this order.
-pub const OUTPUT_COLUMNS: [&str; 10] = [
+pub const OUTPUT_COLUMNS: [&str; 13] = [
     "code",
     "status",
     "postcode",
@@ -99,10 +99,14 @@ pub const OUTPUT_COLUMNS: [&str; 10] = [
     "ward_2025",
     "province_2025",
     "warning",
+    "match_level",
+    "confidence",
+    "matched_label",
 ];
 
-/// Index of `distance_m` in [`OUTPUT_COLUMNS`]: the one output written as a JSON number.
-const DISTANCE_COLUMN: usize = 3;
+/// Indexes of `distance_m` and `confidence` in [`OUTPUT_COLUMNS`]: the outputs written as
+/// JSON numbers.
+const ASSIGN_NUMBER_COLUMNS: [usize; 2] = [3, 11];
 
 /// The columns `vmap convert` adds to each row, in this order.
 pub const CONVERT_COLUMNS: [&str; 17] = [
@@ -126,12 +130,12 @@ pub const CONVERT_COLUMNS: [&str; 17] = [
 ];
 
 /// Index of `confidence` in [`CONVERT_COLUMNS`]: written as a JSON number.
-const CONFIDENCE_COLUMN: usize = 2;
+const CONVERT_NUMBER_COLUMNS: [usize; 1] = [2];
 
 /// What a list is read for: which columns a CSV list needs, and which the answer adds.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum ListKind {
-    /// `vmap assign`, `POST /v1/assign`: rows need `lat` and `lon`.
+    /// `vmap assign`, `POST /v1/assign`: rows need `lat` and `lon`, or address text.
     #[default]
     Assign,
     /// `vmap convert`: rows need address text (`address`, or the unit columns); `lat` and
@@ -157,11 +161,11 @@ impl ListKind {
         }
     }
 
-    /// The output column written as a JSON number (its text already is one).
-    fn number_column(self) -> usize {
+    /// The output columns written as JSON numbers (their text already is one).
+    fn number_columns(self) -> &'static [usize] {
         match self {
-            ListKind::Assign => DISTANCE_COLUMN,
-            ListKind::Convert => CONFIDENCE_COLUMN,
+            ListKind::Assign => &ASSIGN_NUMBER_COLUMNS,
+            ListKind::Convert => &CONVERT_NUMBER_COLUMNS,
         }
     }
 

@@ -238,7 +238,18 @@ impl<'a> CsvRows<'a> {
 /// could be assigned, and a list of `missing_coordinate` rows would only hide the mistake.
 ///
 /// A convert list needs text to read instead: an `address` column or a unit column
-/// (`ward`, `district`, `province`); its coordinates are optional.
+/// (`ward`, `district`, `province`); its coordinates are optional. So does an assign list
+/// with a column of address text ([`TEXT_FIELDS`]): its rows without coordinates are found
+/// from their text.
+/// The columns an assign list's rows without coordinates are found by.
+const TEXT_FIELDS: [Field; 5] = [
+    Field::Address,
+    Field::Street,
+    Field::Ward,
+    Field::District,
+    Field::Province,
+];
+
 pub(super) fn accept_header(
     record: &ByteRecord,
     separator: u8,
@@ -255,6 +266,8 @@ pub(super) fn accept_header(
     let field_columns = field_columns(&columns)?;
     let has = |field: Field| field_columns[field.index()].is_some();
     let missing: Vec<&'static str> = match kind {
+        // Rows without coordinates are found from their text (`assign/text.rs`).
+        ListKind::Assign if TEXT_FIELDS.into_iter().any(has) => Vec::new(),
         ListKind::Assign => [Field::Lat, Field::Lon]
             .into_iter()
             .filter(|&field| !has(field))

@@ -139,7 +139,7 @@ impl<W: Write> RowWriter<W> {
 
     /// Writes an assignment row.
     pub fn write_row(&mut self, row: &InputRow, outcome: &RowOutcome) -> Result<(), FormatError> {
-        self.write_texts(row, &output_texts(outcome))
+        self.write_located(row, outcome.location, &output_texts(outcome))
     }
 
     /// Writes a row with these output values, in the order of the kind's output columns
@@ -147,6 +147,17 @@ impl<W: Write> RowWriter<W> {
     pub fn write_texts(
         &mut self,
         row: &InputRow,
+        texts: &[OutputText<'_>],
+    ) -> Result<(), FormatError> {
+        self.write_located(row, None, texts)
+    }
+
+    /// [`RowWriter::write_texts`]; a GeoJSON answer places the row at `location`, else at
+    /// its own point.
+    fn write_located(
+        &mut self,
+        row: &InputRow,
+        location: Option<LatLon>,
         texts: &[OutputText<'_>],
     ) -> Result<(), FormatError> {
         let kind = self.kind;
@@ -170,7 +181,10 @@ impl<W: Write> RowWriter<W> {
                 write_json_object(output, kind, json_original, texts)?;
                 output.write_all(b"\n")?;
             }
-            Target::Geojson(target) => target.write_row(kind, row, row_point(row), texts)?,
+            Target::Geojson(target) => {
+                let location = location.or_else(|| row_point(row));
+                target.write_row(kind, row, location, texts)?;
+            }
         }
         Ok(())
     }
@@ -322,7 +336,7 @@ fn row_point(row: &InputRow) -> Option<LatLon> {
 pub type OutputText<'o> = Option<Cow<'o, str>>;
 
 /// An assignment row's output values, in [`OUTPUT_COLUMNS`](super::OUTPUT_COLUMNS) order.
-pub(super) fn output_texts(outcome: &RowOutcome) -> [OutputText<'_>; 10] {
+pub(super) fn output_texts(outcome: &RowOutcome) -> [OutputText<'_>; 13] {
     [
         outcome.code.as_deref().map(Cow::Borrowed),
         Some(Cow::Borrowed(outcome.status.as_str())),
@@ -336,6 +350,9 @@ pub(super) fn output_texts(outcome: &RowOutcome) -> [OutputText<'_>; 10] {
         outcome
             .warning
             .map(|warning| Cow::Borrowed(warning.as_str())),
+        outcome.match_level.map(Cow::Borrowed),
+        outcome.confidence.and_then(confidence_text).map(Cow::Owned),
+        outcome.matched_label.as_deref().map(Cow::Borrowed),
     ]
 }
 
@@ -348,10 +365,20 @@ pub(super) fn output_text<'t>(texts: &'t [OutputText<'_>], output_index: usize) 
 
 /// A plain decimal with at most two decimals, valid as CSV text and as a JSON number.
 pub(super) fn distance_text(distance_m: f64) -> Option<String> {
-    if !distance_m.is_finite() {
+    decimal_text(distance_m, 2)
+}
+
+/// A confidence in [0, 1] with at most four decimals, as `GET /v1/search` gives it.
+fn confidence_text(confidence: f64) -> Option<String> {
+    decimal_text(confidence, 4)
+}
+
+/// `value` with at most `decimals` decimals, trailing zeros dropped.
+fn decimal_text(value: f64, decimals: usize) -> Option<String> {
+    if !value.is_finite() {
         return None;
     }
-    let mut text = format!("{distance_m:.2}");
+    let mut text = format!("{value:.decimals$}");
     while text.ends_with('0') {
         text.pop();
     }
@@ -371,7 +398,7 @@ pub(super) fn write_json_object(
     texts: &[OutputText<'_>],
 ) -> io::Result<()> {
     let output_columns = kind.output_columns();
-    let number_column = kind.number_column();
+    let number_columns = kind.number_columns();
     let mut written = vec![false; output_columns.len()];
     let mut first = true;
     output.write_all(b"{")?;
@@ -380,7 +407,7 @@ pub(super) fn write_json_object(
         match output_columns.iter().position(|column| column == key) {
             Some(output_index) => {
                 written[output_index] = true;
-                write_json_output_value(output, texts, output_index, number_column)?;
+                write_json_output_value(output, texts, output_index, number_columns)?;
             }
             None => serde_json::to_writer(&mut *output, value)?,
         }
@@ -388,7 +415,7 @@ pub(super) fn write_json_object(
     for (output_index, column) in output_columns.iter().enumerate() {
         if !written[output_index] {
             write_json_key(output, column, &mut first)?;
-            write_json_output_value(output, texts, output_index, number_column)?;
+            write_json_output_value(output, texts, output_index, number_columns)?;
         }
     }
     output.write_all(b"}")
@@ -410,13 +437,13 @@ pub(super) fn write_json_output_value(
     output: &mut impl Write,
     texts: &[OutputText<'_>],
     output_index: usize,
-    number_column: usize,
+    number_columns: &[usize],
 ) -> io::Result<()> {
     match texts.get(output_index).and_then(|text| text.as_deref()) {
         None => output.write_all(b"null"),
-        // The number column's text (distance_text, a confidence) already is a valid JSON
+        // A number column's text (distance_text, a confidence) already is a valid JSON
         // number.
-        Some(text) if output_index == number_column => output.write_all(text.as_bytes()),
+        Some(text) if number_columns.contains(&output_index) => output.write_all(text.as_bytes()),
         Some(text) => Ok(serde_json::to_writer(&mut *output, text)?),
     }
 }

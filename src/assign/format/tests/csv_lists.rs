@@ -41,9 +41,9 @@ fn csv_round_trip_byte_for_byte() {
     let output = String::from_utf8(writer.finish().expect("finish")).expect("UTF-8");
     assert_eq!(
         output,
-        "id,lat,lon,street,note,code,status,postcode,distance_m,error_code,error_message,postcode_2025,ward_2025,province_2025,warning\n\
-         a1,10.762622,106.660172,Nguyễn Trãi,\"x, y\",700000000001,created,70000,1.37,,,,,,\n\
-         a2, 21.0285 ,105.8542,,,,error,,,outside_coverage,\"no zone within 50 km; \"\"far\"\"\",,,,\n"
+        "id,lat,lon,street,note,code,status,postcode,distance_m,error_code,error_message,postcode_2025,ward_2025,province_2025,warning,match_level,confidence,matched_label\n\
+         a1,10.762622,106.660172,Nguyễn Trãi,\"x, y\",700000000001,created,70000,1.37,,,,,,,,,\n\
+         a2, 21.0285 ,105.8542,,,,error,,,outside_coverage,\"no zone within 50 km; \"\"far\"\"\",,,,,,,\n"
     );
 }
 
@@ -77,9 +77,9 @@ fn csv_excel_style_bom_semicolon_vietnamese() {
     let output = round_trip(Format::Csv, input.as_bytes());
     assert_eq!(
         output,
-        "ID;Latitude;LNG;Street;Ghi chú;code;status;postcode;distance_m;error_code;error_message;postcode_2025;ward_2025;province_2025;warning\n\
-         1;10,7626;106,6601;\"Nguyễn Trãi; Quận 5\r\nlầu 2\";\"ghi \"\"chú\"\"\";700000000000;created;70000;0;;;;;;\n\
-         2;21,03;105,85;Phố Huế;;700000000000;created;70000;0;;;;;;\n"
+        "ID;Latitude;LNG;Street;Ghi chú;code;status;postcode;distance_m;error_code;error_message;postcode_2025;ward_2025;province_2025;warning;match_level;confidence;matched_label\n\
+         1;10,7626;106,6601;\"Nguyễn Trãi; Quận 5\r\nlầu 2\";\"ghi \"\"chú\"\"\";700000000000;created;70000;0;;;;;;;;;\n\
+         2;21,03;105,85;Phố Huế;;700000000000;created;70000;0;;;;;;;;;\n"
     );
 }
 
@@ -173,8 +173,8 @@ fn unknown_columns_carried_through_in_position_and_order() {
     let output = round_trip(Format::Csv, input.as_bytes());
     assert_eq!(
         output,
-        "x,lat,Ý kiến,lon,z,code,status,postcode,distance_m,error_code,error_message,postcode_2025,ward_2025,province_2025,warning\n\
-         \x20a ,1,\"b\nc\",2,,700000000000,created,70000,0,,,,,,\n"
+        "x,lat,Ý kiến,lon,z,code,status,postcode,distance_m,error_code,error_message,postcode_2025,ward_2025,province_2025,warning,match_level,confidence,matched_label\n\
+         \x20a ,1,\"b\nc\",2,,700000000000,created,70000,0,,,,,,,,,\n"
     );
     let input =
         r#"[{"zeta":[1,{"b":null}],"lat":"1","alpha":"x","lon":2,"nested":{"y":true,"x":1.5}}]"#;
@@ -183,7 +183,7 @@ fn unknown_columns_carried_through_in_position_and_order() {
         output,
         "[{\"zeta\":[1,{\"b\":null}],\"lat\":\"1\",\"alpha\":\"x\",\"lon\":2,\
          \"nested\":{\"y\":true,\"x\":1.5},\"code\":\"700000000000\",\"status\":\"created\",\
-         \"postcode\":\"70000\",\"distance_m\":0,\"error_code\":null,\"error_message\":null,\"postcode_2025\":null,\"ward_2025\":null,\"province_2025\":null,\"warning\":null}]\n"
+         \"postcode\":\"70000\",\"distance_m\":0,\"error_code\":null,\"error_message\":null,\"postcode_2025\":null,\"ward_2025\":null,\"province_2025\":null,\"warning\":null,\"match_level\":null,\"confidence\":null,\"matched_label\":null}]\n"
     );
 }
 
@@ -205,18 +205,18 @@ fn column_count_error_rows_keep_the_output_rectangular() {
     let lines: Vec<&str> = output.lines().collect();
     assert_eq!(
         lines[1],
-        "1,2,,,error,,,column_count,\"row 1 (line 2) has 2 fields, the header has 3\",,,,"
+        "1,2,,,error,,,column_count,\"row 1 (line 2) has 2 fields, the header has 3\",,,,,,,"
     );
-    assert_eq!(lines[2], "2,10,106,700000000000,created,70000,0,,,,,,");
+    assert_eq!(lines[2], "2,10,106,700000000000,created,70000,0,,,,,,,,,");
     // The fields past the header are kept, in the message.
     assert_eq!(
         lines[3],
         "3,10,106,,error,,,column_count,\"row 3 (line 4) has 4 fields, the header has 3; \
-         the fields past the header: extra\",,,,"
+         the fields past the header: extra\",,,,,,,"
     );
     let output = round_trip(Format::Csv, b"lat;lon\n1;2;\"x;y\";z\n");
     assert!(
-        output.ends_with("fields past the header: \"\"x;y\"\";z\";;;;\n"),
+        output.ends_with("fields past the header: \"\"x;y\"\";z\";;;;;;;\n"),
         "{output}"
     );
 }
@@ -330,11 +330,11 @@ fn empty_and_header_only_csv() {
     let writer = RowWriter::new(Format::Csv, None, Vec::new()).expect("writer");
     assert_eq!(
         writer.finish().expect("finish"),
-        b"code,status,postcode,distance_m,error_code,error_message,postcode_2025,ward_2025,province_2025,warning\n"
+        b"code,status,postcode,distance_m,error_code,error_message,postcode_2025,ward_2025,province_2025,warning,match_level,confidence,matched_label\n"
     );
     assert_eq!(
         round_trip(Format::Csv, b"id;lat;lon\r\n"),
-        "id;lat;lon;code;status;postcode;distance_m;error_code;error_message;postcode_2025;ward_2025;province_2025;warning\n"
+        "id;lat;lon;code;status;postcode;distance_m;error_code;error_message;postcode_2025;ward_2025;province_2025;warning;match_level;confidence;matched_label\n"
     );
     assert_eq!(round_trip(Format::Ndjson, b""), "");
 }

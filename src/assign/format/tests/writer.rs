@@ -30,19 +30,19 @@ fn csv_safe_defuses_formulas_and_nothing_else() {
     assert_eq!(
         write(true),
         format!(
-            "id,'=cmd,lat,lon,code,status,postcode,distance_m,error_code,error_message,postcode_2025,ward_2025,province_2025,warning\n\
-             '=1+2,'+1,'-3,'-4{tail},'-x,,,,\n\
-             '@SUM(A1),'\tx,\"'\ry\",1{tail},'-x,,,,\n\
-             plain,'q,1=1,2{tail},'-x,,,,\n"
+            "id,'=cmd,lat,lon,code,status,postcode,distance_m,error_code,error_message,postcode_2025,ward_2025,province_2025,warning,match_level,confidence,matched_label\n\
+             '=1+2,'+1,'-3,'-4{tail},'-x,,,,,,,\n\
+             '@SUM(A1),'\tx,\"'\ry\",1{tail},'-x,,,,,,,\n\
+             plain,'q,1=1,2{tail},'-x,,,,,,,\n"
         )
     );
     assert_eq!(
         write(false),
         format!(
-            "id,=cmd,lat,lon,code,status,postcode,distance_m,error_code,error_message,postcode_2025,ward_2025,province_2025,warning\n\
-             =1+2,+1,-3,-4{tail},-x,,,,\n\
-             @SUM(A1),\tx,\"\ry\",1{tail},-x,,,,\n\
-             plain,'q,1=1,2{tail},-x,,,,\n"
+            "id,=cmd,lat,lon,code,status,postcode,distance_m,error_code,error_message,postcode_2025,ward_2025,province_2025,warning,match_level,confidence,matched_label\n\
+             =1+2,+1,-3,-4{tail},-x,,,,,,,\n\
+             @SUM(A1),\tx,\"\ry\",1{tail},-x,,,,,,,\n\
+             plain,'q,1=1,2{tail},-x,,,,,,,\n"
         )
     );
     // The JSON formats are never changed.
@@ -69,9 +69,9 @@ fn json_writer_output_byte_for_byte() {
     let input = b"[{\"id\":\"a\",\"lat\":10.5,\"lon\":\"106\"},\n 42 , {\"x\":\"\\u00e9\\n\"}]";
     assert_eq!(
         round_trip(Format::Json, input),
-        "[{\"id\":\"a\",\"lat\":10.5,\"lon\":\"106\",\"code\":\"700000000000\",\"status\":\"created\",\"postcode\":\"70000\",\"distance_m\":0,\"error_code\":null,\"error_message\":null,\"postcode_2025\":null,\"ward_2025\":null,\"province_2025\":null,\"warning\":null},\n\
-         {\"code\":null,\"status\":\"error\",\"postcode\":null,\"distance_m\":null,\"error_code\":\"not_an_object\",\"error_message\":\"row 2 is a number, expected an object\",\"postcode_2025\":null,\"ward_2025\":null,\"province_2025\":null,\"warning\":null},\n\
-         {\"x\":\"é\\n\",\"code\":\"700000000000\",\"status\":\"created\",\"postcode\":\"70000\",\"distance_m\":0,\"error_code\":null,\"error_message\":null,\"postcode_2025\":null,\"ward_2025\":null,\"province_2025\":null,\"warning\":null}]\n"
+        "[{\"id\":\"a\",\"lat\":10.5,\"lon\":\"106\",\"code\":\"700000000000\",\"status\":\"created\",\"postcode\":\"70000\",\"distance_m\":0,\"error_code\":null,\"error_message\":null,\"postcode_2025\":null,\"ward_2025\":null,\"province_2025\":null,\"warning\":null,\"match_level\":null,\"confidence\":null,\"matched_label\":null},\n\
+         {\"code\":null,\"status\":\"error\",\"postcode\":null,\"distance_m\":null,\"error_code\":\"not_an_object\",\"error_message\":\"row 2 is a number, expected an object\",\"postcode_2025\":null,\"ward_2025\":null,\"province_2025\":null,\"warning\":null,\"match_level\":null,\"confidence\":null,\"matched_label\":null},\n\
+         {\"x\":\"é\\n\",\"code\":\"700000000000\",\"status\":\"created\",\"postcode\":\"70000\",\"distance_m\":0,\"error_code\":null,\"error_message\":null,\"postcode_2025\":null,\"ward_2025\":null,\"province_2025\":null,\"warning\":null,\"match_level\":null,\"confidence\":null,\"matched_label\":null}]\n"
     );
 }
 
@@ -91,8 +91,8 @@ fn ndjson_writer_output_byte_for_byte() {
     assert_eq!(
         output,
         format!(
-            "{{\"lat\":\"1\",\"note\":\"n\",\"code\":\"111162RWXP69\",\"status\":\"created\",\"postcode\":\"11116\",\"distance_m\":2,\"error_code\":null,\"error_message\":null,\"postcode_2025\":null,\"ward_2025\":null,\"province_2025\":null,\"warning\":null}}\n\
-             {{\"code\":null,\"status\":\"error\",\"postcode\":null,\"distance_m\":null,\"error_code\":\"invalid_json\",\"error_message\":{},\"postcode_2025\":null,\"ward_2025\":null,\"province_2025\":null,\"warning\":null}}\n",
+            "{{\"lat\":\"1\",\"note\":\"n\",\"code\":\"111162RWXP69\",\"status\":\"created\",\"postcode\":\"11116\",\"distance_m\":2,\"error_code\":null,\"error_message\":null,\"postcode_2025\":null,\"ward_2025\":null,\"province_2025\":null,\"warning\":null,\"match_level\":null,\"confidence\":null,\"matched_label\":null}}\n\
+             {{\"code\":null,\"status\":\"error\",\"postcode\":null,\"distance_m\":null,\"error_code\":\"invalid_json\",\"error_message\":{},\"postcode_2025\":null,\"ward_2025\":null,\"province_2025\":null,\"warning\":null,\"match_level\":null,\"confidence\":null,\"matched_label\":null}}\n",
             serde_json::to_string(message).expect("string")
         )
     );
@@ -120,7 +120,7 @@ fn an_abort_record_ends_each_format_as_a_valid_document() {
                 assert_eq!(
                     lines.next(),
                     Some(
-                        "id;lat;lon;note;code;status;postcode;distance_m;error_code;error_message;postcode_2025;ward_2025;province_2025;warning"
+                        "id;lat;lon;note;code;status;postcode;distance_m;error_code;error_message;postcode_2025;ward_2025;province_2025;warning;match_level;confidence;matched_label"
                     )
                 );
                 assert!(
@@ -132,7 +132,7 @@ fn an_abort_record_ends_each_format_as_a_valid_document() {
                 assert_eq!(
                     lines.next(),
                     Some(
-                        ";;;;;error;;;stream_aborted;\"the answer stops after 1 rows: \"\"why\"\"\";;;;"
+                        ";;;;;error;;;stream_aborted;\"the answer stops after 1 rows: \"\"why\"\"\";;;;;;;"
                     )
                 );
                 assert_eq!(lines.next(), None);
@@ -175,9 +175,9 @@ fn rows_without_original_and_foreign_rows_are_written() {
     let output = String::from_utf8(writer.finish().expect("finish")).expect("UTF-8");
     assert_eq!(
         output,
-        "id;lat;lon;code;status;postcode;distance_m;error_code;error_message;postcode_2025;ward_2025;province_2025;warning\n\
-         ;;;700000000000;created;70000;0;;;;;;\n\
-         ;;;700000000000;created;70000;0;;;;;;\n"
+        "id;lat;lon;code;status;postcode;distance_m;error_code;error_message;postcode_2025;ward_2025;province_2025;warning;match_level;confidence;matched_label\n\
+         ;;;700000000000;created;70000;0;;;;;;;;;\n\
+         ;;;700000000000;created;70000;0;;;;;;;;;\n"
     );
 }
 
