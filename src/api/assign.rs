@@ -132,11 +132,14 @@ impl Write for ChannelWriter {
 /// The body is CSV (`text/csv`; header row; `,` or `;`; UTF-8 with or without BOM), a JSON
 /// array (`application/json`) or NDJSON (`application/x-ndjson`) of rows with `lat`, `lon`
 /// and optionally `id`, `house_number`, `alley`, `street`, `unit`, `ward`, `district`,
-/// `province`, `address`; other columns are carried through (a UTF-16 list, or a CSV header
+/// `province`, `address` (a row without `lat` and `lon` is found from that text: `existing`
+/// with the registered code, else `unmatched`); other columns are carried through (a UTF-16 list, or a CSV header
 /// without `lat` or `lon`, with a column the answer adds or two columns for one thing,
 /// answers 422). The answer is the same list in the same format and order, each row
-/// with `code`, `status` (`created`, `existing`, `error`), `postcode`, `distance_m`,
-/// `error_code`, `error_message`; it is streamed as rows are decided. With
+/// with `code`, `status` (`created`, `existing`, `unmatched`, `error`), `postcode`,
+/// `distance_m`, `error_code`, `error_message`, the 2025 ward's `postcode_2025`, `ward_2025`,
+/// `province_2025`, `warning`, and for a text row `match_level`, `confidence`,
+/// `matched_label`; it is streamed as rows are decided. With
 /// `?format=geojson` (or `Accept: application/geo+json`) it is one GeoJSON
 /// FeatureCollection instead: a Feature per row, its point as geometry (`null` for a row
 /// without one), the row and those columns as properties. A bad row answers
@@ -161,7 +164,7 @@ impl Write for ChannelWriter {
         (status = 200, description = "The list with codes, row for row, in the request's format; a list cut short ends with a `stream_aborted` record",
             headers(("Trailer" = String, description = "`vmap-status`: the trailer field that ends the answer, `complete` or `aborted` (sent when the request has `TE: trailers`)")),
             content(
-                (String = "text/csv", example = "id,lat,lon,house_number,street,code,status,postcode,distance_m,error_code,error_message\nc-1,21.0285,105.8542,12,Phố Hàng Bạc,110072VJ3CR5,created,11007,,,\n"),
+                (String = "text/csv", example = "id,lat,lon,house_number,street,code,status,postcode,distance_m,error_code,error_message,postcode_2025,ward_2025,province_2025,warning,match_level,confidence,matched_label\nc-1,21.0285,105.8542,12,Phố Hàng Bạc,110242VH3CM4,created,11024,,,,11024,Phường Hoàn Kiếm,Thành phố Hà Nội,,,,\n"),
                 ([Object] = "application/json"),
                 (String = "application/x-ndjson"),
                 (Object = "application/geo+json"),

@@ -67,7 +67,7 @@ async fn a_list_gets_codes_and_the_same_list_again_gets_the_same_codes(backend: 
     assert_eq!(first.len(), 1_500);
     assert_eq!(&header[..3], ["id", "lat", "lon"]);
     assert_eq!(
-        &header[header.len() - 10..],
+        &header[header.len() - 13..],
         [
             "code",
             "status",
@@ -78,7 +78,10 @@ async fn a_list_gets_codes_and_the_same_list_again_gets_the_same_codes(backend: 
             "postcode_2025",
             "ward_2025",
             "province_2025",
-            "warning"
+            "warning",
+            "match_level",
+            "confidence",
+            "matched_label"
         ]
     );
     let counts = statuses(&header, &first);
@@ -269,7 +272,7 @@ async fn excel_csv_with_bom_and_semicolons(backend: &Backend) {
     assert_eq!(
         lines.next(),
         Some(
-            "ID;Latitude;Longitude;Street;Ghi chú;code;status;postcode;distance_m;error_code;error_message;postcode_2025;ward_2025;province_2025;warning"
+            "ID;Latitude;Longitude;Street;Ghi chú;code;status;postcode;distance_m;error_code;error_message;postcode_2025;ward_2025;province_2025;warning;match_level;confidence;matched_label"
         )
     );
     let row = lines.next().expect("row");

@@ -132,7 +132,7 @@ async fn an_over_large_cell_or_row_fails_alone_in_any_column(backend: &Backend) 
             "the CSV header is larger than 32 bytes",
         ),
         (
-            "id,Latitude,street\n1,21,x\n".to_owned(),
+            "id,Latitude,note\n1,21,x\n".to_owned(),
             "the CSV header has no lon column",
         ),
     ] {

@@ -265,9 +265,9 @@ async fn a_client_uploading_past_the_limit_reads_the_whole_answer() {
     let read = tokio::time::timeout(Duration::from_secs(60), stream.read_to_end(&mut answer))
         .await
         .expect("the answer ends");
-    let answer = String::from_utf8_lossy(&answer);
-    assert!(read.is_ok(), "{read:?}: {answer}");
-    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let text = String::from_utf8_lossy(&answer);
+    assert!(read.is_ok(), "{read:?}: {text}");
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
     let body = dechunk(&answer);
     let (header, rows) = parse_csv(&body);
     assert_eq!(header[..3], ["id", "lat", "lon"]);
@@ -290,20 +290,30 @@ async fn a_client_uploading_past_the_limit_reads_the_whole_answer() {
 }
 
 /// The body of a raw HTTP/1.1 answer in chunked encoding; fails the test unless it ends
-/// with its last chunk (and no trailer: none was asked for).
+/// with its last chunk (and no trailer: none was asked for). Read as bytes: a chunk may end
+/// inside a character.
 #[track_caller]
-fn dechunk(answer: &str) -> String {
-    let (_, mut rest) = answer.split_once("\r\n\r\n").expect("a head");
-    let mut body = String::new();
+fn dechunk(answer: &[u8]) -> String {
+    fn split_crlf(bytes: &[u8]) -> Option<(&[u8], &[u8])> {
+        let at = bytes.windows(2).position(|pair| pair == b"\r\n")?;
+        Some((&bytes[..at], &bytes[at + 2..]))
+    }
+    let head_end = answer
+        .windows(4)
+        .position(|four| four == b"\r\n\r\n")
+        .expect("a head");
+    let mut rest = &answer[head_end + 4..];
+    let mut body = Vec::new();
     loop {
-        let (size, after) = rest.split_once("\r\n").expect("a chunk size line");
+        let (size, after) = split_crlf(rest).expect("a chunk size line");
+        let size = std::str::from_utf8(size).expect("a size line");
         let size = usize::from_str_radix(size.trim(), 16).expect("a hexadecimal size");
         if size == 0 {
-            assert_eq!(after, "\r\n", "the answer ends after its last chunk");
-            return body;
+            assert_eq!(after, b"\r\n", "the answer ends after its last chunk");
+            return String::from_utf8(body).expect("a UTF-8 body");
         }
-        body.push_str(&after[..size]);
-        rest = after[size..].strip_prefix("\r\n").expect("a chunk end");
+        body.extend_from_slice(&after[..size]);
+        rest = after[size..].strip_prefix(b"\r\n").expect("a chunk end");
     }
 }
 
@@ -343,9 +353,9 @@ async fn a_list_refused_at_its_start_answers_422_before_any_byte() {
     let (_db, registry) = seeded_registry(&Backend::Sqlite, 300).await;
     let server = serve(registry, Limits::default()).await;
     for (header, missing) in [
-        ("id,street,lon\n", vec!["lat"]),
-        ("\u{feff}id;Latitude;Street\r\n", vec!["lon"]),
-        ("id,street\n", vec!["lat", "lon"]),
+        ("id,note,lon\n", vec!["lat"]),
+        ("\u{feff}id;Latitude;Note\r\n", vec!["lon"]),
+        ("id,house_number\n", vec!["lat", "lon"]),
     ] {
         let (sender, body) = streamed_body();
         sender
@@ -412,7 +422,7 @@ async fn a_list_refused_at_its_start_answers_422_before_any_byte() {
     assert_eq!(response.status, 200, "{}", response.text());
     assert_eq!(
         response.text(),
-        "id,Latitude,Lng,code,status,postcode,distance_m,error_code,error_message,postcode_2025,ward_2025,province_2025,warning\n"
+        "id,Latitude,Lng,code,status,postcode,distance_m,error_code,error_message,postcode_2025,ward_2025,province_2025,warning,match_level,confidence,matched_label\n"
     );
     assert_trailer(&response, "complete");
 }
@@ -423,18 +433,18 @@ const CSV_LIST: &str = "id,lat,lon,house_number,note\n\
                         a,21.0285,105.8542,12,gate 2\n\
                         b,north,105.85,1,\n\
                         c,10.7769,106.7009,,\"x, y\"\n";
-const CSV_ANSWER: &str = "id,lat,lon,house_number,note,code,status,postcode,distance_m,error_code,error_message,postcode_2025,ward_2025,province_2025,warning\n\
-    a,21.0285,105.8542,12,gate 2,110242VH3CM4,created,11024,,,,11024,Phường Hoàn Kiếm,Thành phố Hà Nội,\n\
-    b,north,105.85,1,,,error,,,invalid_coordinate,\"lat must be a decimal number of degrees, got \"\"north\"\"\",,,,\n\
-    c,10.7769,106.7009,,\"x, y\",71016QPG2Q96,created,71016,,,,71016,Phường Sài Gòn,Thành phố Hồ Chí Minh,\n";
+const CSV_ANSWER: &str = "id,lat,lon,house_number,note,code,status,postcode,distance_m,error_code,error_message,postcode_2025,ward_2025,province_2025,warning,match_level,confidence,matched_label\n\
+    a,21.0285,105.8542,12,gate 2,110242VH3CM4,created,11024,,,,11024,Phường Hoàn Kiếm,Thành phố Hà Nội,,,,\n\
+    b,north,105.85,1,,,error,,,invalid_coordinate,\"lat must be a decimal number of degrees, got \"\"north\"\"\",,,,,,,\n\
+    c,10.7769,106.7009,,\"x, y\",71016QPG2Q96,created,71016,,,,71016,Phường Sài Gòn,Thành phố Hồ Chí Minh,,,,\n";
 const JSON_LIST: &str = r#"[{"id":"a","lat":21.0285,"lon":105.8542,"crm":{"tier":1}},{"id":"b","lat":true,"lon":1},[1]]"#;
-const JSON_ANSWER: &str = "[{\"id\":\"a\",\"lat\":21.0285,\"lon\":105.8542,\"crm\":{\"tier\":1},\"code\":\"110242VH3CM4\",\"status\":\"created\",\"postcode\":\"11024\",\"distance_m\":null,\"error_code\":null,\"error_message\":null,\"postcode_2025\":\"11024\",\"ward_2025\":\"Phường Hoàn Kiếm\",\"province_2025\":\"Thành phố Hà Nội\",\"warning\":null},\n\
-    {\"id\":\"b\",\"lat\":true,\"lon\":1,\"code\":null,\"status\":\"error\",\"postcode\":null,\"distance_m\":null,\"error_code\":\"invalid_field\",\"error_message\":\"row 2: \\\"lat\\\" must be a string or a number, not a boolean\",\"postcode_2025\":null,\"ward_2025\":null,\"province_2025\":null,\"warning\":null},\n\
-    {\"code\":null,\"status\":\"error\",\"postcode\":null,\"distance_m\":null,\"error_code\":\"not_an_object\",\"error_message\":\"row 3 is an array, expected an object\",\"postcode_2025\":null,\"ward_2025\":null,\"province_2025\":null,\"warning\":null}]\n";
+const JSON_ANSWER: &str = "[{\"id\":\"a\",\"lat\":21.0285,\"lon\":105.8542,\"crm\":{\"tier\":1},\"code\":\"110242VH3CM4\",\"status\":\"created\",\"postcode\":\"11024\",\"distance_m\":null,\"error_code\":null,\"error_message\":null,\"postcode_2025\":\"11024\",\"ward_2025\":\"Phường Hoàn Kiếm\",\"province_2025\":\"Thành phố Hà Nội\",\"warning\":null,\"match_level\":null,\"confidence\":null,\"matched_label\":null},\n\
+    {\"id\":\"b\",\"lat\":true,\"lon\":1,\"code\":null,\"status\":\"error\",\"postcode\":null,\"distance_m\":null,\"error_code\":\"invalid_field\",\"error_message\":\"row 2: \\\"lat\\\" must be a string or a number, not a boolean\",\"postcode_2025\":null,\"ward_2025\":null,\"province_2025\":null,\"warning\":null,\"match_level\":null,\"confidence\":null,\"matched_label\":null},\n\
+    {\"code\":null,\"status\":\"error\",\"postcode\":null,\"distance_m\":null,\"error_code\":\"not_an_object\",\"error_message\":\"row 3 is an array, expected an object\",\"postcode_2025\":null,\"ward_2025\":null,\"province_2025\":null,\"warning\":null,\"match_level\":null,\"confidence\":null,\"matched_label\":null}]\n";
 const NDJSON_LIST: &str = "{\"id\":\"a\",\"lat\":16.0544,\"lon\":108.2022}\n\nnot json\n{\"id\":\"b\",\"lat\":95,\"lon\":1}\n";
-const NDJSON_ANSWER: &str = "{\"id\":\"a\",\"lat\":16.0544,\"lon\":108.2022,\"code\":\"502193632QV8\",\"status\":\"created\",\"postcode\":\"50219\",\"distance_m\":null,\"error_code\":null,\"error_message\":null,\"postcode_2025\":\"50219\",\"ward_2025\":\"Phường Hòa Cường\",\"province_2025\":\"Thành phố Đà Nẵng\",\"warning\":null}\n\
-    {\"code\":null,\"status\":\"error\",\"postcode\":null,\"distance_m\":null,\"error_code\":\"invalid_json\",\"error_message\":\"row 2 (line 3) is not valid JSON: expected ident at line 1 column 2\",\"postcode_2025\":null,\"ward_2025\":null,\"province_2025\":null,\"warning\":null}\n\
-    {\"id\":\"b\",\"lat\":95,\"lon\":1,\"code\":null,\"status\":\"error\",\"postcode\":null,\"distance_m\":null,\"error_code\":\"coordinate_out_of_range\",\"error_message\":\"lat must be a finite number of degrees between -90 and 90\",\"postcode_2025\":null,\"ward_2025\":null,\"province_2025\":null,\"warning\":null}\n";
+const NDJSON_ANSWER: &str = "{\"id\":\"a\",\"lat\":16.0544,\"lon\":108.2022,\"code\":\"502193632QV8\",\"status\":\"created\",\"postcode\":\"50219\",\"distance_m\":null,\"error_code\":null,\"error_message\":null,\"postcode_2025\":\"50219\",\"ward_2025\":\"Phường Hòa Cường\",\"province_2025\":\"Thành phố Đà Nẵng\",\"warning\":null,\"match_level\":null,\"confidence\":null,\"matched_label\":null}\n\
+    {\"code\":null,\"status\":\"error\",\"postcode\":null,\"distance_m\":null,\"error_code\":\"invalid_json\",\"error_message\":\"row 2 (line 3) is not valid JSON: expected ident at line 1 column 2\",\"postcode_2025\":null,\"ward_2025\":null,\"province_2025\":null,\"warning\":null,\"match_level\":null,\"confidence\":null,\"matched_label\":null}\n\
+    {\"id\":\"b\",\"lat\":95,\"lon\":1,\"code\":null,\"status\":\"error\",\"postcode\":null,\"distance_m\":null,\"error_code\":\"coordinate_out_of_range\",\"error_message\":\"lat must be a finite number of degrees between -90 and 90\",\"postcode_2025\":null,\"ward_2025\":null,\"province_2025\":null,\"warning\":null,\"match_level\":null,\"confidence\":null,\"matched_label\":null}\n";
 
 /// A complete list: the trailer says `complete`, and the body is what it was before, with
 /// no record added. A client that does not ask for trailers gets the same body.
