@@ -50,9 +50,9 @@ pub struct HttpSettings {
     pub context: LoadContext,
 }
 
-/// Where requests go.
+/// Where requests go (the geocode bench's HTTP load sends through it too).
 #[derive(Debug, Clone)]
-struct Target {
+pub(crate) struct Target {
     address: SocketAddr,
     /// The `Host` header.
     host: String,
@@ -61,7 +61,7 @@ struct Target {
 }
 
 impl Target {
-    async fn resolve(url: &str) -> Result<Target, BenchError> {
+    pub(crate) async fn resolve(url: &str) -> Result<Target, BenchError> {
         let invalid = |message: String| BenchError::Invalid(format!("--url {url:?}: {message}"));
         let uri: hyper::Uri = url.parse().map_err(|error| invalid(format!("{error}")))?;
         match uri.scheme_str() {
@@ -94,7 +94,20 @@ impl Target {
     }
 
     fn reverse_path(&self) -> String {
-        format!("{}/v1/reverse", self.base_path)
+        self.path("/v1/reverse")
+    }
+
+    /// `tail` (e.g. `/v1/search`) under the URL's path.
+    pub(crate) fn path(&self, tail: &str) -> String {
+        format!("{}{tail}", self.base_path)
+    }
+
+    /// A GET of `path_and_query` (made by [`Target::path`]).
+    pub(crate) fn get(&self, path_and_query: &str) -> Result<Request<Full<Bytes>>, String> {
+        Request::get(path_and_query)
+            .header(header::HOST, &self.host)
+            .body(Full::new(Bytes::new()))
+            .map_err(|error| format!("cannot build the request: {error}"))
     }
 
     fn get_request(
@@ -124,20 +137,20 @@ impl Target {
 }
 
 /// One keep-alive HTTP/1.1 connection, opened when first needed and again after a failure.
-struct Connection {
+pub(crate) struct Connection {
     target: Arc<Target>,
     sender: Option<SendRequest<Full<Bytes>>>,
 }
 
 impl Connection {
-    fn new(target: Arc<Target>) -> Connection {
+    pub(crate) fn new(target: Arc<Target>) -> Connection {
         Connection {
             target,
             sender: None,
         }
     }
 
-    async fn open(&mut self) -> Result<(), String> {
+    pub(crate) async fn open(&mut self) -> Result<(), String> {
         let stream = tokio::net::TcpStream::connect(self.target.address)
             .await
             .map_err(|error| format!("connect to {}: {error}", self.target.address))?;
@@ -176,7 +189,7 @@ impl Connection {
     }
 
     /// Sends one request and reads the whole answer.
-    async fn exchange(
+    pub(crate) async fn exchange(
         &mut self,
         request: Request<Full<Bytes>>,
     ) -> Result<(StatusCode, Bytes), String> {

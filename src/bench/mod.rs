@@ -13,7 +13,13 @@
 //!   from C keep-alive connections.
 //! - `postgis` ([`postgis`]) runs the same queries as KNN SQL against the `addresses` table
 //!   in PostGIS, one point per statement and batched with `LATERAL`, at 1 and C connections.
+//!
+//! A fourth, `geocode` ([`geocode`]), measures forward geocoding: its queries are texts
+//! rendered from registered addresses, searched in process (as `index`) or sent to
+//! `GET /v1/search` (with `http`'s connections and timed loads); it shares the latency
+//! figures and the output forms.
 
+pub mod geocode;
 pub mod http;
 pub mod index;
 mod load;
@@ -92,6 +98,10 @@ pub enum BenchError {
     Http { what: String, message: String },
     #[error("PostgreSQL: {0}")]
     Database(#[from] sqlx::Error),
+    #[error("reading the registered addresses: {0}")]
+    Registry(#[from] crate::registry::RegistryError),
+    #[error("geocode check failed: {0}")]
+    GeocodeCheck(String),
     #[error("{failed} requests failed ({non_2xx} non-2xx answers, {errors} errors){first}")]
     RequestsFailed {
         failed: u64,

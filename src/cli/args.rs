@@ -14,7 +14,8 @@ use crate::registry::{self, MatchRadius, QueryError, ReverseQuery};
 use crate::store::{Store, StoreOptions};
 
 pub use super::bench_args::{
-    BenchCommand, BenchHttpArgs, BenchIndexArgs, BenchLoadArgs, BenchPostgisArgs, BenchQueryArgs,
+    BenchCommand, BenchGeocodeArgs, BenchHttpArgs, BenchIndexArgs, BenchLoadArgs, BenchPostgisArgs,
+    BenchQueryArgs,
 };
 
 /// How log lines are written.

@@ -1,10 +1,10 @@
-//! `vmap bench index|http|postgis`: resolves each mode's arguments and prints its report.
+//! `vmap bench index|http|postgis|geocode`: resolves each mode's arguments and prints its report.
 
 use std::sync::Arc;
 
 use super::args::{
-    BenchCommand, BenchHttpArgs, BenchIndexArgs, BenchLoadArgs, BenchPostgisArgs, BenchQueryArgs,
-    DataArgs, SnapshotArgs, StoreArgs, ZonesArgs,
+    BenchCommand, BenchGeocodeArgs, BenchHttpArgs, BenchIndexArgs, BenchLoadArgs, BenchPostgisArgs,
+    BenchQueryArgs, DataArgs, SnapshotArgs, StoreArgs, ZonesArgs,
 };
 use super::{CliError, open_registry};
 use crate::bench::{self, BenchError, LoadContext, LoadReport, QuerySet};
@@ -16,6 +16,7 @@ pub(super) async fn bench(command: BenchCommand) -> Result<(), CliError> {
         BenchCommand::Index(args) => bench_index(args).await,
         BenchCommand::Http(args) => bench_http(args).await,
         BenchCommand::Postgis(args) => bench_postgis(args).await,
+        BenchCommand::Geocode(args) => bench_geocode(args).await,
     }
 }
 
@@ -162,5 +163,46 @@ async fn bench_postgis(args: BenchPostgisArgs) -> Result<(), CliError> {
     if let Some(registry) = registry {
         registry.close().await;
     }
+    Ok(report.verdict()?)
+}
+
+async fn bench_geocode(args: BenchGeocodeArgs) -> Result<(), CliError> {
+    use bench::geocode::{self, GeocodeSettings, HttpGeocodeSettings};
+    let settings = GeocodeSettings {
+        limit: args.limit,
+        check: args.check,
+    };
+    settings.validate()?;
+    let registry = Arc::new(open_registry(&args.data).await?);
+    let queries = geocode::draw_queries(&registry, args.n_queries, args.seed).await?;
+    let report = match &args.url {
+        None => {
+            let threads = args.threads.unwrap_or_else(cores);
+            let search_registry = registry.clone();
+            tokio::task::spawn_blocking(move || {
+                geocode::bench_in_process(search_registry, queries, settings, threads)
+            })
+            .await
+            .map_err(|source| CliError::Task {
+                task: "the geocode bench",
+                source,
+            })??
+        }
+        Some(url) => {
+            let http = HttpGeocodeSettings {
+                url: url.clone(),
+                concurrency: args.concurrency,
+                warmup: args.load.warmup.into(),
+                duration: args.load.duration.into(),
+            };
+            geocode::http::run(&http, queries, settings).await?
+        }
+    };
+    if args.json {
+        print_json(&report);
+    } else {
+        print!("{}", geocode::render_geocode_table(&report));
+    }
+    registry.close().await;
     Ok(report.verdict()?)
 }

@@ -23,6 +23,12 @@ pub enum BenchCommand {
     ///
     /// Example: `vmap bench postgis --database-url postgres://vmap@localhost/vmap`
     Postgis(BenchPostgisArgs),
+    /// Forward geocoding: texts rendered from registered addresses in every style the
+    /// parser reads, searched in process (one thread, then every core) or, with `--url`,
+    /// sent to a running `vmap serve` as GET /v1/search.
+    ///
+    /// Example: `vmap bench geocode --n-queries 20000 --check`
+    Geocode(BenchGeocodeArgs),
 }
 
 /// The query points and what each query asks, common to every mode.
@@ -146,4 +152,43 @@ pub struct BenchPostgisArgs {
     /// (compiling a batch statement costs more than running it).
     #[arg(long)]
     pub pg_jit: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BenchGeocodeArgs {
+    /// The database the queries are drawn from (with `--url`: the one the server serves).
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// A running `vmap serve`, e.g. `http://127.0.0.1:8080`: send the queries as
+    /// GET /v1/search over `--concurrency` keep-alive connections instead of searching in
+    /// process.
+    #[arg(long)]
+    pub url: Option<String>,
+    /// How many registered addresses to draw; each becomes one query text (those without a
+    /// street or house number are skipped).
+    #[arg(long, default_value_t = 20_000)]
+    pub n_queries: usize,
+    /// Seed for drawing the addresses, their styles and their renderings.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Results asked per query (1–20); the first is judged.
+    #[arg(long, default_value_t = crate::bench::geocode::DEFAULT_LIMIT)]
+    pub limit: usize,
+    /// Compare every answer's first result with the address its text was rendered from:
+    /// print the top-1 accuracy and the rate of wrong codes given as unambiguous, per style,
+    /// and fail when top-1 is below 99 % or wrong-and-unambiguous above 0.1 %.
+    #[arg(long)]
+    pub check: bool,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Threads of the in-process all-cores run; every core by default.
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Connections of the `--url` load, one worker each.
+    #[arg(long, default_value_t = 64)]
+    pub concurrency: usize,
+    /// The `--url` load's window (in process, every query is searched once per run).
+    #[command(flatten)]
+    pub load: BenchLoadArgs,
 }

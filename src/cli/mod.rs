@@ -17,10 +17,11 @@ mod postal;
 mod serve;
 
 pub use args::{
-    AssignArgs, BenchCommand, BenchHttpArgs, BenchIndexArgs, BenchLoadArgs, BenchPostgisArgs,
-    BenchQueryArgs, CompileBoundariesArgs, ConnectionArgs, ConvertArgs, CopyArgs, DataArgs,
-    DataCommand, DecodeArgs, FormatArg, GeocodeArgs, LimitsArgs, LogFormat, MigratePostcodesArgs,
-    ParseArgs, ReverseArgs, SeedArgs, ServeArgs, SnapshotArgs, StoreArgs, SynthArgs, ZonesArgs,
+    AssignArgs, BenchCommand, BenchGeocodeArgs, BenchHttpArgs, BenchIndexArgs, BenchLoadArgs,
+    BenchPostgisArgs, BenchQueryArgs, CompileBoundariesArgs, ConnectionArgs, ConvertArgs, CopyArgs,
+    DataArgs, DataCommand, DecodeArgs, FormatArg, GeocodeArgs, LimitsArgs, LogFormat,
+    MigratePostcodesArgs, ParseArgs, ReverseArgs, SeedArgs, ServeArgs, SnapshotArgs, StoreArgs,
+    SynthArgs, ZonesArgs,
 };
 
 pub use export::{ExportArgs, ExportFormatArg, StatusArg};

@@ -22,6 +22,7 @@ mod memory;
 mod mint;
 mod query;
 mod reads;
+mod sample;
 mod search;
 mod snapshot;
 mod snapshot_text;

@@ -102,6 +102,11 @@ impl Map2025 {
         &self.admin
     }
 
+    /// The administrative maps, shared (the address renderer keeps them).
+    pub fn shared_admin(&self) -> Arc<AdminMaps> {
+        Arc::clone(&self.admin)
+    }
+
     /// The address parser over both maps, built on the first call (a few hundred
     /// milliseconds), shared afterwards.
     pub fn parser(&self) -> &Parser {

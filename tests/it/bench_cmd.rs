@@ -1,5 +1,6 @@
-//! `vmap bench http` against a server on a real socket (port 0), and `vmap bench postgis`
-//! against PostgreSQL, its answers checked against the registry's.
+//! `vmap bench http` against a server on a real socket (port 0), `vmap bench postgis`
+//! against PostgreSQL, its answers checked against the registry's, and `vmap bench geocode`
+//! in process and against a `vmap serve` child, on both backends.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,7 +12,7 @@ use vmap::registry::Registry;
 use vmap::registry::ReverseQuery;
 
 use crate::helpers::harness::trials;
-use crate::helpers::{Backend, Server, run_vmap, seeded_registry};
+use crate::helpers::{Backend, Server, run_vmap, seeded_db, seeded_registry};
 
 trials! {
     tokio: [
@@ -21,6 +22,10 @@ trials! {
         postgis_mode_refuses_a_sqlite_url,
     ],
     postgres: [postgis_mode_matches_the_registry],
+    each_backend: [
+        geocode_bench_checks_in_process,
+        geocode_bench_checks_over_http,
+    ],
 }
 
 fn context(set: QuerySet, limit: usize, warmup_ms: u64, duration_ms: u64) -> LoadContext {
@@ -248,4 +253,202 @@ async fn postgis_mode_refuses_a_sqlite_url() {
         bench::postgis::run(&settings, points, None).await,
         Err(BenchError::Invalid(_))
     ));
+}
+
+/// Addresses seeded for the geocode bench's tests.
+const GEOCODE_SEEDED: u64 = 2_000;
+
+/// Fails unless a geocode report's answer figures add up: the level shares sum to 1
+/// overall and per style, the styles' answers to the total, the accuracy was computed and
+/// met the targets. Returns the answers counted.
+fn assert_geocode_figures_sane(report: &serde_json::Value) -> u64 {
+    let answers = &report["answers"];
+    let total = answers["answers"].as_u64().expect("answers counted");
+    assert!(total > 0, "{report:#}");
+    let sum_of = |levels: &serde_json::Value| -> f64 {
+        ["address", "street", "ward", "district", "province", "none"]
+            .iter()
+            .map(|level| levels[level].as_f64().expect("a share"))
+            .sum()
+    };
+    assert!(
+        (sum_of(&answers["levels"]) - 1.0).abs() < 1e-9,
+        "{report:#}"
+    );
+    let styles = answers["styles"].as_array().expect("styles");
+    assert_eq!(styles.len(), 12, "every style drawn: {report:#}");
+    let mut style_answers = 0;
+    let mut style_top1 = 0;
+    for style in styles {
+        style_answers += style["answers"].as_u64().expect("answers");
+        style_top1 += style["accuracy"]["top1"].as_u64().expect("per-style top-1");
+        assert!((sum_of(&style["levels"]) - 1.0).abs() < 1e-9, "{style:#}");
+        let rate = style["accuracy"]["top1_rate"].as_f64().expect("rate");
+        assert!((0.0..=1.0).contains(&rate), "{style:#}");
+    }
+    assert_eq!(style_answers, total);
+    let accuracy = &answers["accuracy"];
+    let top1 = accuracy["top1"].as_u64().expect("top-1");
+    assert_eq!(style_top1, top1);
+    let top1_rate = accuracy["top1_rate"].as_f64().expect("rate");
+    assert!((top1_rate - top1 as f64 / total as f64).abs() < 1e-12);
+    assert!(top1_rate >= 0.99, "{report:#}");
+    assert!(answers["levels"]["address"].as_f64().expect("share") >= top1_rate);
+    assert_eq!(accuracy["wrong_unambiguous"], 0, "{report:#}");
+    assert_eq!(report["check"]["passed"], true, "{report:#}");
+    assert_eq!(report["check"]["min_top1_rate"], 0.99);
+    total
+}
+
+fn json_of(stdout: &str) -> serde_json::Value {
+    serde_json::from_str(stdout).unwrap_or_else(|error| panic!("{error}: {stdout}"))
+}
+
+/// `vmap bench geocode --check` in process: every query searched on one thread (and
+/// counted), then on two; the queries are the same for the same seed.
+async fn geocode_bench_checks_in_process(backend: &Backend) {
+    let (db, registry) = seeded_registry(backend, GEOCODE_SEEDED).await;
+    let drawn = bench::geocode::draw_queries(&registry, 300, 7)
+        .await
+        .expect("queries");
+    let again = bench::geocode::draw_queries(&registry, 300, 7)
+        .await
+        .expect("queries");
+    assert_eq!(drawn, again, "the same seed draws the same queries");
+    let other = bench::geocode::draw_queries(&registry, 300, 8)
+        .await
+        .expect("queries");
+    assert_ne!(drawn.queries, other.queries);
+    assert_eq!(drawn.drawn, 300);
+    assert_eq!(drawn.queries.len() + drawn.skipped, 300);
+    registry.close().await;
+
+    let args = [
+        "bench",
+        "geocode",
+        "--database-url",
+        &db.url,
+        "--n-queries",
+        "600",
+        "--seed",
+        "3",
+        "--threads",
+        "2",
+        "--check",
+    ];
+    let run = run_vmap(args.iter().copied().chain(["--json"]))
+        .await
+        .assert_success();
+    let report = json_of(&run.stdout);
+    assert_eq!(report["mode"], "in_process");
+    assert_eq!(report["drawn"], 600);
+    let queries = report["queries"].as_u64().expect("queries");
+    assert_eq!(
+        queries + report["skipped"].as_u64().expect("skipped"),
+        600,
+        "{report:#}"
+    );
+    let runs = report["runs"].as_array().expect("runs");
+    let shape: Vec<(u64, u64)> = runs
+        .iter()
+        .map(|run| {
+            (
+                run["workers"].as_u64().expect("workers"),
+                run["queries"].as_u64().expect("n"),
+            )
+        })
+        .collect();
+    assert_eq!(shape, [(1, queries), (2, queries)], "{report:#}");
+    for run in runs {
+        let [p50, p90, p99, max] = ["p50_us", "p90_us", "p99_us", "max_us"]
+            .map(|field| run[field].as_f64().expect("a latency"));
+        assert!(
+            0.0 < p50 && p50 <= p90 && p90 <= p99 && p99 <= max,
+            "{run:#}"
+        );
+        assert!(run["queries_per_s"].as_f64().expect("rate") > 0.0);
+    }
+    assert_eq!(
+        assert_geocode_figures_sane(&report),
+        queries,
+        "each query once"
+    );
+
+    // The table says the same.
+    let table = run_vmap(args).await.assert_success().stdout;
+    for expected in ["p90 µs", "top-1", "no_marks", "\nall ", ": met"] {
+        assert!(table.contains(expected), "{expected:?} not in\n{table}");
+    }
+    // A limit /v1/search would refuse is refused before anything runs.
+    run_vmap([
+        "bench",
+        "geocode",
+        "--database-url",
+        &db.url,
+        "--limit",
+        "21",
+    ])
+    .await
+    .assert_failure_saying("--limit must be 1–20");
+}
+
+/// `vmap bench geocode --url --check` against a `vmap serve` child: GET /v1/search over
+/// keep-alive connections, every answer counted and checked.
+async fn geocode_bench_checks_over_http(backend: &Backend) {
+    let db = seeded_db(backend, GEOCODE_SEEDED).await;
+    let server = Server::start_vmap_with("geocode-bench", &db.url, db.dir.path(), &[]).await;
+    let url = server.url();
+    let run = run_vmap([
+        "bench",
+        "geocode",
+        "--url",
+        &url,
+        "--database-url",
+        &db.url,
+        "--n-queries",
+        "300",
+        "--concurrency",
+        "4",
+        "--warmup",
+        "200ms",
+        "--duration",
+        "1500ms",
+        "--check",
+        "--json",
+    ])
+    .await
+    .assert_success();
+    let report = json_of(&run.stdout);
+    assert_eq!(report["mode"], "http");
+    assert_eq!(report["target"], url.as_str());
+    let load = &report["runs"][0];
+    assert_eq!(load["what"], "GET /v1/search");
+    assert_eq!(load["workers"], 4);
+    let requests = load["queries"].as_u64().expect("requests");
+    assert!(requests > 0, "{report:#}");
+    assert_eq!((&load["non_2xx"], &load["errors"]), (&0.into(), &0.into()));
+    let counted = assert_geocode_figures_sane(&report);
+    assert!(
+        counted >= requests,
+        "the warm-up's answers count too: {report:#}"
+    );
+
+    // A server that is gone: the command fails, saying so.
+    server.stop().await;
+    run_vmap([
+        "bench",
+        "geocode",
+        "--url",
+        &url,
+        "--database-url",
+        &db.url,
+        "--n-queries",
+        "50",
+        "--duration",
+        "200ms",
+        "--warmup",
+        "0s",
+    ])
+    .await
+    .assert_failure_saying("requests failed");
 }
