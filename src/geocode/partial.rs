@@ -10,7 +10,9 @@
 //! - The last word is a prefix ("le v" finds "le van sy"), unless the text ends with a
 //!   space or other separator: then it is a whole word ("le van " does not find "le vang").
 //! - Leading numbers are the place (house number, alley path), and a place word ("Số",
-//!   "Ngõ") only when a number follows it, since "Ngô", "Sở" also start street names.
+//!   "Ngõ") only when a number follows it, since "Ngô", "Sở" also start street names; the
+//!   caller also tries them as the start of a street's name (`without_place`: "30 T" for
+//!   "Đường 30 Tháng 4").
 //! - A unit word ("Phường", "P.", "Quận", "Q", "Tỉnh", "TP"…) counts once a separator
 //!   follows it: "Q" alone may be the start of "Quang Trung".
 //! - "Exact" means every letter typed has the marks of the name's letter ("Lê Văn S" for
@@ -140,6 +142,8 @@ pub struct Typed<'a> {
     pub place_text: &'a str,
     /// The name words after the place.
     pub name: Vec<Word>,
+    /// Every word of the part being typed.
+    pub words: Vec<Word>,
     /// The text ends with a separator: its last word is whole.
     pub whole_last: bool,
     /// Units the part may be naming.
@@ -166,6 +170,7 @@ impl<'a> Typed<'a> {
             _ => "",
         };
         let name = words[n_place..].to_vec();
+        let words_typed = words.clone();
         let mut units = Vec::new();
         if let Some((unit_type, n)) = unit_marker(&name, whole_last) {
             units.push(UnitPrefix {
@@ -200,9 +205,23 @@ impl<'a> Typed<'a> {
             place,
             place_text,
             name,
+            words: words_typed,
             whole_last,
             units,
         }
+    }
+
+    /// The same text with its leading numbers read as the start of a street's name
+    /// ("30 T" for "Đường 30 Tháng 4"); `None` when no place was read.
+    pub fn without_place(&self) -> Option<Typed<'a>> {
+        self.place.as_ref()?;
+        Some(Typed {
+            place: None,
+            place_text: "",
+            name: self.words.clone(),
+            units: Vec::new(),
+            ..self.clone()
+        })
     }
 
     /// The folded prefixes a street's forms are looked up by: the name without its
@@ -334,6 +353,9 @@ mod tests {
         assert_eq!(typed.place_text, "12");
         assert_eq!(typed.street_prefixes(), ["le v"]);
         assert!(typed.units.is_empty(), "a house number names no unit");
+        let whole = typed.without_place().expect("a place was read");
+        assert_eq!(whole.place, None);
+        assert_eq!(whole.street_prefixes(), ["12 le v"]);
         let typed = Typed::read("Số 9 Ngõ 30 Đường Bùi T");
         assert_eq!(typed.place.as_deref(), Some("30/9"));
         assert_eq!(typed.street_prefixes(), ["bui t", "duong bui t"]);

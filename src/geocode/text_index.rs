@@ -394,6 +394,25 @@ mod tests {
             }),
         );
         assert_eq!(rebuilt.len(), index.len());
+        // The prefix lists are derived, not stored: the same either way.
+        let global = |index: &TextIndex| -> Vec<String> {
+            let prefixes = &index.prefixes;
+            prefixes
+                .global_with_prefix("")
+                .map(|form| prefixes.text(&index.streets, form).to_owned())
+                .collect()
+        };
+        assert_eq!(global(&rebuilt), global(&index));
+        assert_eq!(global(&index).len(), 6, "3 streets, each by key and label");
+        for zone in 11_000..11_004 {
+            let of = |index: &TextIndex| -> Vec<_> {
+                index
+                    .prefixes
+                    .zone_with_prefix(&index.streets, zone, "")
+                    .collect()
+            };
+            assert_eq!(of(&rebuilt), of(&index));
+        }
         for (zone, streets) in index.zones() {
             for street in streets {
                 assert_eq!(rebuilt.postings(zone, street.street), street.postings);

@@ -17,7 +17,8 @@
 //!   provinces, districts, wards in that order), then distance to `near`, then the label.
 //! - Distance: an address's own location; a street's is its zone's centre while the
 //!   candidates are ranked, then, for the few kept, its middle registered house (the
-//!   location answered); a unit's centroid.
+//!   location answered); a unit's centroid. Ties beyond those are broken by the label,
+//!   then the order names were found in, so that answers are reproducible.
 //! - Bounds, so that a short prefix over the whole country stays cheap: at most
 //!   `MAX_PAIRS` (street, zone) pairs are considered, in name order, and house numbers
 //!   are looked for on the best `MAX_STREETS_FOR_HOUSES` of them.
@@ -94,6 +95,9 @@ struct Rank {
     /// House exact, house prefix, street without the house; province, district, ward.
     place: u8,
     distance: f64,
+    /// Last, so that answers are reproducible: the order names were found in (name order
+    /// within a list), then zone and address id.
+    tie: (u32, u32, u32),
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -135,6 +139,9 @@ impl Registry {
         let head_has_street = head.as_ref().is_some_and(|r| r.street.is_some());
         if !head_has_street {
             self.street_candidates(&memory, &typed, &scope, near, &mut candidates);
+            if let Some(whole) = typed.without_place() {
+                self.street_candidates(&memory, &whole, &scope, near, &mut candidates);
+            }
         }
         // The street line a unit typed after it completes: the words before the unit
         // word, or the first part of the finished text.
@@ -181,7 +188,8 @@ impl Registry {
         };
         let keep = limit.max(1) * 4 + 16;
         if candidates.len() > keep {
-            candidates.select_nth_unstable_by(keep, order);
+            candidates
+                .select_nth_unstable_by(keep, |a, b| order(a, b).then(a.rank.tie.cmp(&b.rank.tie)));
             candidates.truncate(keep);
         }
         for candidate in &mut candidates {
@@ -197,8 +205,14 @@ impl Registry {
             .into_iter()
             .map(|c| (c, self.suggestion(map, &memory, &typed, lead, &c)))
             .collect();
-        suggestions.sort_by(|(a, sa), (b, sb)| order(a, b).then_with(|| sa.label.cmp(&sb.label)));
-        suggestions.dedup_by(|(_, a), (_, b)| a.label == b.label && a.kind == b.kind);
+        suggestions.sort_by(|(a, sa), (b, sb)| {
+            order(a, b)
+                .then_with(|| sa.label.cmp(&sb.label))
+                .then(a.rank.tie.cmp(&b.rank.tie))
+        });
+        // A street found both with and without the house number typed is one suggestion.
+        let mut seen = std::collections::HashSet::new();
+        suggestions.retain(|(_, s)| seen.insert((s.kind, s.label.clone())));
         suggestions.truncate(limit.max(1));
         suggestions.into_iter().map(|(_, s)| s).collect()
     }
@@ -215,12 +229,13 @@ impl Registry {
     ) {
         let text = &memory.text;
         let prefixes = typed.street_prefixes();
-        // (zone, street) → whether its whole name was typed.
-        let mut pairs: HashMap<(u32, u32), bool> = HashMap::new();
+        // (zone, street) → whether its whole name was typed, and when it was found.
+        let mut pairs: HashMap<(u32, u32), (bool, u32)> = HashMap::new();
         let mut add = |zone: u32, street: u32, whole: bool| {
+            let found = pairs.len() as u32;
             if pairs.len() < MAX_PAIRS || pairs.contains_key(&(zone, street)) {
-                let entry = pairs.entry((zone, street)).or_insert(false);
-                *entry |= whole;
+                let entry = pairs.entry((zone, street)).or_insert((false, found));
+                entry.0 |= whole;
             }
         };
         let whole_of = |form_text: &str, prefix: &str| form_text == prefix.trim_end();
@@ -260,7 +275,7 @@ impl Registry {
         let mut exact: HashMap<u32, bool> = HashMap::new();
         let mut streets: Vec<Candidate> = pairs
             .into_iter()
-            .map(|((zone, street), whole)| {
+            .map(|((zone, street), (whole, found))| {
                 let not_exact = !*exact.entry(street).or_insert_with(|| {
                     is_exact_prefix(&typed.name, typed.whole_last, text.streets.label(street))
                 });
@@ -274,6 +289,7 @@ impl Registry {
                         group: 0,
                         place: if typed.place.is_some() { 2 } else { 0 },
                         distance: distance(near, centre),
+                        tie: (found, zone, 0),
                     },
                     what: What::Street { zone, street },
                     location: None,
@@ -307,6 +323,7 @@ impl Registry {
                     rank: Rank {
                         place: u8::from(key != place),
                         distance: distance(near, Some(record.location)),
+                        tie: (street.rank.tie.0, zone, posting.id),
                         ..street.rank
                     },
                     what: What::Address {
@@ -501,7 +518,7 @@ fn unit_candidates(
     if unit.unit_type.is_none() && unit.prefix.is_empty() {
         return;
     }
-    for (name, entry) in map.unit_names().with_prefix(&unit.prefix) {
+    for (found, (name, entry)) in map.unit_names().with_prefix(&unit.prefix).enumerate() {
         let type_fits = match unit.unit_type {
             Some(unit_type) => entry.unit_type == unit_type,
             None => !entry.numeric,
@@ -523,6 +540,7 @@ fn unit_candidates(
                 group: u8::from(unit.unit_type.is_none() && !after_street),
                 place,
                 distance: distance(near, entry.location),
+                tie: (found as u32, 0, 0),
             },
             what: What::Unit {
                 unit: entry,

@@ -236,9 +236,14 @@ async fn house_numbers_complete_on_a_street(backend: &Backend) {
         for suggestion in &found {
             match suggestion.kind {
                 MatchLevel::Address => assert!(suggestion.label.starts_with(digit)),
-                MatchLevel::Street => {
-                    assert!(suggestion.completion.starts_with(&format!("{digit} ")));
-                }
+                // A street without such a house keeps the number typed; one whose name
+                // starts with the number ("Đường 30 Tháng 4") is completed as it is.
+                MatchLevel::Street => assert!(
+                    suggestion.completion.starts_with(&format!("{digit} "))
+                        || suggestion.completion == suggestion.label,
+                    "{text} → {}",
+                    suggestion.completion
+                ),
                 other => panic!("{text} → {other:?} {}", suggestion.label),
             }
         }
