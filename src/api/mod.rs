@@ -7,6 +7,7 @@
 mod addresses;
 mod admin;
 mod assign;
+mod autocomplete;
 mod bbox;
 mod bodies;
 mod codes;
@@ -287,6 +288,7 @@ pub fn app(state: AppState) -> Router {
         .merge(admin::router())
         .merge(parse::router())
         .merge(search::router())
+        .merge(autocomplete::router())
         .merge(geocode::router())
         .merge(convert::router())
         .merge(ops::router())

@@ -189,9 +189,32 @@ pub(super) async fn search(
     State(state): State<AppState>,
     params: Params,
 ) -> Result<Json<SearchBody>, AppError> {
-    let mut errors = Vec::new();
     let structured = structured_query(&params);
-    let query = match params.text("q").map(str::to_owned).or(structured) {
+    let text = params.text("q").map(str::to_owned).or(structured);
+    let missing = "q is required: the address text to find (or its parts: house_number, \
+                   alley, street, ward, district, province)";
+    let (query, limit, near) = text_query(&state, &params, text, missing)?;
+    let registry = std::sync::Arc::clone(state.registry()?);
+    let body = tokio::task::spawn_blocking(move || {
+        let answer = registry.search(&query, limit, near);
+        SearchBody::new(&registry, &answer)
+    })
+    .await
+    .map_err(|err| AppError::Internal(format!("search task failed: {err}")))?;
+    Ok(Json(body))
+}
+
+/// The text, `limit` and `near` of a text query (`/v1/search`, `/v1/autocomplete`),
+/// checked alike: 422 with `q` `missing` (saying `missing`), `blank` or `too_long`,
+/// `limit` `out_of_range`, `near` `invalid_coordinate`; every field at fault at once.
+pub(super) fn text_query(
+    state: &AppState,
+    params: &Params,
+    text: Option<String>,
+    missing: &str,
+) -> Result<(String, usize, Option<LatLon>), AppError> {
+    let mut errors = Vec::new();
+    let query = match text {
         Some(text) if text.chars().any(char::is_alphanumeric) => Some(text),
         Some(_) => {
             errors.push(FieldError::new(
@@ -202,12 +225,7 @@ pub(super) async fn search(
             None
         }
         None => {
-            errors.push(FieldError::new(
-                "q",
-                "missing",
-                "q is required: the address text to find (or its parts: house_number, \
-                 alley, street, ward, district, province)",
-            ));
+            errors.push(FieldError::new("q", "missing", missing));
             None
         }
     };
@@ -226,15 +244,7 @@ pub(super) async fn search(
         return Err(AppError::invalid_fields(errors));
     };
     check_query_length("q", &query, state.limits.max_parse_chars)?;
-    let registry = std::sync::Arc::clone(state.registry()?);
-    let limit = limit.unwrap_or(DEFAULT_LIMIT);
-    let body = tokio::task::spawn_blocking(move || {
-        let answer = registry.search(&query, limit, near);
-        SearchBody::new(&registry, &answer)
-    })
-    .await
-    .map_err(|err| AppError::Internal(format!("search task failed: {err}")))?;
-    Ok(Json(body))
+    Ok((query, limit.unwrap_or(DEFAULT_LIMIT), near))
 }
 
 /// The structured form (`?street=…&ward=…`) as one line, when any part is given and `q`

@@ -14,7 +14,7 @@
 use crate::parse::fold_words;
 
 /// Generic words for "street" that are not part of its name.
-const STREET_MARKERS: [&str; 4] = ["duong", "pho", "dg", "d"];
+pub(crate) const STREET_MARKERS: [&str; 4] = ["duong", "pho", "dg", "d"];
 
 /// Abbreviated road kinds, spelt out so both forms meet.
 const ROAD_ABBREVIATIONS: [(&str, &str); 4] = [
@@ -25,10 +25,10 @@ const ROAD_ABBREVIATIONS: [(&str, &str); 4] = [
 ];
 
 /// Words that start an alley's name.
-const ALLEY_MARKERS: [&str; 4] = ["ngo", "ngach", "hem", "kiet"];
+pub(crate) const ALLEY_MARKERS: [&str; 4] = ["ngo", "ngach", "hem", "kiet"];
 
 /// Alley words and house-number words, dropped from a place.
-const PLACE_MARKERS: [&str; 12] = [
+pub(crate) const PLACE_MARKERS: [&str; 12] = [
     "ngo", "ngach", "hem", "kiet", "ng", "h", "k", "so", "sn", "nha", "no", "lo",
 ];
 

@@ -12,6 +12,7 @@
 use std::collections::HashMap;
 
 use super::keys::{place_key, street_key};
+use super::prefix::StreetPrefixes;
 
 /// Interned names: one id per distinct text as registered (its label), found by its folded
 /// key; one key may have several labels ("Phố Lê Lợi" in Hà Nội, "Đường Lê Lợi" in Huế).
@@ -132,6 +133,9 @@ pub struct TextIndex {
     zones: HashMap<u32, Vec<StreetPostings>>,
     /// By street id: the zones that have it, sorted.
     zones_of_street: HashMap<u32, Vec<u32>>,
+    /// The streets by their folded names, globally and per zone (for autocomplete);
+    /// derived, not stored in the snapshot.
+    pub prefixes: StreetPrefixes,
     len: usize,
 }
 
@@ -152,7 +156,11 @@ impl TextIndex {
         let Some(key) = street_key(street_text) else {
             return Filed::default();
         };
+        let known = self.streets.len();
         let street = self.streets.intern(&key, street_text);
+        if self.streets.len() > known {
+            self.prefixes.add_street(&self.streets, street);
+        }
         let place = match place_key(alley, house) {
             Some(place) => self.places.intern(&place, &place_label(alley, house)),
             None => 0,
@@ -164,9 +172,11 @@ impl TextIndex {
     /// Adds a posting under (zone, street); a posting already there is not doubled.
     pub fn file(&mut self, zone: u32, street: u32, posting: Posting) {
         let streets = self.zones.entry(zone).or_default();
+        let mut new_here = false;
         let slot = match streets.binary_search_by_key(&street, |s| s.street) {
             Ok(slot) => slot,
             Err(slot) => {
+                new_here = true;
                 streets.insert(
                     slot,
                     StreetPostings {
@@ -185,6 +195,9 @@ impl TextIndex {
         if let Err(at) = postings.binary_search(&posting) {
             postings.insert(at, posting);
             self.len += 1;
+        }
+        if new_here {
+            self.prefixes.add_to_zone(&self.streets, zone, street);
         }
     }
 
@@ -209,6 +222,7 @@ impl TextIndex {
             if let Some(zones) = self.zones_of_street.get_mut(&filed.street) {
                 zones.retain(|&zone| zone != filed.zone);
             }
+            self.prefixes.remove_from_zone(filed.zone, filed.street);
         }
     }
 
@@ -275,7 +289,21 @@ impl TextIndex {
         for zones in index.zones_of_street.values_mut() {
             zones.sort_unstable();
         }
+        index.derive_prefixes();
         index
+    }
+
+    /// Files every street under its forms, globally and in each zone that has it (at
+    /// load; writes keep the lists up to date after).
+    pub fn derive_prefixes(&mut self) {
+        let mut prefixes = StreetPrefixes::default();
+        for id in 1..=self.streets.len() as u32 {
+            prefixes.add_street(&self.streets, id);
+        }
+        for (&zone, streets) in &self.zones {
+            prefixes.set_zone(&self.streets, zone, streets.iter().map(|s| s.street));
+        }
+        self.prefixes = prefixes;
     }
 
     /// Bytes held, roughly (for `/v1/status` and the memory budget).
@@ -303,6 +331,7 @@ impl TextIndex {
                 .sum::<usize>()
             + keys(&self.streets)
             + keys(&self.places)
+            + self.prefixes.heap_bytes()
     }
 }
 
@@ -365,6 +394,25 @@ mod tests {
             }),
         );
         assert_eq!(rebuilt.len(), index.len());
+        // The prefix lists are derived, not stored: the same either way.
+        let global = |index: &TextIndex| -> Vec<String> {
+            let prefixes = &index.prefixes;
+            prefixes
+                .global_with_prefix("")
+                .map(|form| prefixes.text(&index.streets, form).to_owned())
+                .collect()
+        };
+        assert_eq!(global(&rebuilt), global(&index));
+        assert_eq!(global(&index).len(), 6, "3 streets, each by key and label");
+        for zone in 11_000..11_004 {
+            let of = |index: &TextIndex| -> Vec<_> {
+                index
+                    .prefixes
+                    .zone_with_prefix(&index.streets, zone, "")
+                    .collect()
+            };
+            assert_eq!(of(&rebuilt), of(&index));
+        }
         for (zone, streets) in index.zones() {
             for street in streets {
                 assert_eq!(rebuilt.postings(zone, street.street), street.postings);

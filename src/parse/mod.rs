@@ -51,7 +51,7 @@
 //!   written after the street is not recognised; a bare slash chain "45/3/5" is read as
 //!   house 5 in alley "45/3".
 
-mod fold;
+pub(crate) mod fold;
 mod index;
 mod lexicon;
 mod line;

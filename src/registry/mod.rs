@@ -17,6 +17,7 @@ use crate::store::{Store, StoreError, StoreIdentity};
 use crate::zones::{ZoneAdmin, ZoneId, ZoneMethod, ZoneTable};
 
 mod area;
+mod autocomplete;
 mod health;
 mod memory;
 mod mint;
@@ -29,6 +30,7 @@ mod snapshot_text;
 mod writes;
 
 pub use area::BoxAnswer;
+pub use autocomplete::Suggestion;
 pub use health::Outage;
 pub use mint::{AssignFailure, AssignOptions, AssignOutcome, AssignRow};
 pub use query::{

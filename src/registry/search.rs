@@ -127,7 +127,7 @@ const OUTSIDE_WARD_WEIGHT: f64 = 0.8;
 const FALLBACK_WEIGHT: f64 = 0.85;
 
 /// Where a reading allows results.
-enum Scope {
+pub(super) enum Scope {
     Anywhere,
     /// Postal codes (zone numbers).
     Numbers(HashSet<u32>),
@@ -138,7 +138,7 @@ enum Scope {
 }
 
 impl Scope {
-    fn of(reading: &Reading, maps: &AdminMaps) -> Scope {
+    pub(super) fn of(reading: &Reading, maps: &AdminMaps) -> Scope {
         let mut numbers = HashSet::new();
         let add_ward = |numbers: &mut HashSet<u32>, ward: WardId| {
             let ward = maps.ward(ward);
@@ -171,7 +171,7 @@ impl Scope {
         Scope::Numbers(numbers)
     }
 
-    fn allows(&self, zone_number: u32, zones: &ZoneTable, maps: &AdminMaps) -> bool {
+    pub(super) fn allows(&self, zone_number: u32, zones: &ZoneTable, maps: &AdminMaps) -> bool {
         match self {
             Scope::Anywhere => true,
             Scope::Numbers(numbers) => numbers.contains(&zone_number),
@@ -192,7 +192,7 @@ impl Scope {
         }
     }
 
-    fn numbers(&self) -> Option<&HashSet<u32>> {
+    pub(super) fn numbers(&self) -> Option<&HashSet<u32>> {
         match self {
             Scope::Numbers(numbers) => Some(numbers),
             _ => None,
@@ -527,7 +527,7 @@ impl Registry {
     }
 
     /// "9 Ngõ 30 Phố Bùi Thị Xuân, Phường Lý Thái Tổ, Quận Hoàn Kiếm, Hà Nội".
-    fn label(&self, line: &[&str], zone: Option<ZoneId>) -> String {
+    pub(super) fn label(&self, line: &[&str], zone: Option<ZoneId>) -> String {
         let mut parts = vec![
             line.iter()
                 .filter(|s| !s.is_empty())

@@ -11,6 +11,7 @@ use std::sync::{Arc, OnceLock};
 
 use crate::admin::{self, AdminError, AdminMaps, UnitType};
 use crate::boundaries::{self, BoundaryError, BoundaryIndex};
+use crate::geocode::units::UnitNames;
 use crate::parse::Parser;
 
 use super::{PostalScheme, WardType, Zone};
@@ -49,6 +50,8 @@ pub struct Map2025 {
     admin: Arc<AdminMaps>,
     /// The address parser over `admin`, built on first use (it folds every name once).
     parser: OnceLock<Parser>,
+    /// Every unit's name by prefix, for autocomplete, built on first use.
+    unit_names: OnceLock<UnitNames>,
     /// The administrative ward of each boundary ward (by `boundaries::WardId`).
     admin_ward: Vec<admin::WardId>,
     /// The boundary ward of each administrative ward (by `admin::WardId::index`).
@@ -89,6 +92,7 @@ impl Map2025 {
             index,
             admin: Arc::new(admin),
             parser: OnceLock::new(),
+            unit_names: OnceLock::new(),
             admin_ward,
             boundary_ward,
         })
@@ -112,6 +116,12 @@ impl Map2025 {
     pub fn parser(&self) -> &Parser {
         self.parser
             .get_or_init(|| Parser::new(Arc::clone(&self.admin)))
+    }
+
+    /// Every unit of both maps by the first letters of its name, built on the first call
+    /// (a few milliseconds), shared afterwards.
+    pub fn unit_names(&self) -> &UnitNames {
+        self.unit_names.get_or_init(|| UnitNames::new(&self.admin))
     }
 
     /// The 2025 ward whose polygon holds `point`, else the one whose boundary is nearest

@@ -11,6 +11,7 @@ mod assign_geojson;
 mod assign_lists;
 mod assign_safety;
 mod assign_stream;
+mod autocomplete;
 mod bench_cmd;
 mod boundaries;
 mod connections;
@@ -48,6 +49,7 @@ fn main() -> std::process::ExitCode {
         assign_lists::trials(),
         assign_safety::trials(),
         assign_stream::trials(),
+        autocomplete::trials(),
         bench_cmd::trials(),
         boundaries::trials(),
         connections::trials(),

@@ -217,7 +217,17 @@ fn timed_searches(
                     let answer = registry.search(&query.text, limit, None);
                     record_latency(&mut histogram, one.elapsed());
                     if let Some(counts) = &counts {
-                        counts.record(query.style, query.code, &TopAnswer::of(&answer));
+                        let top = TopAnswer::of(&answer);
+                        if top.is_wrong_unambiguous(query.code) {
+                            // What to look at when --check fails: RUST_LOG=vmap::bench=debug.
+                            tracing::debug!(
+                                text = %query.text,
+                                rendered = %query.code,
+                                answered = ?answer.results.first().map(|r| (&r.label, r.code)),
+                                "wrong code given as unambiguous"
+                            );
+                        }
+                        counts.record(query.style, query.code, &top);
                     }
                     std::hint::black_box(answer);
                 }
