@@ -111,6 +111,7 @@ const MIN_FUZZY_LETTERS: usize = 5;
 const TIE: f64 = 1e-9;
 
 /// A street matched in a zone, and how surely.
+#[derive(Clone)]
 struct FoundStreet {
     zone: u32,
     street: u32,
@@ -125,6 +126,12 @@ const UNPLACED_WEIGHT: f64 = 0.8;
 const OUTSIDE_WARD_WEIGHT: f64 = 0.8;
 /// A street read from the start of the text after the parser read none.
 const FALLBACK_WEIGHT: f64 = 0.85;
+/// A result that leaves out a number the text holds (a house or alley number the parser
+/// did not place).
+const UNUSED_NUMBER_WEIGHT: f64 = 0.8;
+/// Longest number taken for a left-out house or alley number; longer ones are postal codes,
+/// phone numbers.
+const MAX_PLACE_DIGITS: usize = 4;
 
 /// Where a reading allows results.
 pub(super) enum Scope {
@@ -237,9 +244,8 @@ impl Registry {
             let scope = Scope::of(reading, maps);
             let before = results.len();
             if let Some(key) = reading.street.as_deref().and_then(street_key) {
-                let place = place_key(reading.alley.as_deref(), reading.house_number.as_deref());
                 let streets = self.find_streets(&memory, maps, &[key], &scope);
-                self.street_results(&memory, streets, place.as_deref(), weight, &mut results);
+                self.place_results(&memory, reading, streets, weight, &mut results);
             }
             if results.len() == before && rank == 0 {
                 // The parser may have read the street's words as a unit ("Tô Vĩnh Diện"):
@@ -345,6 +351,47 @@ impl Registry {
     }
 
     /// Results at level `Address` (the place found on the street) or `Street`.
+    /// The street's addresses at the reading's place. Numbers the parser left out are
+    /// tried first as the alley's further parts: "ngach 9 8" is Ngách 9/8 with its slash
+    /// lost. Found without them, a result is less sure and names them as unmatched: the
+    /// text says more than the address, and a bare "3 Ngõ 9" is another place.
+    fn place_results(
+        &self,
+        memory: &Memory,
+        reading: &Reading,
+        streets: Vec<FoundStreet>,
+        weight: f64,
+        out: &mut Vec<SearchResult>,
+    ) {
+        let numbers: Vec<&String> = reading
+            .unused
+            .iter()
+            .filter(|word| {
+                word.starts_with(|c: char| c.is_ascii_digit())
+                    && word.chars().filter(char::is_ascii_digit).count() <= MAX_PLACE_DIGITS
+            })
+            .collect();
+        let house = reading.house_number.as_deref();
+        let before = out.len();
+        if let Some(alley) = reading.alley.as_deref().filter(|_| !numbers.is_empty()) {
+            let words: Vec<&str> = numbers.iter().map(|word| word.as_str()).collect();
+            let longer = place_key(Some(&format!("{alley} {}", words.join(" "))), house);
+            self.street_results(memory, streets.clone(), longer.as_deref(), weight, out);
+            if out[before..].iter().any(|r| r.level == MatchLevel::Address) {
+                return;
+            }
+            out.truncate(before);
+        }
+        let place = place_key(reading.alley.as_deref(), house);
+        self.street_results(memory, streets, place.as_deref(), weight, out);
+        if !numbers.is_empty() {
+            for result in &mut out[before..] {
+                result.confidence *= UNUSED_NUMBER_WEIGHT;
+                result.unmatched.extend(numbers.iter().map(|word| (*word).clone()));
+            }
+        }
+    }
+
     fn street_results(
         &self,
         memory: &Memory,
