@@ -387,7 +387,9 @@ impl Registry {
         if !numbers.is_empty() {
             for result in &mut out[before..] {
                 result.confidence *= UNUSED_NUMBER_WEIGHT;
-                result.unmatched.extend(numbers.iter().map(|word| (*word).clone()));
+                result
+                    .unmatched
+                    .extend(numbers.iter().map(|word| (*word).clone()));
             }
         }
     }
