@@ -99,10 +99,15 @@ impl Memory {
     /// Adds an address memory has not seen (`id` is `row.id`, checked); the caller puts the
     /// returned entry into the point index.
     pub(super) fn add(&mut self, id: PointId, row: &IndexRow) -> IndexEntry {
+        let filed = self.file_text(id, row);
+        self.add_filed(id, row, filed)
+    }
+
+    /// [`Memory::add`] with its text filed already ([`Memory::file_text`]).
+    pub(super) fn add_filed(&mut self, id: PointId, row: &IndexRow, filed: Filed) -> IndexEntry {
         let active = row.status == AddressStatus::Active;
         let house_key = self.interner.intern(row.house_number.as_deref());
         let unit_key = self.interner.intern(row.unit.as_deref());
-        let filed = self.file_text(id, row);
         let slot = id as usize;
         if self.records.len() <= slot {
             self.records.resize(slot + 1, None);
@@ -124,7 +129,7 @@ impl Memory {
     }
 
     /// Files the address's text in the text index under its code's zone.
-    fn file_text(&mut self, id: PointId, row: &IndexRow) -> Filed {
+    pub(super) fn file_text(&mut self, id: PointId, row: &IndexRow) -> Filed {
         self.text.insert(
             id,
             row.code.postcode().value(),
