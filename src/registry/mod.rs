@@ -344,7 +344,7 @@ impl Registry {
                     StoreError::Corrupt(format!("address id {} out of range", row.id))
                 })?;
                 rows += 1;
-                if rows % TEXT_TIMED_EVERY == 0 {
+                if rows.is_multiple_of(TEXT_TIMED_EVERY) {
                     let filing = Instant::now();
                     let filed = memory.file_text(id, &row);
                     text_sampled += filing.elapsed();
