@@ -35,6 +35,12 @@ impl KeyTable {
         self.push(key, label)
     }
 
+    /// The id of `label` when it is interned already: what a caller checks before it
+    /// folds the label into its key, since most labels repeat (a street's every house).
+    pub fn id_of_label(&self, label: &str) -> Option<u32> {
+        self.by_label.get(label.trim()).copied()
+    }
+
     fn push(&mut self, key: &str, label: &str) -> u32 {
         self.keys.push(key.into());
         self.labels.push(label.into());
@@ -153,17 +159,26 @@ impl TextIndex {
         let Some(street_text) = street else {
             return Filed::default();
         };
-        let Some(key) = street_key(street_text) else {
-            return Filed::default();
+        // A label seen before has its key already (the key is a function of the label):
+        // folding it again was most of a start-up's time.
+        let street = match self.streets.id_of_label(street_text) {
+            Some(street) => street,
+            None => {
+                let Some(key) = street_key(street_text) else {
+                    return Filed::default();
+                };
+                let street = self.streets.intern(&key, street_text);
+                self.prefixes.add_street(&self.streets, street);
+                street
+            }
         };
-        let known = self.streets.len();
-        let street = self.streets.intern(&key, street_text);
-        if self.streets.len() > known {
-            self.prefixes.add_street(&self.streets, street);
-        }
-        let place = match place_key(alley, house) {
-            Some(place) => self.places.intern(&place, &place_label(alley, house)),
-            None => 0,
+        let label = place_label(alley, house);
+        let place = match self.places.id_of_label(&label) {
+            Some(place) => place,
+            None => match place_key(alley, house) {
+                Some(place) => self.places.intern(&place, &label),
+                None => 0,
+            },
         };
         self.file(zone, street, Posting { place, id });
         Filed { zone, street }
