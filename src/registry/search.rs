@@ -31,6 +31,7 @@ use super::memory::Memory;
 use crate::admin::{AdminMaps, LegacyDistrictId, LegacyProvinceId, ProvinceId, WardId};
 use crate::code::{PostalScheme, Postcode, VmapCode};
 use crate::geocode::keys::{alley_of, house_number_of, leading_line, place_key, street_key};
+use crate::geocode::units::mean;
 use crate::parse::{Reading, within_one_edit};
 use crate::point::{LatLon, haversine_m};
 use crate::zones::{ZoneId, ZoneTable};
@@ -594,19 +595,6 @@ impl Registry {
         parts.retain(|part| !part.is_empty());
         parts.join(", ")
     }
-}
-
-fn mean(points: impl Iterator<Item = LatLon>) -> Option<LatLon> {
-    let (mut lat, mut lon, mut n) = (0.0, 0.0, 0.0);
-    for point in points {
-        lat += point.lat;
-        lon += point.lon;
-        n += 1.0;
-    }
-    (n > 0.0).then(|| LatLon {
-        lat: lat / n,
-        lon: lon / n,
-    })
 }
 
 /// Best first; one result per code (or per level and zone without a code).
