@@ -20,12 +20,10 @@ trials! {
         http_failures_are_counted_and_fail_the_verdict,
         the_command_runs_http_mode_and_exits_non_zero_on_failures,
         postgis_mode_refuses_a_sqlite_url,
-    ],
-    postgres: [postgis_mode_matches_the_registry],
-    each_backend: [
-        geocode_bench_checks_in_process,
         geocode_bench_checks_over_http,
     ],
+    postgres: [postgis_mode_matches_the_registry],
+    each_backend: [geocode_bench_checks_in_process],
 }
 
 fn context(set: QuerySet, limit: usize, warmup_ms: u64, duration_ms: u64) -> LoadContext {
@@ -393,9 +391,10 @@ async fn geocode_bench_checks_in_process(backend: &Backend) {
 }
 
 /// `vmap bench geocode --url --check` against a `vmap serve` child: GET /v1/search over
-/// keep-alive connections, every answer counted and checked.
-async fn geocode_bench_checks_over_http(backend: &Backend) {
-    let db = seeded_db(backend, GEOCODE_SEEDED).await;
+/// keep-alive connections, every answer counted and checked. On SQLite only: over HTTP the
+/// backend is the server's business, and the in-process test covers both.
+async fn geocode_bench_checks_over_http() {
+    let db = seeded_db(&Backend::Sqlite, GEOCODE_SEEDED).await;
     let server = Server::start_vmap_with("geocode-bench", &db.url, db.dir.path(), &[]).await;
     let url = server.url();
     let run = run_vmap([
