@@ -1,5 +1,6 @@
 // The vmap map page: click → the code a new address there would get; a code → its cell and
-// address; address text → GET /v1/search's results, the first one pinned; a dropped list → POST /v1/assign (dry run by default). Only this server's API is
+// address; address text → GET /v1/search's results, the first one pinned, and as it is typed
+// GET /v1/autocomplete's completions; a dropped list → POST /v1/assign (dry run by default). Only this server's API is
 // called; every text from the server is put in the page as text, never as HTML.
 "use strict";
 
@@ -409,6 +410,33 @@
     $("result").dataset.count = String(results.length);
   }
   $("search").addEventListener("submit", (event) => { event.preventDefault(); search($("code-input").value); });
+
+  // Suggestions as the text is typed: GET /v1/autocomplete near the map's centre, its
+  // completions offered by the box's datalist (the browser shows and picks them). Only the
+  // answer to the latest text is used; code-shaped text and short text ask nothing.
+  let suggestSeq = 0;
+  let suggestTimer = null;
+  $("code-input").addEventListener("input", () => {
+    clearTimeout(suggestTimer);
+    suggestTimer = setTimeout(suggest, 150);
+  });
+  async function suggest() {
+    const query = $("code-input").value;
+    const seq = ++suggestSeq;
+    if (query.trim().length < 2 || CODE_SHAPE.test(query)) return;
+    const c = map.getCenter();
+    const near = `${c.lat.toFixed(5)},${c.lng.toFixed(5)}`;
+    let answer;
+    try {
+      answer = await api(`/v1/autocomplete?q=${encodeURIComponent(query)}&limit=5&near=${near}`);
+    } catch (e) {
+      return; // a suggestion is a help; the search itself says what went wrong
+    }
+    if (seq !== suggestSeq) return;
+    const options = (answer.results || []).map((s) => el("option", { value: s.completion }));
+    $("suggestions").replaceChildren(...options);
+    $("suggestions").dataset.query = query;
+  }
   $("lang").addEventListener("click", () => {
     lang = lang === "vi" ? "en" : "vi";
     if (window.localStorage) localStorage.setItem("vmap-lang", lang);

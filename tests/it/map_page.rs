@@ -602,6 +602,67 @@ async fn search_address_text(browser: &Browser, server: &Server, registered: &se
         .screenshot(&target_dir().join("map-page-search.png"))
         .await;
 
+    // Typing offers the completions GET /v1/autocomplete gives for the text so far.
+    let street = address["street"].as_str().expect("a street");
+    // All of the street's name but its last two letters: a prefix few streets share.
+    let letters = street.chars().count();
+    let prefix: String = street
+        .chars()
+        .take(letters.saturating_sub(2).max(3))
+        .collect();
+    let typed = format!("{place}, {}", prefix.trim_end());
+    let near = browser
+        .eval(
+            "const c = window.vmapMap.getCenter();
+             return c.lat.toFixed(5) + ',' + c.lng.toFixed(5);",
+        )
+        .await;
+    let near = near.as_str().expect("near").to_owned();
+    let input = browser
+        .client
+        .find(Locator::Id("code-input"))
+        .await
+        .expect("search box");
+    input.clear().await.expect("empty the box");
+    input.send_keys(&typed).await.expect("type");
+    let mut waited = std::time::Duration::ZERO;
+    while browser
+        .eval("return document.getElementById('suggestions').dataset.query || '';")
+        .await
+        != typed.as_str()
+    {
+        assert!(
+            waited < std::time::Duration::from_secs(10),
+            "no suggestions for {typed:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        waited += std::time::Duration::from_millis(100);
+    }
+    let expected = server
+        .get(&format!(
+            "/v1/autocomplete?q={}&limit=5&near={near}",
+            encode(&typed)
+        ))
+        .await
+        .json();
+    let completions: Vec<&str> = expected["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .filter_map(|result| result["completion"].as_str())
+        .collect();
+    assert!(!completions.is_empty(), "{typed}: {expected}");
+    let offered = browser
+        .eval("return [...document.querySelectorAll('#suggestions option')].map(o => o.value);")
+        .await;
+    assert_eq!(offered, serde_json::json!(completions), "{typed}");
+    assert!(
+        completions
+            .iter()
+            .any(|completion| completion.contains(street)),
+        "{street} among {completions:?}"
+    );
+
     // The ward and province alone: the level is said, a pin, no cell.
     let near = type_in_the_box(browser, &place).await;
     browser
