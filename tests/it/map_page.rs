@@ -516,9 +516,9 @@ async fn clicking_searching_and_dropping_a_list_in_chromium(browser: Browser) {
     server.stop().await;
 }
 
-/// Types `text` in the box (emptied first) and submits it; answers the `near` the page
-/// sends with it (the map's centre, as the page writes it).
-async fn type_in_the_box(browser: &Browser, text: &str) -> String {
+/// Types `text` in the box (emptied first) without submitting it; answers the `near` the
+/// page sends with what it asks (the map's centre, as the page writes it).
+async fn type_only(browser: &Browser, text: &str) -> String {
     let near = browser
         .eval(
             "const c = window.vmapMap.getCenter();
@@ -532,6 +532,13 @@ async fn type_in_the_box(browser: &Browser, text: &str) -> String {
         .expect("search box");
     input.clear().await.expect("empty the box");
     input.send_keys(text).await.expect("type");
+    near.as_str().expect("near").to_owned()
+}
+
+/// Types `text` in the box (emptied first) and submits it; answers the `near` the page
+/// sends with it.
+async fn type_in_the_box(browser: &Browser, text: &str) -> String {
+    let near = type_only(browser, text).await;
     browser
         .client
         .find(Locator::Id("search-button"))
@@ -540,7 +547,7 @@ async fn type_in_the_box(browser: &Browser, text: &str) -> String {
         .click()
         .await
         .expect("search");
-    near.as_str().expect("near").to_owned()
+    near
 }
 
 /// Address text in the box: a registered address written out (house number, street, its
@@ -611,20 +618,7 @@ async fn search_address_text(browser: &Browser, server: &Server, registered: &se
         .take(letters.saturating_sub(2).max(3))
         .collect();
     let typed = format!("{place}, {}", prefix.trim_end());
-    let near = browser
-        .eval(
-            "const c = window.vmapMap.getCenter();
-             return c.lat.toFixed(5) + ',' + c.lng.toFixed(5);",
-        )
-        .await;
-    let near = near.as_str().expect("near").to_owned();
-    let input = browser
-        .client
-        .find(Locator::Id("code-input"))
-        .await
-        .expect("search box");
-    input.clear().await.expect("empty the box");
-    input.send_keys(&typed).await.expect("type");
+    let near = type_only(browser, &typed).await;
     let mut waited = std::time::Duration::ZERO;
     while browser
         .eval("return document.getElementById('suggestions').dataset.query || '';")
