@@ -99,6 +99,10 @@ async fn a_text_only_list_gets_the_registered_codes(backend: &Backend) {
         "Hà Nội is found: {:?}",
         rows[ROWS]
     );
+    // Above the ward a result's ward is only where it is shown: not the row's.
+    assert_eq!(tail(0, "match_level"), "province", "{:?}", rows[ROWS]);
+    assert_eq!(tail(0, "ward_2025"), "", "{:?}", rows[ROWS]);
+    assert_eq!(tail(0, "postcode"), "", "{:?}", rows[ROWS]);
     assert_eq!(tail(1, "error_code"), "missing_coordinate");
     assert_eq!(tail(2, "error_code"), "missing_coordinate");
     assert_eq!(tail(3, "status"), "created");
