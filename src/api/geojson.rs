@@ -271,17 +271,7 @@ pub struct BatchReverseFeature {
     #[serde(rename = "type")]
     pub kind: FeatureType,
     pub geometry: PointGeometry,
-    pub properties: super::reverse::ReverseBody,
-}
-
-impl BatchReverseFeature {
-    pub fn new(body: super::reverse::ReverseBody) -> BatchReverseFeature {
-        BatchReverseFeature {
-            kind: FeatureType::Feature,
-            geometry: PointGeometry::new(body.query.lat, body.query.lon),
-            properties: body,
-        }
-    }
+    pub properties: super::reverse::BatchReverseResult,
 }
 
 /// `POST /v1/reverse` as GeoJSON: one feature per point, in input order.
@@ -290,6 +280,9 @@ pub struct BatchReverseFeatureCollection {
     #[serde(rename = "type")]
     pub kind: FeatureCollectionType,
     pub features: Vec<BatchReverseFeature>,
+    /// With `zones=by_postcode`: each zone a feature names, once, by postcode.
+    #[schema(additional_properties)]
+    pub zones: Option<std::collections::BTreeMap<String, super::bodies::ZoneBody>>,
 }
 
 /// One code of `POST /v1/codes` as a feature: a Point at the address (or the unregistered

@@ -24,6 +24,8 @@ mod parse;
 mod patterns;
 mod rate_limit;
 mod reverse;
+mod reverse_batch;
+mod reverse_csv;
 mod search;
 mod server;
 mod stream;

@@ -29,7 +29,7 @@ pub(super) fn router() -> Router<AppState> {
     ),
     paths(
         super::reverse::reverse_one,
-        super::reverse::reverse_many,
+        super::reverse_batch::reverse_many,
         super::codes::lookup_one,
         super::codes::lookup_many,
         super::zones::zone_by_postcode,

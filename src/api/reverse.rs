@@ -5,20 +5,20 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::bodies::{LatLonBody, NearbyAddressBody, ZoneBody, optional_display_string};
-use super::geojson::{
-    AnswerFormat, BatchReverseFeature, BatchReverseFeatureCollection, GeoJson,
-    ReverseFeatureCollection, wants_geojson,
-};
-use super::{ApiJson, AppError, AppState, FieldError, Params, stream};
+use super::geojson::{AnswerFormat, GeoJson, ReverseFeatureCollection, wants_geojson};
+use super::{AppError, AppState, FieldError, Params};
 use crate::code::VmapCode;
 use crate::point::LatLon;
 use crate::registry::{self, Registry, ReverseAnswer, ReverseQuery};
 
 pub(super) fn router() -> Router<AppState> {
-    Router::new().route("/v1/reverse", get(reverse_one).post(reverse_many))
+    Router::new().route(
+        "/v1/reverse",
+        get(reverse_one).post(super::reverse_batch::reverse_many),
+    )
 }
 
 /// The answer for one point.
@@ -86,7 +86,11 @@ pub(super) fn point_from_params(
 
 /// The validated limit and radius; each one out of range is reported in `errors` (and the
 /// defaults stand in, so that every other problem is reported too).
-fn reverse_query(limit: usize, radius_m: f64, errors: &mut Vec<FieldError>) -> ReverseQuery {
+pub(super) fn reverse_query(
+    limit: usize,
+    radius_m: f64,
+    errors: &mut Vec<FieldError>,
+) -> ReverseQuery {
     ReverseQuery::new(limit, radius_m).unwrap_or_else(|problems| {
         errors.extend(
             problems.iter().map(|problem| {
@@ -143,32 +147,6 @@ pub(super) async fn reverse_one(
     })
 }
 
-/// One point of a batch.
-#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct BatchPoint {
-    #[schema(example = 21.0468, minimum = -90.0, maximum = 90.0)]
-    pub lat: f64,
-    #[schema(example = 105.8481, minimum = -180.0, maximum = 180.0)]
-    pub lon: f64,
-    /// Any JSON value; echoed back.
-    #[serde(default)]
-    #[schema(value_type = Option<serde_json::Value>, example = "p1")]
-    pub id: Option<serde_json::Value>,
-}
-
-#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct BatchReverseRequest {
-    /// Up to 10 000 points (configurable).
-    pub points: Vec<BatchPoint>,
-    #[schema(example = 1, minimum = 1, maximum = 100)]
-    #[serde(default, deserialize_with = "whole_number")]
-    pub limit: Option<usize>,
-    #[schema(example = 1000.0, minimum = 0.0, maximum = 50000.0)]
-    pub radius_m: Option<f64>,
-}
-
 /// A whole number, also written with a zero fraction (`9.0`), as JSON Schema's `integer`
 /// allows.
 pub(super) fn whole_number<'de, D: serde::Deserializer<'de>>(
@@ -184,121 +162,55 @@ pub(super) fn whole_number<'de, D: serde::Deserializer<'de>>(
         .transpose()
 }
 
+/// `POST /v1/reverse` as JSON (a schema; the answer is streamed by `reverse_batch`).
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct BatchReverseResponse {
     /// One answer per point, in input order.
-    pub results: Vec<ReverseBody>,
+    pub results: Vec<BatchReverseResult>,
+    /// With `zones=by_postcode`: each zone a result names, once, by postcode.
+    #[schema(additional_properties)]
+    pub zones: Option<std::collections::BTreeMap<String, ZoneBody>>,
 }
 
-/// Reverse for many points at once, answered in input order.
-///
-/// The answer is streamed a chunk of points at a time (see `stream.rs`); each chunk is
-/// answered under one read lock, so a write that lands while a large batch is answered
-/// may show in its later chunks only. As GeoJSON each point is a feature: a Point at the
-/// queried point whose properties are that point's JSON answer.
-#[utoipa::path(
-    post,
-    path = "/v1/reverse",
-    tag = "reverse",
-    params(
-        ("format" = Option<AnswerFormat>, Query, description = "`geojson` answers a GeoJSON FeatureCollection, one feature per point (as does `Accept: application/geo+json`); `json` by default"),
-    ),
-    request_body(content = BatchReverseRequest, example = json!({"points": [{"lat": 21.0468, "lon": 105.8481, "id": "a"}, {"lat": 10.7769, "lon": 106.7009, "id": "b"}], "limit": 1})),
-    responses(
-        (status = 200, description = "One answer per point, in input order; as GeoJSON, one feature per point: a Point at the queried point with its answer as properties", content(
-            (BatchReverseResponse = "application/json"),
-            (BatchReverseFeatureCollection = "application/geo+json"),
-        )),
-        (status = 400, description = "Malformed JSON", body = super::Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Too many points, too many addresses asked for (points × limit; `errors[]` names `points` and `limit`), or body too large", body = super::Problem, content_type = "application/problem+json"),
-        (status = 415, description = "The body is not JSON", body = super::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid point, limit, radius or `format`; `errors[]` names each", body = super::Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many batch requests at once (`too_busy`; see `Retry-After`)", body = super::Problem, content_type = "application/problem+json"),
-    )
-)]
-pub(super) async fn reverse_many(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    params: Params,
-    ApiJson(request): ApiJson<BatchReverseRequest>,
-) -> Result<axum::response::Response, AppError> {
-    let deadline = tokio::time::Instant::now() + state.limits.request_timeout;
-    let registry = state.registry()?.clone();
-    let geojson = wants_geojson(params.text("format"), &headers)?;
-    let max = state.limits.max_batch_items;
-    if request.points.len() > max {
-        return Err(AppError::TooLarge(format!(
-            "points: {} points sent, at most {max} per request",
-            request.points.len()
-        )));
-    }
-    let mut errors = Vec::new();
-    let limit = request.limit.unwrap_or(registry::DEFAULT_LIMIT);
-    let radius_m = request.radius_m.unwrap_or(registry::DEFAULT_RADIUS_M);
-    let query = reverse_query(limit, radius_m, &mut errors);
-    let mut points = Vec::with_capacity(request.points.len());
-    for (idx, point) in request.points.iter().enumerate() {
-        match LatLon::new(point.lat, point.lon) {
-            Ok(point) => points.push(point),
-            Err(error) => errors.push(FieldError::new(
-                format!("points[{idx}].{}", error.field()),
-                "out_of_range",
-                error.to_string(),
-            )),
-        }
-    }
-    if !errors.is_empty() {
-        return Err(AppError::invalid_fields(errors));
-    }
-    check_answer_count(points.len(), query.limit(), state.limits.max_batch_answers)?;
-    let permit = state.batch_permit()?;
-    let shape = stream::StreamShape::geojson_if(geojson);
-    let (mut results, response) = stream::batch_stream(deadline, shape);
-    let runtime = tokio::runtime::Handle::current();
-    // The answers of each chunk are found and written out as JSON on every core: for
-    // thousands of points the JSON is megabytes, and writing it on one thread took longer
-    // than the queries.
-    tokio::task::spawn_blocking(move || {
-        use rayon::prelude::*;
-        let _permit = permit;
-        let mut ids = request.points.into_iter().map(|point| point.id);
-        for chunk in points.chunks(stream::points_per_chunk(query.limit())) {
-            let answers = registry.reverse_many(chunk, query);
-            let chunk_ids: Vec<_> = ids.by_ref().take(chunk.len()).collect();
-            let items = chunk_ids
-                .into_par_iter()
-                .zip(chunk.par_iter())
-                .zip(answers)
-                .map(|((id, &point), answer)| {
-                    let body = ReverseBody::new(&registry, id, point, answer);
-                    if geojson {
-                        serde_json::to_vec(&BatchReverseFeature::new(body))
-                    } else {
-                        serde_json::to_vec(&body)
-                    }
-                })
-                .collect::<Result<Vec<_>, _>>();
-            let sent = match items {
-                Ok(items) => runtime.block_on(results.send(&items)),
-                Err(error) => {
-                    tracing::error!(%error, "batch reverse answer could not be written");
-                    return;
-                }
-            };
-            if let Err(error) = sent {
-                tracing::debug!(%error, "batch reverse answer stopped");
-                return;
-            }
-        }
-        if let Err(error) = runtime.block_on(results.finish()) {
-            tracing::debug!(%error, "batch reverse answer stopped");
-        }
-    });
-    Ok(response)
+/// One point's answer in a batch: [`ReverseBody`]'s members, those `fields` names.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct BatchReverseResult {
+    /// The client's id for the point, when sent.
+    pub id: Option<serde_json::Value>,
+    pub query: Option<LatLonBody>,
+    /// Nearest active addresses, nearest first, with the members `fields` names.
+    pub addresses: Option<Vec<BatchAddress>>,
+    /// The zone (`zones=inline`) or its postcode (`zones=by_postcode`); null outside
+    /// coverage.
+    pub zone: Option<ZoneOrPostcode>,
+    #[schema(example = "111162RWXP69")]
+    pub grid_code: Option<String>,
+}
+
+/// An address near a queried point, with the members `fields` names.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct BatchAddress {
+    #[schema(example = "111162RWXP69")]
+    pub code: Option<String>,
+    #[schema(example = "11116")]
+    pub postcode: Option<String>,
+    pub lat: Option<f64>,
+    pub lon: Option<f64>,
+    pub distance_m: Option<f64>,
+}
+
+/// A zone whole, or its postcode.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[expect(dead_code, reason = "a schema only: `reverse_batch` writes the answer")]
+#[serde(untagged)]
+pub enum ZoneOrPostcode {
+    Zone(ZoneBody),
+    #[schema(example = "11116")]
+    Postcode(String),
 }
 
 /// 413 naming `points` and `limit` when a batch asks for more than `max` addresses.
-fn check_answer_count(points: usize, limit: usize, max: usize) -> Result<(), AppError> {
+pub(super) fn check_answer_count(points: usize, limit: usize, max: usize) -> Result<(), AppError> {
     let asked = points.saturating_mul(limit);
     if asked <= max {
         return Ok(());

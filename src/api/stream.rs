@@ -34,16 +34,18 @@ const MAX_CHUNK_POINTS: usize = 1_024;
 /// Chunks made but not yet taken by the connection.
 const CHUNKS_IN_FLIGHT: usize = 2;
 
-const CLOSING: &[u8] = b"]}";
-
-/// The object a streamed batch answer's items are the array of.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The object a streamed batch answer's items are the array of, or the lines they are.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum StreamShape {
     /// `{"results":[…]}`, `application/json`.
     Results,
     /// `{"type":"FeatureCollection","features":[…]}`, `application/geo+json`: each item
     /// is then a serialized Feature.
     FeatureCollection,
+    /// One item per line, `application/x-ndjson`: each item ends with its `\n`.
+    Ndjson,
+    /// `text/csv` after this header line (`\n` included): each item is its rows.
+    Csv(Vec<u8>),
 }
 
 impl StreamShape {
@@ -56,17 +58,29 @@ impl StreamShape {
         }
     }
 
-    fn opening(self) -> &'static [u8] {
+    fn opening(&self) -> Vec<u8> {
         match self {
-            StreamShape::Results => b"{\"results\":[",
-            StreamShape::FeatureCollection => b"{\"type\":\"FeatureCollection\",\"features\":[",
+            StreamShape::Results => b"{\"results\":[".to_vec(),
+            StreamShape::FeatureCollection => {
+                b"{\"type\":\"FeatureCollection\",\"features\":[".to_vec()
+            }
+            StreamShape::Ndjson => Vec::new(),
+            StreamShape::Csv(header) => header.clone(),
         }
     }
 
-    fn content_type(self) -> &'static str {
+    /// Whether the items are the elements of a JSON array (joined by `,`, closed by `]}`)
+    /// rather than lines.
+    fn is_array(&self) -> bool {
+        matches!(self, StreamShape::Results | StreamShape::FeatureCollection)
+    }
+
+    fn content_type(&self) -> &'static str {
         match self {
             StreamShape::Results => "application/json",
             StreamShape::FeatureCollection => super::geojson::GEOJSON_MEDIA_TYPE,
+            StreamShape::Ndjson => "application/x-ndjson",
+            StreamShape::Csv(_) => "text/csv; charset=utf-8",
         }
     }
 }
@@ -90,7 +104,8 @@ pub(super) enum StreamError {
 pub(super) struct ResultsSender {
     sender: mpsc::Sender<Result<Bytes, io::Error>>,
     deadline: Instant,
-    opening: &'static [u8],
+    opening: Vec<u8>,
+    array: bool,
     opened: bool,
     results_sent: usize,
     complete: Arc<AtomicBool>,
@@ -125,6 +140,7 @@ pub(super) fn batch_stream(deadline: Instant, shape: StreamShape) -> (ResultsSen
         sender,
         deadline,
         opening: shape.opening(),
+        array: shape.is_array(),
         opened: false,
         results_sent: 0,
         complete,
@@ -142,7 +158,7 @@ impl ResultsSender {
         let mut chunk = Vec::with_capacity(size + self.opening.len());
         self.open(&mut chunk);
         for result in results {
-            if self.results_sent > 0 {
+            if self.array && self.results_sent > 0 {
                 chunk.push(b',');
             }
             chunk.extend_from_slice(result);
@@ -152,10 +168,20 @@ impl ResultsSender {
     }
 
     /// Closes the answer: after this the body ends cleanly.
-    pub(super) async fn finish(mut self) -> Result<(), StreamError> {
-        let mut chunk = Vec::with_capacity(self.opening.len() + CLOSING.len());
+    pub(super) async fn finish(self) -> Result<(), StreamError> {
+        self.finish_with_members(&[]).await
+    }
+
+    /// Closes the answer, adding `members` (`,"name":value…`) to the answer's object after
+    /// the array: what is known only once every item is made. Lines take none.
+    pub(super) async fn finish_with_members(mut self, members: &[u8]) -> Result<(), StreamError> {
+        let mut chunk = Vec::with_capacity(self.opening.len() + members.len() + 2);
         self.open(&mut chunk);
-        chunk.extend_from_slice(CLOSING);
+        if self.array {
+            chunk.push(b']');
+            chunk.extend_from_slice(members);
+            chunk.push(b'}');
+        }
         self.send_chunk(chunk).await?;
         self.complete.store(true, Ordering::Release);
         Ok(())
@@ -163,7 +189,7 @@ impl ResultsSender {
 
     fn open(&mut self, chunk: &mut Vec<u8>) {
         if !std::mem::replace(&mut self.opened, true) {
-            chunk.extend_from_slice(self.opening);
+            chunk.extend_from_slice(&self.opening);
         }
     }
 

@@ -45,6 +45,8 @@ pub struct HttpSettings {
     pub batch_concurrency: usize,
     /// Points per `POST /v1/reverse`; 0 skips the batch load.
     pub batch_size: usize,
+    /// The batch requests' query strings, one batch load each (none: one load, no query).
+    pub batch_queries: Vec<String>,
     /// Compare this many GET answers with an in-process brute-force scan (needs a registry).
     pub check: usize,
     pub context: LoadContext,
@@ -127,8 +129,12 @@ impl Target {
         .map_err(|error| format!("cannot build the request: {error}"))
     }
 
-    fn post_request(&self, body: Bytes) -> Result<Request<Full<Bytes>>, String> {
-        Request::post(self.reverse_path())
+    fn post_request(&self, body: Bytes, query: &str) -> Result<Request<Full<Bytes>>, String> {
+        let path = match query {
+            "" => self.reverse_path(),
+            query => format!("{}?{query}", self.reverse_path()),
+        };
+        Request::post(path)
             .header(header::HOST, &self.host)
             .header(header::CONTENT_TYPE, "application/json")
             .body(Full::new(body))
@@ -225,15 +231,18 @@ enum Load {
         limit: usize,
         radius_m: f64,
     },
-    /// One POST per prepared body.
-    Batch { bodies: Arc<Vec<(Bytes, u64)>> },
+    /// One POST per prepared body, with this query string.
+    Batch {
+        bodies: Arc<Vec<(Bytes, u64)>>,
+        query: String,
+    },
 }
 
 impl Load {
     fn items(&self) -> usize {
         match self {
             Load::Single { points, .. } => points.len(),
-            Load::Batch { bodies } => bodies.len(),
+            Load::Batch { bodies, .. } => bodies.len(),
         }
     }
 
@@ -249,10 +258,10 @@ impl Load {
                     .ok_or_else(|| "no query point".to_owned())?;
                 Ok((target.get_request(*point, *limit, *radius_m)?, 1))
             }
-            Load::Batch { bodies } => {
+            Load::Batch { bodies, query } => {
                 let (body, n_points) =
                     bodies.get(item).ok_or_else(|| "no batch body".to_owned())?;
-                Ok((target.post_request(body.clone())?, *n_points))
+                Ok((target.post_request(body.clone(), query)?, *n_points))
             }
         }
     }
@@ -490,9 +499,19 @@ pub async fn run(
         )
         .await,
     );
-    if !bodies.is_empty() {
+    let bodies = Arc::new(bodies);
+    let queries = match settings.batch_queries.as_slice() {
+        [] => vec![String::new()],
+        queries => queries.to_vec(),
+    };
+    for query in queries.into_iter().filter(|_| !bodies.is_empty()) {
+        let what = match query.as_str() {
+            "" => "POST /v1/reverse".to_owned(),
+            query => format!("POST ?{query}"),
+        };
         let batch = Load::Batch {
-            bodies: Arc::new(bodies),
+            bodies: bodies.clone(),
+            query,
         };
         report.runs.push(
             http_load(
@@ -500,7 +519,7 @@ pub async fn run(
                 batch,
                 settings.batch_concurrency,
                 context,
-                "POST /v1/reverse",
+                &what,
                 settings.batch_size,
             )
             .await,

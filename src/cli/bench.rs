@@ -128,6 +128,7 @@ async fn bench_http(args: BenchHttpArgs) -> Result<(), CliError> {
                 .min(crate::api::Limits::DEFAULT.max_concurrent_batches)
         }),
         batch_size: args.batch_size,
+        batch_queries: args.batch_queries.clone(),
         check: args.query.check,
         context: load_context(&args.query, &args.load, query),
     };

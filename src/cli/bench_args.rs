@@ -119,6 +119,11 @@ pub struct BenchHttpArgs {
     /// Points per batch request (the server's default maximum); 0 skips the batch load.
     #[arg(long, default_value_t = Limits::DEFAULT.max_batch_items)]
     pub batch_size: usize,
+    /// The query string of the batch requests, e.g. `zones=by_postcode&format=ndjson`; given
+    /// more than once, one batch load runs per value, in turn (default: none, the inline
+    /// JSON answer).
+    #[arg(long = "batch-query", value_name = "QUERY")]
+    pub batch_queries: Vec<String>,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -35,7 +35,7 @@ pub use health::Outage;
 pub use mint::{AssignFailure, AssignOptions, AssignOutcome, AssignRow};
 pub use query::{
     DEFAULT_LIMIT, DEFAULT_MATCH_RADIUS_M, DEFAULT_RADIUS_M, MAX_LIMIT, MAX_MATCH_RADIUS_M,
-    MAX_RADIUS_M, MatchRadius, QueryError, ReverseQuery,
+    MAX_RADIUS_M, MatchRadius, QueryError, ReverseParts, ReverseQuery,
 };
 pub use search::{MatchLevel, Matched, SearchAnswer, SearchResult};
 pub use snapshot::SnapshotError;

@@ -35,11 +35,35 @@ impl QueryError {
     }
 }
 
-/// How many nearest addresses a reverse query wants, and how far it looks.
+/// How many nearest addresses a reverse query wants, how far it looks, and which parts of
+/// the answer besides the addresses it needs.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ReverseQuery {
     limit: usize,
     radius_m: f64,
+    parts: ReverseParts,
+}
+
+/// The parts of a reverse answer besides the nearest addresses. Each costs work per point
+/// (the zone a point-in-polygon test or a vote of the nearest addresses, the grid code a
+/// look at the cell's codes, the two maps a vote of the legacy wards), so a batch that does
+/// not show one does not compute it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReverseParts {
+    /// The zone of the point (`ReverseAnswer::zone`).
+    pub zone: bool,
+    /// The zone on both administrative maps (`ReverseAnswer::admin`); needs `zone`.
+    pub admin: bool,
+    /// The code a new address at the point would get; needs `zone`.
+    pub grid_code: bool,
+}
+
+impl ReverseParts {
+    pub const ALL: ReverseParts = ReverseParts {
+        zone: true,
+        admin: true,
+        grid_code: true,
+    };
 }
 
 impl ReverseQuery {
@@ -53,7 +77,11 @@ impl ReverseQuery {
             errors.push(QueryError::Radius(radius_m));
         }
         if errors.is_empty() {
-            Ok(ReverseQuery { limit, radius_m })
+            Ok(ReverseQuery {
+                limit,
+                radius_m,
+                parts: ReverseParts::ALL,
+            })
         } else {
             Err(errors)
         }
@@ -66,6 +94,15 @@ impl ReverseQuery {
     pub fn radius_m(self) -> f64 {
         self.radius_m
     }
+
+    /// The same query computing only `parts` (every part by default).
+    pub fn with_parts(self, parts: ReverseParts) -> ReverseQuery {
+        ReverseQuery { parts, ..self }
+    }
+
+    pub fn parts(self) -> ReverseParts {
+        self.parts
+    }
 }
 
 impl Default for ReverseQuery {
@@ -73,6 +110,7 @@ impl Default for ReverseQuery {
         ReverseQuery {
             limit: DEFAULT_LIMIT,
             radius_m: DEFAULT_RADIUS_M,
+            parts: ReverseParts::ALL,
         }
     }
 }

@@ -2,7 +2,7 @@
 
 use super::memory::Memory;
 use super::mint::{highest_suffix_in_cell, next_free_code};
-use super::query::ReverseQuery;
+use super::query::{ReverseParts, ReverseQuery};
 use super::{
     CodeLookup, NearbyAddress, Registry, RegistryError, ResolvedZone, ReverseAnswer,
     ZONE_VOTE_RADIUS_M, ZONE_VOTERS,
@@ -82,22 +82,44 @@ impl Registry {
     }
 
     fn reverse_in(&self, memory: &Memory, point: LatLon, query: ReverseQuery) -> ReverseAnswer {
-        let (limit, radius_m) = (query.limit(), query.radius_m());
+        let (limit, radius_m, parts) = (query.limit(), query.radius_m(), query.parts());
+        let parts = ReverseParts {
+            zone: parts.zone || parts.admin || parts.grid_code,
+            ..parts
+        };
+        // The nearest addresses vote on the legacy ward (both maps) and, with the legacy
+        // scheme, on the zone; a query needing neither asks the index for `limit` only.
+        let legacy_scheme = self.zones.minting_scheme(memory.scheme) == PostalScheme::Legacy;
+        let voters_wanted = parts.admin || (parts.zone && legacy_scheme);
         // One search serves both the answer and the zone's voters: the nearest
         // max(limit, voters) within the larger radius, nearest first, hold the nearest
         // `limit` within `radius_m` and the nearest voters within the vote radius as prefixes.
-        let neighbors = memory.index.nearest(
-            point,
-            limit.max(ZONE_VOTERS),
-            radius_m.max(ZONE_VOTE_RADIUS_M),
-            |id| memory.is_active(id),
-        );
+        let neighbors = if voters_wanted {
+            memory.index.nearest(
+                point,
+                limit.max(ZONE_VOTERS),
+                radius_m.max(ZONE_VOTE_RADIUS_M),
+                |id| memory.is_active(id),
+            )
+        } else {
+            memory
+                .index
+                .nearest(point, limit, radius_m, |id| memory.is_active(id))
+        };
         let addresses = neighbors
             .iter()
             .filter(|neighbor| neighbor.distance_m <= radius_m)
             .take(limit)
             .filter_map(|neighbor| self.nearby(memory, neighbor))
             .collect();
+        if !parts.zone {
+            return ReverseAnswer {
+                addresses,
+                zone: None,
+                admin: ZoneAdmin::default(),
+                grid_code: None,
+            };
+        }
         let voters: Vec<Neighbor> = neighbors
             .iter()
             .filter(|neighbor| neighbor.distance_m <= ZONE_VOTE_RADIUS_M)
@@ -105,8 +127,10 @@ impl Registry {
             .copied()
             .collect();
         let zone = self.zone_by_voters(&voters, memory, point);
-        let grid_code = zone.and_then(|zone| self.next_code_in(memory, zone.zone_id, point).ok());
-        let admin = zone.map(|zone| {
+        let grid_code = zone
+            .filter(|_| parts.grid_code)
+            .and_then(|zone| self.next_code_in(memory, zone.zone_id, point).ok());
+        let admin = zone.filter(|_| parts.admin).map(|zone| {
             self.zones.zone_admin(
                 zone.zone_id,
                 Some(point),

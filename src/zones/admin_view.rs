@@ -73,6 +73,29 @@ impl ZoneTable {
         })
     }
 
+    /// A 2025 zone's own ward (method `zone`); `None` for a legacy zone, whose 2025 ward
+    /// depends on the point.
+    pub fn ward_2025_of_zone(&self, zone_id: ZoneId) -> Option<Admin2025View> {
+        let zone = self.get(zone_id);
+        if zone.scheme != PostalScheme::Y2025 {
+            return None;
+        }
+        let ward = self.map_2025()?.admin().ward_by_code(&zone.ward_code)?;
+        Some(Admin2025View {
+            ward,
+            method: Ward2025Method::Zone,
+        })
+    }
+
+    /// A legacy zone's own ward (method `zone`); `None` for a 2025 zone, whose legacy ward
+    /// depends on the point.
+    pub fn legacy_view_of_zone(&self, zone_id: ZoneId) -> Option<LegacyView> {
+        self.legacy_ward_of_zone(zone_id).map(|ward| LegacyView {
+            ward,
+            method: LegacyMethod::Zone,
+        })
+    }
+
     /// The legacy ward of a legacy zone (by ward code), if the administrative map has it.
     pub fn legacy_ward_of_zone(&self, zone_id: ZoneId) -> Option<LegacyWardId> {
         let zone = self.get(zone_id);

@@ -49,17 +49,26 @@ async fn http_load_runs_both_loads_without_errors_and_answers_check() {
         concurrency: 4,
         batch_concurrency: 2,
         batch_size: 200,
+        batch_queries: vec![String::new(), "zones=by_postcode&format=ndjson".to_owned()],
         check: 25,
         context: context(QuerySet::Near, 2, 200, 1_000),
     };
     let report = bench::http::run(&settings, points, Some(registry))
         .await
         .expect("runs");
-    assert_eq!(report.runs.len(), 2, "{report:?}");
+    assert_eq!(report.runs.len(), 3, "{report:?}");
     let (get, post) = (&report.runs[0], &report.runs[1]);
     assert_eq!(
-        (get.what.as_str(), post.what.as_str()),
-        ("GET /v1/reverse", "POST /v1/reverse")
+        (
+            get.what.as_str(),
+            post.what.as_str(),
+            report.runs[2].what.as_str()
+        ),
+        (
+            "GET /v1/reverse",
+            "POST /v1/reverse",
+            "POST ?zones=by_postcode&format=ndjson"
+        )
     );
     for run in &report.runs {
         assert!(run.requests > 0, "{run:?}");
@@ -84,6 +93,7 @@ async fn http_failures_are_counted_and_fail_the_verdict() {
         concurrency: 2,
         batch_concurrency: 1,
         batch_size: 0,
+        batch_queries: Vec::new(),
         check: 0,
         context: context(QuerySet::Uniform, 1, 0, 300),
     };

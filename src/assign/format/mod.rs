@@ -83,7 +83,7 @@ use serde_json::{Map, Value};
 pub use peek::{ListError, ListPeeker, ListStart, peek_list};
 use read_csv::CsvRows;
 use read_json::{JsonRows, NdjsonRows};
-pub use write::{GEOJSON_CONTENT_TYPE, OutputText, RowWriter, WriterOptions};
+pub use write::{GEOJSON_CONTENT_TYPE, OutputText, RowWriter, WriterOptions, safe_cell};
 
 pub use super::outcome::{RowErrorCode, RowOutcome, RowStatus};
 

@@ -61,7 +61,7 @@ pub(super) struct CsvTarget<W: Write> {
 const FORMULA_STARTS: [u8; 6] = [b'=', b'+', b'-', b'@', b'\t', b'\r'];
 
 /// `cell`, with a `'` in front when `csv_safe` and it starts like a formula.
-fn safe_cell(cell: &[u8], csv_safe: bool) -> Cow<'_, [u8]> {
+pub fn safe_cell(cell: &[u8], csv_safe: bool) -> Cow<'_, [u8]> {
     match cell.first() {
         Some(first) if csv_safe && FORMULA_STARTS.contains(first) => {
             let mut prefixed = Vec::with_capacity(cell.len() + 1);
