@@ -1,6 +1,7 @@
 //! Reverse geocoding through the whole registry: nearest active addresses, the zone of the
-//! point and its would-be code. A batch (as `POST /v1/reverse/batch` runs it, on rayon) and
-//! a single query, on a registry loaded from a freshly seeded SQLite database.
+//! point and its would-be code. A batch (as `POST /v1/reverse` runs it, on rayon; whole, with
+//! the parts `zones=by_postcode` needs, and the nearest addresses only) and a single query,
+//! on a registry loaded from a freshly seeded SQLite database.
 //!
 //! `VMAP_BENCH_REVERSE_N` sets how many addresses are seeded (default 1 000 000; seeding
 //! takes about 10 s per million on two cores, and is not measured).
@@ -10,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput};
 use vmap::progress::Progress;
-use vmap::registry::{Registry, ReverseQuery};
+use vmap::registry::{Registry, ReverseParts, ReverseQuery};
 use vmap::store::Store;
 
 mod common;
@@ -58,6 +59,33 @@ fn main() {
     group.bench_function(BenchmarkId::new(format!("batch{BATCH}"), n), |bencher| {
         bencher.iter(|| registry.reverse_many(black_box(&queries), ReverseQuery::default()));
     });
+    // The parts a `zones=by_postcode` batch computes (no per-point maps), and a lean one
+    // (`fields=code,distance_m`: the nearest addresses only).
+    for (name, parts) in [
+        (
+            "by_postcode",
+            ReverseParts {
+                admin: false,
+                ..ReverseParts::ALL
+            },
+        ),
+        (
+            "addresses_only",
+            ReverseParts {
+                zone: false,
+                admin: false,
+                grid_code: false,
+            },
+        ),
+    ] {
+        let query = ReverseQuery::default().with_parts(parts);
+        group.bench_function(
+            BenchmarkId::new(format!("batch{BATCH}/{name}"), n),
+            |bencher| {
+                bencher.iter(|| registry.reverse_many(black_box(&queries), query));
+            },
+        );
+    }
 
     group.sample_size(100);
     group.sampling_mode(SamplingMode::Auto);

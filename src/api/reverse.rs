@@ -204,7 +204,7 @@ pub struct BatchAddress {
 #[expect(dead_code, reason = "a schema only: `reverse_batch` writes the answer")]
 #[serde(untagged)]
 pub enum ZoneOrPostcode {
-    Zone(ZoneBody),
+    Zone(Box<ZoneBody>),
     #[schema(example = "11116")]
     Postcode(String),
 }
