@@ -225,23 +225,17 @@ struct Shape {
 
 impl Shape {
     /// Reads `format`, `zones`, `fields` and `csv_safe`; `zones` and `fields` may come in
-    /// the body or the query, not both.
+    /// the body or the query (which wins).
     fn from_request(
         params: &Params,
         headers: &HeaderMap,
         request: &BatchReverseRequest,
     ) -> Result<Shape, AppError> {
         let format = BatchFormat::from_request(params.text("format"), headers)?;
-        let both = |name: &str| {
-            AppError::invalid_field(
-                name,
-                "conflict",
-                format!("{name} is given both in the body and the query; give it once"),
-            )
-        };
+        // The query wins over the body: a link or a proxy can then reshape a client's
+        // answer without rewriting its body.
         let zones = match (params.text("zones"), request.zones) {
-            (Some(_), Some(_)) => return Err(both("zones")),
-            (Some(text), None) => ZonesMode::parse(text).ok_or_else(|| {
+            (Some(text), _) => ZonesMode::parse(text).ok_or_else(|| {
                 AppError::invalid_field(
                     "zones",
                     "invalid_value",
@@ -252,8 +246,7 @@ impl Shape {
             (None, None) => ZonesMode::Inline,
         };
         let fields = match (params.text("fields"), &request.fields) {
-            (Some(_), Some(_)) => return Err(both("fields")),
-            (Some(text), None) => Fields::parse(text.split(','))?,
+            (Some(text), _) => Fields::parse(text.split(','))?,
             (None, Some(names)) => Fields::parse(names.iter().map(String::as_str))?,
             (None, None) => Fields::ALL,
         };
