@@ -34,6 +34,7 @@ mod parse_units;
 mod postal_scheme;
 mod postgres;
 mod registry;
+mod seed_file;
 mod snapshot;
 mod standby;
 
@@ -72,6 +73,7 @@ fn main() -> std::process::ExitCode {
         postal_scheme::trials(),
         postgres::trials(),
         registry::trials(),
+        seed_file::trials(),
         snapshot::trials(),
         standby::trials(),
     ]
