@@ -18,10 +18,21 @@ pub(super) async fn seed(args: SeedArgs) -> Result<(), CliError> {
             if counts.active + counts.retired > 0 {
                 return Err(SeedError::NotEmpty(counts.active + counts.retired).into());
             }
+            // Closed and dropped: a closed pool was seen to keep a connection open (and so
+            // the file's `-wal`) for seconds while its handles lived.
             store.close().await;
+            drop(store);
             let (n_addresses, seed) = (args.addresses, args.seed);
+            let busy_timeout = args.data.store.options().db_timeout;
             tokio::task::spawn_blocking(move || {
-                crate::synth::seed_new_sqlite_file(&path, &zones, n_addresses, seed, &progress)
+                crate::synth::seed_new_sqlite_file(
+                    &path,
+                    &zones,
+                    n_addresses,
+                    seed,
+                    busy_timeout,
+                    &progress,
+                )
             })
             .await
             .map_err(|source| CliError::Task {

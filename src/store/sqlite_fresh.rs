@@ -24,11 +24,18 @@
 //! was not finished removes it too). A file is never half-renamed: `rename(2)` replaces
 //! the target whole. So a registry that looks seeded is whole and has its indexes.
 //!
-//! The target must be the caller's alone: a `-wal` file next to it after every connection
-//! of ours closed means another process has it open (SQLite deletes the WAL when the last
-//! connection closes), and that is refused rather than replaced under it ([`StoreError::InUse`]).
+//! The target must be the caller's alone, and a file another process has open is refused
+//! rather than replaced under it ([`StoreError::InUse`]): before copying, the count of
+//! addresses is read under an exclusive lock, which SQLite grants in WAL mode only when no
+//! other connection is open (waiting the database timeout for connections still closing,
+//! such as the store's); closing that last connection deletes the `-wal` file, so a `-wal`
+//! beside the target later means someone opened it since. Right after the count, a `-wal`
+//! that goes within the database timeout is taken for one of the store's connections
+//! still closing (sqlx closes them on worker threads; `vmap seed` met this now and then);
+//! just before the rename, any `-wal` is refused.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, params};
 
@@ -58,14 +65,14 @@ pub struct SqliteFreshFile {
 
 impl SqliteFreshFile {
     /// Copies the empty, migrated registry at `target` to `<target>.seeding` and opens the
-    /// copy for filling. `target` must exist, hold no address and have no connection open.
-    pub fn create(target: &Path) -> Result<SqliteFreshFile, StoreError> {
-        refuse_if_in_use(target)?;
-        let n_addresses = count_addresses(target)?;
+    /// copy for filling. `target` must exist, hold no address and have no connection open
+    /// (connections still closing get `busy_timeout`).
+    pub fn create(target: &Path, busy_timeout: Duration) -> Result<SqliteFreshFile, StoreError> {
+        let n_addresses = count_addresses_alone(target, busy_timeout)?;
         if n_addresses > 0 {
             return Err(StoreError::NotEmpty(n_addresses));
         }
-        refuse_if_in_use(target)?;
+        wait_until_closed(target, busy_timeout)?;
         let seeding = with_suffix(target, SEEDING_SUFFIX);
         remove_leftovers(&seeding)?;
         std::fs::copy(target, &seeding).map_err(|source| io_error(&seeding, source))?;
@@ -169,15 +176,42 @@ fn closed() -> StoreError {
     StoreError::Corrupt("the seeding file's connection is already closed".to_owned())
 }
 
-fn count_addresses(path: &Path) -> Result<u64, StoreError> {
+/// The number of addresses at `path`, read under an exclusive lock: SQLite grants it in
+/// WAL mode only while no other connection has the file open.
+fn count_addresses_alone(path: &Path, busy_timeout: Duration) -> Result<u64, StoreError> {
     let connection = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
+    connection.busy_timeout(busy_timeout)?;
+    connection.pragma_update(None, "locking_mode", "EXCLUSIVE")?;
+    connection
+        .execute_batch("BEGIN EXCLUSIVE")
+        .map_err(|error| match error.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
+                StoreError::InUse(path.to_path_buf())
+            }
+            _ => StoreError::Sqlite(error),
+        })?;
     let count: i64 =
         connection.query_row("SELECT COUNT(*) FROM addresses", [], |row| row.get(0))?;
+    connection.execute_batch("COMMIT")?;
     connection.close().map_err(|(_, error)| error)?;
     Ok(u64::try_from(count).unwrap_or_default())
+}
+
+/// Waits up to `busy_timeout` for the target's `-wal` file to go: a connection of the
+/// store's that was still closing (sqlx closes on worker threads) was seen to open and
+/// close the file just after the exclusive count; a process that keeps it open is refused.
+fn wait_until_closed(target: &Path, busy_timeout: Duration) -> Result<(), StoreError> {
+    let started = std::time::Instant::now();
+    while refuse_if_in_use(target).is_err() {
+        if started.elapsed() >= busy_timeout {
+            return Err(StoreError::InUse(target.to_path_buf()));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    Ok(())
 }
 
 /// A `-wal` file beside the target while we hold no connection: another process has it

@@ -24,6 +24,8 @@ trials! {
 
 const ADDRESSES: u64 = 6_000;
 const SEED: u64 = 9;
+/// How long a seed waits for other connections to the file to close before refusing it.
+const BUSY_TIMEOUT: Duration = Duration::from_millis(300);
 
 /// Every column but the times, in id order.
 type Row = (
@@ -106,6 +108,7 @@ fn seed_file(path: &Path, total: u64) -> Result<vmap::synth::SeedReport, SeedErr
         &zones(),
         total,
         SEED,
+        BUSY_TIMEOUT,
         &Progress::quiet("seeding", total),
     )
 }
@@ -223,17 +226,22 @@ async fn a_non_empty_or_open_file_is_refused_and_left_as_it_was() {
 }
 
 async fn a_seed_killed_midway_leaves_an_empty_registry_and_the_next_one_starts_clean() {
-    let (db, path) = empty_registry().await;
+    // `vmap seed` makes the file itself, as it does for a user.
+    let db = TestDb::create(&Backend::Sqlite).await;
+    let path = db_path(&db);
     // Far more than a debug build writes before the kill lands.
     let mut child = vmap_command(["seed", "--addresses", "5000000", "--database-url", &db.url])
         .spawn()
         .expect("start vmap seed");
     let started = Instant::now();
     while !seeding_file(&path).exists() {
-        assert!(
-            child.try_wait().expect("wait").is_none(),
-            "vmap seed ended before building its file"
-        );
+        if child.try_wait().expect("wait").is_some() {
+            let output = child.wait_with_output().expect("output");
+            panic!(
+                "vmap seed ended before building its file: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
         assert!(
             started.elapsed() < Duration::from_secs(60),
             "no seeding file"
