@@ -306,6 +306,32 @@ impl VmapCode {
         self.to_string()
     }
 
+    /// Appends the canonical form to `text` without the formatting machinery: a bulk writer
+    /// writes it for every row, and `write!` cost that single thread a tenth of its time.
+    pub fn push_canonical(&self, text: &mut String) {
+        let mut digits = [b'0'; POSTCODE_DIGITS];
+        let mut value = self.postcode.0;
+        for digit in digits.iter_mut().rev() {
+            *digit = b'0' + (value % 10) as u8;
+            value /= 10;
+        }
+        // Both arrays hold ASCII only (digits; alphabet bytes), so neither falls back.
+        text.push_str(std::str::from_utf8(&digits).unwrap_or_default());
+        text.push_str(self.grid());
+        if let Some(suffix) = self.suffix() {
+            text.push('-');
+            let mut suffix_digits = [0u8; 10];
+            let mut start = suffix_digits.len();
+            let mut value = suffix;
+            while value > 0 {
+                start -= 1;
+                suffix_digits[start] = b'0' + (value % 10) as u8;
+                value /= 10;
+            }
+            text.push_str(std::str::from_utf8(&suffix_digits[start..]).unwrap_or_default());
+        }
+    }
+
     /// Grouped for people: `11116 2RWX P69`, `11116 2RWX P69-2`.
     pub fn pretty(&self) -> String {
         let grid = self.grid();
@@ -995,6 +1021,9 @@ mod tests {
             prop_assert_eq!(VmapCode::parse(&vmap.pretty()).unwrap(), vmap);
             prop_assert_eq!(VmapCode::parse(&vmap.pretty().to_lowercase()).unwrap(), vmap);
             prop_assert_eq!(vmap.canonical().len(), if vmap.suffix().is_some() { 13 + vmap.suffix.to_string().len() } else { 12 });
+            let mut pushed = String::from("x");
+            vmap.push_canonical(&mut pushed);
+            prop_assert_eq!(&pushed[1..], vmap.canonical());
         }
 
         #[test]

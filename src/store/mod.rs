@@ -10,6 +10,7 @@ mod postgres;
 mod record;
 mod sqlite;
 mod sqlite_bulk;
+mod sqlite_fresh;
 mod standby;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -21,6 +22,7 @@ use crate::point::LatLon;
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 pub use sqlite_bulk::SqliteAppender;
+pub use sqlite_fresh::SqliteFreshFile;
 
 /// What an insert gave out.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -51,6 +53,14 @@ pub enum StoreError {
     NotEmpty(u64),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// Another process has the SQLite file open, so it is not replaced under it.
+    #[error("{} is open in another process (its -wal file exists)", .0.display())]
+    InUse(std::path::PathBuf),
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
     /// The registry's postal scheme was switched (`vmap migrate-postcodes`, maybe by
     /// another process) after the batch was decided: decide it again.
     #[error("the registry now mints {recorded} codes")]
@@ -215,6 +225,14 @@ impl Store {
     /// The highest row id, 0 when empty: a cheap upper bound of the row count.
     pub async fn max_id(&self) -> Result<AddressId, StoreError> {
         dispatch!(self, store => store.max_id().await)
+    }
+
+    /// The SQLite database file; `None` for PostgreSQL and an in-memory database.
+    pub fn sqlite_file(&self) -> Option<&std::path::Path> {
+        match self {
+            Store::Sqlite(store) => store.path(),
+            Store::Postgres(_) => None,
+        }
     }
 
     /// Where a snapshot of the index goes by default: next to a SQLite database file.

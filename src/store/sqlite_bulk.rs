@@ -7,11 +7,17 @@
 //! Each call is still one ordinary write transaction (`BEGIN IMMEDIATE`, WAL,
 //! `synchronous = NORMAL` as every vmap connection) with its history entry, so the file
 //! stays crash-consistent and a seed cut short leaves a registry of whole batches.
+//!
+//! [`insert_rows`] is shared with [`super::SqliteFreshFile`] (a new file built beside the
+//! target, `sqlite_fresh.rs`): both bind the same columns the same way. A full statement
+//! is prepared once per call and not taken from rusqlite's statement cache, because a
+//! cached statement clears its 3 072 bindings each time it goes back (2.5 % of a seed);
+//! every value is bound again before each step anyway.
 
 use std::path::Path;
 use std::time::Duration;
 
-use rusqlite::{Connection, OpenFlags, params};
+use rusqlite::{Connection, OpenFlags, Statement, params};
 
 use super::{HistoryEntry, StoreError, ewkb, now_ms};
 use crate::address::NewAddress;
@@ -57,9 +63,8 @@ fn insert_sql(n_rows: usize) -> String {
 #[derive(Debug)]
 pub struct SqliteAppender {
     connection: Connection,
-    /// Reused for every row's code and postcode, so binding allocates nothing per row.
+    /// Reused for every row's code, so binding allocates nothing per row.
     code_text: String,
-    postcode_text: String,
 }
 
 impl SqliteAppender {
@@ -77,7 +82,6 @@ impl SqliteAppender {
         Ok(SqliteAppender {
             connection,
             code_text: String::with_capacity(16),
-            postcode_text: String::with_capacity(8),
         })
     }
 
@@ -85,7 +89,6 @@ impl SqliteAppender {
     /// change numbers follow the highest ones, in the order given). Returns how many rows
     /// were written. Rows in code order write the code index fastest.
     pub fn append(&mut self, rows: &[NewAddress]) -> Result<usize, StoreError> {
-        use std::fmt::Write as _;
         if rows.is_empty() {
             return Ok(0);
         }
@@ -99,36 +102,12 @@ impl SqliteAppender {
             [],
             |row| Ok((row.get(0)?, row.get(1)?)),
         )?;
-        let now = now_ms();
-        for (statement_idx, statement_rows) in rows.chunks(ROWS_PER_STATEMENT).enumerate() {
-            let first = (statement_idx * ROWS_PER_STATEMENT) as i64;
-            // Full statements share one cached plan; the tail of a batch gets its own.
-            let mut insert = transaction.prepare_cached(&insert_sql(statement_rows.len()))?;
-            for (row_idx, row) in statement_rows.iter().enumerate() {
-                let offset = first + row_idx as i64 + 1;
-                self.code_text.clear();
-                self.postcode_text.clear();
-                // Writing to a String cannot fail.
-                let _ = write!(self.code_text, "{}", row.code);
-                let _ = write!(self.postcode_text, "{}", row.code.postcode());
-                let parts = &row.parts;
-                // Text is bound as a copy (SQLITE_TRANSIENT), so the buffers may be reused.
-                let base = row_idx * COLUMNS;
-                insert.raw_bind_parameter(base + 1, max_id + offset)?;
-                insert.raw_bind_parameter(base + 2, self.code_text.as_str())?;
-                insert.raw_bind_parameter(base + 3, self.postcode_text.as_str())?;
-                insert.raw_bind_parameter(base + 4, &ewkb::encode_point(row.location)[..])?;
-                insert.raw_bind_parameter(base + 5, parts.house_number.as_deref())?;
-                insert.raw_bind_parameter(base + 6, parts.alley.as_deref())?;
-                insert.raw_bind_parameter(base + 7, parts.street.as_deref())?;
-                insert.raw_bind_parameter(base + 8, parts.unit.as_deref())?;
-                insert.raw_bind_parameter(base + 9, parts.address.as_deref())?;
-                insert.raw_bind_parameter(base + 10, parts.client_ref.as_deref())?;
-                insert.raw_bind_parameter(base + 11, now)?;
-                insert.raw_bind_parameter(base + 12, max_seq + offset)?;
-            }
-            insert.raw_execute()?;
-        }
+        let first = RowNumbers {
+            id: max_id + 1,
+            change_seq: max_seq + 1,
+            now_ms: now_ms(),
+        };
+        insert_rows(&transaction, rows, first, &mut self.code_text)?;
         let version = max_seq + rows.len() as i64;
         transaction.execute(
             "INSERT INTO vmap_history (version, token) VALUES (?1, ?2)",
@@ -137,4 +116,76 @@ impl SqliteAppender {
         transaction.commit()?;
         Ok(rows.len())
     }
+}
+
+/// The id and change number of the first row of an insert (the others follow one by one),
+/// and the time written to every row's `created_at` and `updated_at`.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct RowNumbers {
+    pub id: i64,
+    pub change_seq: i64,
+    pub now_ms: i64,
+}
+
+/// Inserts `rows` through `connection` (inside the caller's transaction), numbered from
+/// `first` in the order given. `code_text` is a buffer reused for every row's code.
+pub(super) fn insert_rows(
+    connection: &Connection,
+    rows: &[NewAddress],
+    first: RowNumbers,
+    code_text: &mut String,
+) -> Result<(), StoreError> {
+    let mut full: Option<Statement<'_>> = None;
+    for (statement_idx, statement_rows) in rows.chunks(ROWS_PER_STATEMENT).enumerate() {
+        let offset = (statement_idx * ROWS_PER_STATEMENT) as i64;
+        let numbers = RowNumbers {
+            id: first.id + offset,
+            change_seq: first.change_seq + offset,
+            now_ms: first.now_ms,
+        };
+        if statement_rows.len() == ROWS_PER_STATEMENT {
+            let insert = match &mut full {
+                Some(insert) => insert,
+                None => full.insert(connection.prepare(&insert_sql(ROWS_PER_STATEMENT))?),
+            };
+            bind_and_run(insert, statement_rows, numbers, code_text)?;
+        } else {
+            // The tail of the rows gets a statement of its own size.
+            let mut insert = connection.prepare(&insert_sql(statement_rows.len()))?;
+            bind_and_run(&mut insert, statement_rows, numbers, code_text)?;
+        }
+    }
+    Ok(())
+}
+
+fn bind_and_run(
+    insert: &mut Statement<'_>,
+    rows: &[NewAddress],
+    first: RowNumbers,
+    code_text: &mut String,
+) -> Result<(), StoreError> {
+    for (row_idx, row) in rows.iter().enumerate() {
+        let offset = row_idx as i64;
+        code_text.clear();
+        row.code.push_canonical(code_text);
+        // The canonical form starts with the 5 postcode digits (ASCII).
+        let postcode_text = code_text.get(..5).unwrap_or_default();
+        let parts = &row.parts;
+        // Text is bound as a copy (SQLITE_TRANSIENT), so the buffer may be reused.
+        let base = row_idx * COLUMNS;
+        insert.raw_bind_parameter(base + 1, first.id + offset)?;
+        insert.raw_bind_parameter(base + 2, code_text.as_str())?;
+        insert.raw_bind_parameter(base + 3, postcode_text)?;
+        insert.raw_bind_parameter(base + 4, &ewkb::encode_point(row.location)[..])?;
+        insert.raw_bind_parameter(base + 5, parts.house_number.as_deref())?;
+        insert.raw_bind_parameter(base + 6, parts.alley.as_deref())?;
+        insert.raw_bind_parameter(base + 7, parts.street.as_deref())?;
+        insert.raw_bind_parameter(base + 8, parts.unit.as_deref())?;
+        insert.raw_bind_parameter(base + 9, parts.address.as_deref())?;
+        insert.raw_bind_parameter(base + 10, parts.client_ref.as_deref())?;
+        insert.raw_bind_parameter(base + 11, first.now_ms)?;
+        insert.raw_bind_parameter(base + 12, first.change_seq + offset)?;
+    }
+    insert.raw_execute()?;
+    Ok(())
 }

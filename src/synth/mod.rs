@@ -24,7 +24,7 @@ mod names;
 mod seed;
 mod town;
 
-pub use seed::{SeedError, SeedReport, seed};
+pub use seed::{SeedError, SeedReport, seed, seed_new_sqlite_file};
 
 use std::collections::VecDeque;
 use std::fmt;

@@ -35,6 +35,7 @@ mod postal_scheme;
 mod postgres;
 mod registry;
 mod reverse_shapes;
+mod seed_file;
 mod snapshot;
 mod standby;
 
@@ -74,6 +75,7 @@ fn main() -> std::process::ExitCode {
         postgres::trials(),
         registry::trials(),
         reverse_shapes::trials(),
+        seed_file::trials(),
         snapshot::trials(),
         standby::trials(),
     ]
