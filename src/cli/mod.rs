@@ -340,6 +340,17 @@ async fn load_registry(
     Registry::load_with_snapshot(store, zones, snapshot.as_deref()).await
 }
 
+/// [`load_registry`] for `serve`, which writes a fresh snapshot once it is ready
+/// ([`Registry::write_pending_snapshot`]).
+async fn load_registry_deferring_snapshot(
+    snapshot: &SnapshotArgs,
+    store: Store,
+    zones: Arc<ZoneTable>,
+) -> Result<Registry, crate::registry::RegistryError> {
+    let snapshot = snapshot.path_for(&store);
+    Registry::load_deferring_snapshot(store, zones, snapshot.as_deref()).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

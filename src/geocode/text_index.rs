@@ -10,6 +10,7 @@
 //! and an insert shifts at most one street's list.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use super::keys::{place_key, street_key};
 use super::prefix::StreetPrefixes;
@@ -135,8 +136,10 @@ pub struct Filed {
 pub struct TextIndex {
     pub streets: KeyTable,
     pub places: KeyTable,
-    /// By zone (postal code): its streets, sorted by street id.
-    zones: HashMap<u32, Vec<StreetPostings>>,
+    /// By zone (postal code): its streets, sorted by street id. Shared, so that a snapshot
+    /// takes the zones as they are ([`TextIndex::zone_lists`]) while writes go on: a write
+    /// copies the one zone's list it changes if a snapshot still holds it.
+    zones: HashMap<u32, Arc<Vec<StreetPostings>>>,
     /// By street id: the zones that have it, sorted.
     zones_of_street: HashMap<u32, Vec<u32>>,
     /// The streets by their folded names, globally and per zone (for autocomplete);
@@ -186,7 +189,7 @@ impl TextIndex {
 
     /// Adds a posting under (zone, street); a posting already there is not doubled.
     pub fn file(&mut self, zone: u32, street: u32, posting: Posting) {
-        let streets = self.zones.entry(zone).or_default();
+        let streets = Arc::make_mut(self.zones.entry(zone).or_default());
         let mut new_here = false;
         let slot = match streets.binary_search_by_key(&street, |s| s.street) {
             Ok(slot) => slot,
@@ -224,6 +227,7 @@ impl TextIndex {
         let Some(streets) = self.zones.get_mut(&filed.zone) else {
             return;
         };
+        let streets = Arc::make_mut(streets);
         let Ok(slot) = streets.binary_search_by_key(&filed.street, |s| s.street) else {
             return;
         };
@@ -243,7 +247,9 @@ impl TextIndex {
 
     /// The streets of a zone.
     pub fn streets_of_zone(&self, zone: u32) -> &[StreetPostings] {
-        self.zones.get(&zone).map_or(&[], Vec::as_slice)
+        self.zones
+            .get(&zone)
+            .map_or(&[], |streets| streets.as_slice())
     }
 
     /// The addresses of a street in a zone, sorted by place.
@@ -275,6 +281,15 @@ impl TextIndex {
             .map(|(&zone, streets)| (zone, streets.as_slice()))
     }
 
+    /// Every zone's streets as they are now, shared with the index (for a snapshot written
+    /// while the index changes).
+    pub fn zone_lists(&self) -> Vec<(u32, Arc<Vec<StreetPostings>>)> {
+        self.zones
+            .iter()
+            .map(|(&zone, streets)| (zone, streets.clone()))
+            .collect()
+    }
+
     /// Rebuilds an index from its parts, as [`TextIndex::zones`] and the key tables give
     /// them; streets and postings need not be sorted.
     pub fn from_parts(
@@ -299,7 +314,7 @@ impl TextIndex {
                     .or_default()
                     .push(zone);
             }
-            index.zones.insert(zone, list);
+            index.zones.insert(zone, Arc::new(list));
         }
         for zones in index.zones_of_street.values_mut() {
             zones.sort_unstable();

@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 
 use super::RegistryError;
+use super::records::Records;
 use crate::address::{AddressStatus, IndexRow};
 use crate::code::{PostalScheme, VmapCode};
 use crate::geocode::{Filed, TextIndex};
@@ -68,7 +69,7 @@ impl Interner {
 pub(super) struct Memory {
     pub(super) index: PointIndex,
     /// By row id; `None` for ids not (yet) seen.
-    pub(super) records: Vec<Option<MemRecord>>,
+    pub(super) records: Records,
     pub(super) interner: Interner,
     /// The registered text: zone → street → place → address.
     pub(super) text: TextIndex,
@@ -89,7 +90,7 @@ pub(super) struct Memory {
 
 impl Memory {
     pub(super) fn record(&self, id: PointId) -> Option<&MemRecord> {
-        self.records.get(id as usize).and_then(Option::as_ref)
+        self.records.get(id as usize)
     }
 
     pub(super) fn is_active(&self, id: PointId) -> bool {
@@ -108,18 +109,17 @@ impl Memory {
         let active = row.status == AddressStatus::Active;
         let house_key = self.interner.intern(row.house_number.as_deref());
         let unit_key = self.interner.intern(row.unit.as_deref());
-        let slot = id as usize;
-        if self.records.len() <= slot {
-            self.records.resize(slot + 1, None);
-        }
-        self.records[slot] = Some(MemRecord {
-            code_key: row.code.pack(),
-            location: row.location,
-            house_key,
-            unit_key,
-            street_key: filed.street,
-            active,
-        });
+        self.records.set(
+            id as usize,
+            MemRecord {
+                code_key: row.code.pack(),
+                location: row.location,
+                house_key,
+                unit_key,
+                street_key: filed.street,
+                active,
+            },
+        );
         if active {
             self.n_active += 1;
         } else {
@@ -186,7 +186,7 @@ impl Memory {
                     }
                     _ => {}
                 }
-                if let Some(Some(record)) = self.records.get_mut(id as usize) {
+                if let Some(record) = self.records.get_mut(id as usize) {
                     *record = MemRecord {
                         code_key: row.code.pack(),
                         location: row.location,

@@ -5,8 +5,8 @@
 //! through to the store before it changes memory, so memory never holds what the database
 //! does not.
 
-use std::path::Path;
-use std::sync::{Arc, RwLock, RwLockReadGuard};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 use std::time::{Duration, Instant};
 
 use crate::address::{Address, IndexRow};
@@ -23,9 +23,11 @@ mod memory;
 mod mint;
 mod query;
 mod reads;
+mod records;
 mod sample;
 mod search;
 mod snapshot;
+mod snapshot_rows;
 mod snapshot_text;
 mod writes;
 
@@ -191,6 +193,8 @@ pub struct Registry {
     health: Health,
     build_duration: Duration,
     from_snapshot: bool,
+    /// Where a snapshot is due, once [`Registry::write_pending_snapshot`] runs.
+    pending_snapshot: Mutex<Option<PathBuf>>,
 }
 
 impl Registry {
@@ -201,8 +205,21 @@ impl Registry {
 
     /// Builds memory from the snapshot at `snapshot` when it matches the database (then
     /// catches up with the changes made since), else from the database, writing a fresh
-    /// snapshot there.
+    /// snapshot there before it returns.
     pub async fn load_with_snapshot(
+        store: Store,
+        zones: Arc<ZoneTable>,
+        snapshot: Option<&Path>,
+    ) -> Result<Registry, RegistryError> {
+        let registry = Registry::load_deferring_snapshot(store, zones, snapshot).await?;
+        registry.write_pending_snapshot().await;
+        Ok(registry)
+    }
+
+    /// [`Registry::load_with_snapshot`], leaving a fresh snapshot to
+    /// [`Registry::write_pending_snapshot`]: a server calls it once it is ready, and it is
+    /// written while the server answers and writes go on.
+    pub async fn load_deferring_snapshot(
         store: Store,
         zones: Arc<ZoneTable>,
         snapshot: Option<&Path>,
@@ -225,6 +242,7 @@ impl Registry {
             health: Health::default(),
             build_duration: Duration::ZERO,
             from_snapshot: !built_from_database,
+            pending_snapshot: Mutex::new(None),
         };
         // Also after a build: SQLite's start-up readers each read their own state of the
         // database, so memory may hold changes above `followed_seq`; once caught up it holds
@@ -233,7 +251,10 @@ impl Registry {
         if let Some(path) = snapshot
             && (built_from_database || caught_up >= SNAPSHOT_REWRITE_AFTER_CHANGES)
         {
-            registry.write_snapshot(path).await;
+            *registry
+                .pending_snapshot
+                .get_mut()
+                .unwrap_or_else(|p| p.into_inner()) = Some(path.to_path_buf());
         }
         registry.build_duration = started.elapsed();
         tracing::info!(
@@ -291,35 +312,60 @@ impl Registry {
         }
     }
 
-    /// Writes memory to a snapshot file; a failure is logged, not fatal (the next start
-    /// reads the database instead).
-    async fn write_snapshot(&mut self, path: &Path) {
-        let started = Instant::now();
-        let followed_seq = self.read_memory().followed_seq;
-        let found = async {
-            let identity = self.store.identity().await?;
-            let history = self.store.history_at(followed_seq).await?;
-            Ok::<_, StoreError>((identity, history))
+    /// Writes the snapshot [`Registry::load_deferring_snapshot`] left due, if any; a failure
+    /// is logged, not fatal (the next start reads the database instead). Writers wait only
+    /// while a consistent copy of memory is taken (a catch-up, then milliseconds under the
+    /// lock); the file is written while reads and writes go on.
+    pub async fn write_pending_snapshot(&self) {
+        let Some(path) = self
+            .pending_snapshot
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take()
+        else {
+            return;
         };
-        let (identity, history) = match found.await {
-            Ok(found) => found,
+        let started = Instant::now();
+        let taken = async {
+            // No own write in flight, and every change up to the last one visible applied,
+            // so memory holds nothing above its data version.
+            let _writer = self.write_lock.lock().await;
+            self.catch_up_locked().await?;
+            let identity = self.store.identity().await?;
+            let view = snapshot::SnapshotView::of(&self.read_memory());
+            let history = match &view {
+                Some(view) => self.store.history_at(view.followed_seq()).await?,
+                None => None,
+            };
+            Ok::<_, RegistryError>((identity, view, history))
+        };
+        let (identity, view, history) = match taken.await {
+            Ok((identity, Some(view), history)) => (identity, view, history),
+            Ok((_, None, _)) => {
+                tracing::warn!("snapshot not written: memory is ahead of its data version");
+                return;
+            }
             Err(err) => {
                 tracing::warn!(error = %err, "snapshot not written");
                 return;
             }
         };
-        let memory = self
-            .memory
-            .get_mut()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        memory.index.fold_live();
-        match snapshot::write(path, memory, &identity, history, &self.zones) {
-            Ok(bytes) => tracing::info!(
+        let copied_after = started.elapsed();
+        let zones = self.zones.clone();
+        let at = path.clone();
+        let written = tokio::task::spawn_blocking(move || {
+            snapshot::write(&at, &view, &identity, history, &zones)
+        })
+        .await;
+        match written {
+            Ok(Ok(bytes)) => tracing::info!(
                 path = %path.display(),
                 bytes,
                 seconds = started.elapsed().as_secs_f64(),
+                copy_seconds = copied_after.as_secs_f64(),
                 "snapshot written"
             ),
+            Ok(Err(err)) => tracing::warn!(error = %err, "snapshot not written"),
             Err(err) => tracing::warn!(error = %err, "snapshot not written"),
         }
     }

@@ -4,12 +4,24 @@
 //! Layout: the magic bytes, the format number, a small header saying which database, data
 //! version and zone table the memory was built from, a table of sections (offset, length,
 //! CRC-32 each), then the sections: small facts (postcard), the records and the index
-//! points as fixed-size little-endian rows, and the k-d tree (postcard).
+//! points as fixed-size little-endian rows, the k-d tree (rkyv), the text index's two
+//! sections (`snapshot_text.rs`), and the index's changes since its tree was built (removed
+//! slots, points added).
 //!
-//! Decisions: sections are read and decoded in parallel, and records are fixed-size rows
+//! Decisions: sections are read and decoded in parallel, the big row sections in pieces
+//! straight into their final memory (`snapshot_rows.rs`), and records are fixed-size rows
 //! rather than a serde format, because they decode far faster, which is what keeps a
 //! 25 M-address start within seconds; the format is vmap's own, so it carries its own
 //! number and is simply rebuilt when the number changes.
+//!
+//! Decisions: a snapshot is written from a [`SnapshotView`], a copy of memory taken under
+//! its lock in milliseconds that shares the big parts with it (record chunks, the point
+//! tree and its points, the text index's zones; a write copies what it changes while the
+//! view holds it): `serve` writes it after it is ready, while writes go on, instead of
+//! making every start that builds from the database wait for it. The index's changes since
+//! its tree was built go into the file as they are (removed slots, added points) rather than
+//! being folded into a new tree first, which at 25 M points would take longer than the
+//! write. The view is taken only when memory holds no change above its data version.
 //!
 //! A snapshot is used only when its header matches the database it is opened against and
 //! its history is a prefix of the database's; changes made after it are then applied by
@@ -44,29 +56,26 @@ use std::fs::File;
 use std::io::{BufWriter, Read, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use super::memory::{Interner, MemRecord, Memory};
-use super::snapshot_text;
-use crate::index::{IndexEntry, PointIndex};
-use crate::point::LatLon;
+use super::memory::{Interner, Memory};
+use super::records::Records;
+use super::snapshot_rows::{self as rows, Section, le_u32, le_u64};
+use super::snapshot_text::{self, TextView};
+use crate::index::{FrozenIndex, PointIndex};
 use crate::store::{HistoryEntry, StoreIdentity};
 use crate::zones::ZoneTable;
 
 const MAGIC: &[u8; 8] = b"VMAPSNAP";
 /// Bumped whenever a section or the header changes shape (3: the history entry; 4: the
-/// text index).
-const FORMAT: u32 = 4;
+/// text index; 5: the point tree in rkyv's form, the index's removed slots and added
+/// points).
+const FORMAT: u32 = 5;
 /// The header is read before anything else; it is far smaller than this.
 const MAX_HEADER_BYTES: u32 = 64 * 1024;
-const N_SECTIONS: usize = 6;
-/// code key, latitude, longitude, house key, unit key, street key, flags.
-const RECORD_BYTES: usize = 8 + 8 + 8 + 4 + 4 + 4 + 1;
-const RECORD_PRESENT: u8 = 1;
-const RECORD_ACTIVE: u8 = 2;
-/// latitude, longitude, id.
-const POINT_BYTES: usize = 8 + 8 + 4;
+const N_SECTIONS: usize = 8;
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -120,8 +129,8 @@ impl From<HistoryEntry> for HistoryMark {
     }
 }
 
-/// Everything of [`Memory`] but the records and the index.
-#[derive(Debug, Serialize, Deserialize)]
+/// Everything of [`Memory`] but the records and the indexes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct Facts {
     interner: Vec<(Box<str>, u32)>,
     displaced: Vec<(u64, u32)>,
@@ -131,13 +140,6 @@ struct Facts {
     followed_seq: i64,
 }
 
-#[derive(Debug, Clone, Copy)]
-struct Section {
-    offset: u64,
-    len: u64,
-    crc: u32,
-}
-
 /// Fingerprints the zone table: records and displaced codes depend on it, so a snapshot
 /// made with another table must not be used.
 fn zones_fingerprint(zones: &ZoneTable) -> u32 {
@@ -145,14 +147,55 @@ fn zones_fingerprint(zones: &ZoneTable) -> u32 {
     crc32fast::hash(format!("{:?}", zones.zones()).as_bytes())
 }
 
-/// Writes `memory` (whose index must have no live points: see
-/// [`PointIndex::fold_live`], and which must hold no change numbered above its
-/// `followed_seq`) to `path`, through a temporary file and a rename so that a reader never
-/// sees half a snapshot. `history` is the database's latest entry at or below
+/// What a snapshot holds, as memory was when [`SnapshotView::of`] was called.
+#[derive(Debug)]
+pub(super) struct SnapshotView {
+    facts: Facts,
+    records: Records,
+    index: FrozenIndex,
+    text: TextView,
+}
+
+impl SnapshotView {
+    /// A consistent copy of `memory`, sharing its big parts; `None` when memory holds a
+    /// change numbered above its `followed_seq` (an own write ahead of another writer's
+    /// change not applied yet), which a snapshot must not.
+    pub(super) fn of(memory: &Memory) -> Option<SnapshotView> {
+        if memory.data_version > memory.followed_seq {
+            return None;
+        }
+        Some(SnapshotView {
+            facts: Facts {
+                interner: memory
+                    .interner
+                    .keys
+                    .iter()
+                    .map(|(text, key)| (text.clone(), *key))
+                    .collect(),
+                displaced: memory.displaced.iter().map(|(k, v)| (*k, *v)).collect(),
+                n_active: memory.n_active,
+                n_retired: memory.n_retired,
+                data_version: memory.data_version,
+                followed_seq: memory.followed_seq,
+            },
+            records: memory.records.clone(),
+            index: memory.index.frozen(),
+            text: TextView::of(&memory.text),
+        })
+    }
+
+    /// Every change numbered up to here is in the view.
+    pub(super) fn followed_seq(&self) -> i64 {
+        self.facts.followed_seq
+    }
+}
+
+/// Writes `view` to `path`, through a temporary file and a rename so that a reader never
+/// sees half a snapshot. `history` is the database's latest entry at or below the view's
 /// `followed_seq`. Returns the bytes written.
 pub(super) fn write(
     path: &Path,
-    memory: &Memory,
+    view: &SnapshotView,
     identity: &StoreIdentity,
     history: Option<HistoryEntry>,
     zones: &ZoneTable,
@@ -164,27 +207,14 @@ pub(super) fn write(
     let header = Header {
         vmap_version: env!("CARGO_PKG_VERSION").to_owned(),
         instance_id: identity.instance_id.clone(),
-        followed_seq: memory.followed_seq,
+        followed_seq: view.facts.followed_seq,
         max_id: identity.max_id,
         zones_fingerprint: zones_fingerprint(zones),
         history: history.map(HistoryMark::from),
     };
-    let facts = Facts {
-        interner: memory
-            .interner
-            .keys
-            .iter()
-            .map(|(text, key)| (text.clone(), *key))
-            .collect(),
-        displaced: memory.displaced.iter().map(|(k, v)| (*k, *v)).collect(),
-        n_active: memory.n_active,
-        n_retired: memory.n_retired,
-        data_version: memory.data_version,
-        followed_seq: memory.followed_seq,
-    };
     let header_bytes = postcard::to_stdvec(&header).map_err(|err| damaged(path, &err))?;
     let temporary = path.with_extension("partial");
-    let written = write_sections(&temporary, &header_bytes, &facts, memory).and_then(|bytes| {
+    let written = write_sections(&temporary, &header_bytes, view).and_then(|bytes| {
         std::fs::rename(&temporary, path).map_err(io)?;
         Ok(bytes)
     });
@@ -195,12 +225,49 @@ pub(super) fn write(
     written
 }
 
+/// Writes sections one after the other, each's length and CRC noted for the table.
+struct SectionWriter {
+    out: BufWriter<File>,
+    offset: u64,
+    start: u64,
+    crc: crc32fast::Hasher,
+    table: Vec<u8>,
+}
+
+impl Write for &mut SectionWriter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.put(bytes)?;
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl SectionWriter {
+    fn put(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.out.write_all(bytes)?;
+        self.crc.update(bytes);
+        self.offset += bytes.len() as u64;
+        Ok(())
+    }
+
+    fn end_section(&mut self) {
+        let crc = std::mem::take(&mut self.crc).finalize();
+        self.table.extend_from_slice(&self.start.to_le_bytes());
+        self.table
+            .extend_from_slice(&(self.offset - self.start).to_le_bytes());
+        self.table.extend_from_slice(&crc.to_le_bytes());
+        self.start = self.offset;
+    }
+}
+
 /// Writes the whole snapshot to `temporary` and syncs it; returns the bytes written.
 fn write_sections(
     temporary: &Path,
     header_bytes: &[u8],
-    facts: &Facts,
-    memory: &Memory,
+    view: &SnapshotView,
 ) -> Result<u64, SnapshotError> {
     let io = |source| SnapshotError::Io {
         path: temporary.to_path_buf(),
@@ -214,35 +281,70 @@ fn write_sections(
         .map_err(io)?;
     out.write_all(header_bytes).map_err(io)?;
     let table_offset = (8 + 4 + 4 + header_bytes.len()) as u64;
-    // The table is written last, once the sections' lengths and checksums are known; one
-    // section at a time is held in memory.
+    // The table is written last, once the sections' lengths and checksums are known; the
+    // big sections are written a piece at a time.
     out.write_all(&[0u8; N_SECTIONS * 20]).map_err(io)?;
-    let mut offset = table_offset + (N_SECTIONS * 20) as u64;
-    let mut table = Vec::with_capacity(N_SECTIONS * 20);
-    for index in 0..N_SECTIONS {
-        let section = match index {
-            0 => postcard::to_stdvec(facts).map_err(|err| damaged(temporary, &err))?,
-            1 => encode_records(&memory.records),
-            2 => encode_points(memory.index.main_points()),
-            4 => {
-                snapshot_text::encode_keys(&memory.text).map_err(|err| damaged(temporary, &err))?
-            }
-            5 => snapshot_text::encode_postings(&memory.text),
-            _ => memory
-                .index
-                .encode_tree()
-                .map_err(|err| damaged(temporary, &err))?,
-        };
-        table.extend_from_slice(&offset.to_le_bytes());
-        table.extend_from_slice(&(section.len() as u64).to_le_bytes());
-        table.extend_from_slice(&crc32fast::hash(&section).to_le_bytes());
-        out.write_all(&section).map_err(io)?;
-        offset += section.len() as u64;
+    let start = table_offset + (N_SECTIONS * 20) as u64;
+    let mut sections = SectionWriter {
+        out,
+        offset: start,
+        start,
+        crc: crc32fast::Hasher::new(),
+        table: Vec::with_capacity(N_SECTIONS * 20),
+    };
+    let facts = postcard::to_stdvec(&view.facts).map_err(|err| damaged(temporary, &err))?;
+    sections.put(&facts).map_err(io)?;
+    sections.end_section();
+    let mut piece = Vec::with_capacity(rows::RECORD_BYTES << 16);
+    for chunk in view.records.chunks() {
+        piece.clear();
+        for record in chunk.iter() {
+            rows::encode_record(record.as_ref(), &mut piece);
+        }
+        sections.put(&piece).map_err(io)?;
     }
-    let file = out.into_inner().map_err(|err| io(err.into_error()))?;
-    file.write_all_at(&table, table_offset).map_err(io)?;
+    sections.end_section();
+    for points in view.index.main_points().chunks(1 << 16) {
+        piece.clear();
+        for point in points {
+            rows::encode_point(point, &mut piece);
+        }
+        sections.put(&piece).map_err(io)?;
+    }
+    sections.end_section();
+    // Through a buffer: the archive is written a few bytes at a time.
+    let tree = BufWriter::with_capacity(1 << 20, &mut sections);
+    let tree = view
+        .index
+        .write_tree(tree)
+        .map_err(|err| damaged(temporary, &err))?;
+    tree.into_inner().map_err(|err| io(err.into_error()))?;
+    sections.end_section();
+    let keys = snapshot_text::encode_keys(&view.text).map_err(|err| damaged(temporary, &err))?;
+    sections.put(&keys).map_err(io)?;
+    sections.end_section();
+    sections
+        .put(&snapshot_text::encode_postings(&view.text))
+        .map_err(io)?;
+    sections.end_section();
+    sections
+        .put(&rows::encode_u32s(view.index.removed_slots()))
+        .map_err(io)?;
+    sections.end_section();
+    piece.clear();
+    for point in view.index.live() {
+        rows::encode_point(point, &mut piece);
+    }
+    sections.put(&piece).map_err(io)?;
+    sections.end_section();
+    let file = sections
+        .out
+        .into_inner()
+        .map_err(|err| io(err.into_error()))?;
+    file.write_all_at(&sections.table, table_offset)
+        .map_err(io)?;
     file.sync_all().map_err(io)?;
-    Ok(offset)
+    Ok(sections.offset)
 }
 
 /// A snapshot file whose header names this database and zone table; its history is not
@@ -316,14 +418,17 @@ impl Opened {
 
 /// Reads the sections after the header.
 fn read_sections(path: &Path, mut file: File, header: &Header) -> Result<Memory, SnapshotError> {
-    let io = |source| SnapshotError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
+    let started = Instant::now();
     let mut table = [0u8; N_SECTIONS * 20];
     file.read_exact(&mut table)
         .map_err(|err| damaged(path, &err))?;
-    let file_len = file.metadata().map_err(io)?.len();
+    let file_len = file
+        .metadata()
+        .map_err(|source| SnapshotError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?
+        .len();
     let sections: Vec<Section> = table
         .chunks_exact(20)
         .map(|entry| Section {
@@ -338,46 +443,71 @@ fn read_sections(path: &Path, mut file: File, header: &Header) -> Result<Memory,
     {
         return Err(damaged(path, &"truncated"));
     }
-    let read_section = |index: usize| -> Result<Vec<u8>, SnapshotError> {
-        let section = sections[index];
-        let mut bytes = vec![0u8; section.len as usize];
-        file.read_exact_at(&mut bytes, section.offset)
-            .map_err(|err| damaged(path, &err))?;
-        if crc32fast::hash(&bytes) != section.crc {
-            return Err(damaged(
-                path,
-                &format!("section {index}: checksum mismatch"),
-            ));
-        }
-        Ok(bytes)
+    let file = &file;
+    let section_error = |index: usize| {
+        move |err: rows::RowsError| damaged(path, &format!("section {index}: {err}"))
     };
-    // The tree is the slowest part to decode; the rest goes alongside it.
-    let (tree, rest) = rayon::join(
-        || read_section(3),
-        || -> Result<_, SnapshotError> {
-            let facts: Facts =
-                postcard::from_bytes(&read_section(0)?).map_err(|err| damaged(path, &err))?;
-            let records =
-                decode_records(&read_section(1)?).ok_or_else(|| damaged(path, &"records"))?;
-            let points =
-                decode_points(&read_section(2)?).ok_or_else(|| damaged(path, &"points"))?;
-            let text_started = std::time::Instant::now();
-            let text = snapshot_text::decode(&read_section(4)?, &read_section(5)?)
-                .ok_or_else(|| damaged(path, &"text index"))?;
-            // Its share of the start-up (issue 12 holds it to ≤ 1 s); it runs beside the
-            // tree's decoding.
-            tracing::info!(
-                seconds = text_started.elapsed().as_secs_f64(),
-                "text index read from the snapshot"
-            );
-            Ok((facts, records, points, text))
+    let whole =
+        |index: usize| rows::read_whole(file, sections[index]).map_err(section_error(index));
+    // Each part's time goes to the log: what a start from the snapshot spends where.
+    let timed = |what: &'static str, seconds: f64| {
+        tracing::debug!(seconds, "snapshot: {what} read");
+        seconds
+    };
+    // The tree is the slowest part to decode, one thread's work; the rest goes alongside
+    // it, the row sections in parallel pieces.
+    let (tree, (records, (points, rest))) = rayon::join(
+        || {
+            let at = Instant::now();
+            let bytes = rows::read_aligned(file, sections[3]).map_err(section_error(3))?;
+            let tree = PointIndex::decode_tree(&bytes).map_err(|err| damaged(path, &err))?;
+            drop(bytes);
+            Ok::<_, SnapshotError>((tree, timed("point tree", at.elapsed().as_secs_f64())))
+        },
+        || {
+            rayon::join(
+                || {
+                    let at = Instant::now();
+                    let records =
+                        rows::read_records(file, sections[1]).map_err(section_error(1))?;
+                    Ok::<_, SnapshotError>((records, timed("records", at.elapsed().as_secs_f64())))
+                },
+                || {
+                    rayon::join(
+                        || {
+                            let at = Instant::now();
+                            let points =
+                                rows::read_points(file, sections[2]).map_err(section_error(2))?;
+                            Ok::<_, SnapshotError>((
+                                points,
+                                timed("points", at.elapsed().as_secs_f64()),
+                            ))
+                        },
+                        || read_small_sections(path, &whole),
+                    )
+                },
+            )
         },
     );
-    let (facts, records, points, text) = rest?;
-    let index = PointIndex::from_parts(points, &tree?).map_err(|err| damaged(path, &err))?;
+    let (tree, tree_seconds) = tree?;
+    let (records, records_seconds) = records?;
+    let (points, points_seconds) = points?;
+    let (facts, text, removed, live, text_seconds) = rest?;
+    let index =
+        PointIndex::from_parts(points, tree, &removed, &live).map_err(|err| damaged(path, &err))?;
     if facts.followed_seq != header.followed_seq {
         return Err(damaged(path, &"header and body disagree"));
     }
+    // Its share of the start-up (issue 12 holds the text index to ≤ 1 s); the parts ran
+    // side by side, so their times add up to more than the whole.
+    tracing::info!(
+        seconds = started.elapsed().as_secs_f64(),
+        point_tree_seconds = tree_seconds,
+        records_seconds,
+        points_seconds,
+        text_index_seconds = text_seconds,
+        "snapshot read"
+    );
     Ok(Memory {
         index,
         records,
@@ -393,6 +523,29 @@ fn read_sections(path: &Path, mut file: File, header: &Header) -> Result<Memory,
         data_version: facts.data_version,
         followed_seq: facts.followed_seq,
     })
+}
+
+/// What is read whole: the facts, the text index, the index's removed slots and added
+/// points.
+type SmallSections = (
+    Facts,
+    crate::geocode::TextIndex,
+    Vec<u32>,
+    Vec<crate::index::IndexEntry>,
+    f64,
+);
+
+fn read_small_sections(
+    path: &Path,
+    whole: &(dyn Fn(usize) -> Result<Vec<u8>, SnapshotError> + Sync),
+) -> Result<SmallSections, SnapshotError> {
+    let facts: Facts = postcard::from_bytes(&whole(0)?).map_err(|err| damaged(path, &err))?;
+    let removed = rows::decode_u32s(&whole(6)?).map_err(|err| damaged(path, &err))?;
+    let live = rows::decode_points(&whole(7)?).map_err(|err| damaged(path, &err))?;
+    let at = Instant::now();
+    let text = snapshot_text::decode(&whole(4)?, &whole(5)?)
+        .ok_or_else(|| damaged(path, &"text index"))?;
+    Ok((facts, text, removed, live, at.elapsed().as_secs_f64()))
 }
 
 fn check_header(
@@ -423,97 +576,6 @@ fn check_header(
     Ok(())
 }
 
-fn encode_records(records: &[Option<MemRecord>]) -> Vec<u8> {
-    let mut bytes = Vec::with_capacity(records.len() * RECORD_BYTES);
-    for record in records {
-        match record {
-            Some(record) => {
-                bytes.extend_from_slice(&record.code_key.to_le_bytes());
-                bytes.extend_from_slice(&record.location.lat.to_le_bytes());
-                bytes.extend_from_slice(&record.location.lon.to_le_bytes());
-                bytes.extend_from_slice(&record.house_key.to_le_bytes());
-                bytes.extend_from_slice(&record.unit_key.to_le_bytes());
-                bytes.extend_from_slice(&record.street_key.to_le_bytes());
-                let active = if record.active { RECORD_ACTIVE } else { 0 };
-                bytes.push(RECORD_PRESENT | active);
-            }
-            None => bytes.extend_from_slice(&[0u8; RECORD_BYTES]),
-        }
-    }
-    bytes
-}
-
-fn decode_records(bytes: &[u8]) -> Option<Vec<Option<MemRecord>>> {
-    use rayon::prelude::*;
-    if !bytes.len().is_multiple_of(RECORD_BYTES) {
-        return None;
-    }
-    Some(
-        bytes
-            .par_chunks_exact(RECORD_BYTES)
-            .map(|row| {
-                let flags = row[RECORD_BYTES - 1];
-                (flags & RECORD_PRESENT != 0).then(|| MemRecord {
-                    code_key: le_u64(&row[0..8]),
-                    location: LatLon {
-                        lat: le_f64(&row[8..16]),
-                        lon: le_f64(&row[16..24]),
-                    },
-                    house_key: le_u32(&row[24..28]),
-                    unit_key: le_u32(&row[28..32]),
-                    street_key: le_u32(&row[32..36]),
-                    active: flags & RECORD_ACTIVE != 0,
-                })
-            })
-            .collect(),
-    )
-}
-
-fn encode_points(points: &[IndexEntry]) -> Vec<u8> {
-    let mut bytes = Vec::with_capacity(points.len() * POINT_BYTES);
-    for point in points {
-        bytes.extend_from_slice(&point.location.lat.to_le_bytes());
-        bytes.extend_from_slice(&point.location.lon.to_le_bytes());
-        bytes.extend_from_slice(&point.id.to_le_bytes());
-    }
-    bytes
-}
-
-fn decode_points(bytes: &[u8]) -> Option<Vec<IndexEntry>> {
-    use rayon::prelude::*;
-    if !bytes.len().is_multiple_of(POINT_BYTES) {
-        return None;
-    }
-    Some(
-        bytes
-            .par_chunks_exact(POINT_BYTES)
-            .map(|row| {
-                IndexEntry::new(
-                    LatLon {
-                        lat: le_f64(&row[0..8]),
-                        lon: le_f64(&row[8..16]),
-                    },
-                    le_u32(&row[16..20]),
-                )
-            })
-            .collect(),
-    )
-}
-
-// The slices below always have the exact length (callers cut them from fixed-size rows),
-// so the conversions cannot fail; a zero stands in rather than a panic.
-fn le_u32(bytes: &[u8]) -> u32 {
-    u32::from_le_bytes(bytes.try_into().unwrap_or_default())
-}
-
-fn le_u64(bytes: &[u8]) -> u64 {
-    u64::from_le_bytes(bytes.try_into().unwrap_or_default())
-}
-
-fn le_f64(bytes: &[u8]) -> f64 {
-    f64::from_le_bytes(bytes.try_into().unwrap_or_default())
-}
-
 fn damaged(path: &Path, detail: &dyn std::fmt::Display) -> SnapshotError {
     SnapshotError::Damaged {
         path: path.to_path_buf(),
@@ -540,8 +602,28 @@ mod tests {
             followed_seq: 7,
             ..Memory::default()
         };
-        write(&path, &memory, &identity(), history, zones).expect("write");
+        let view = SnapshotView::of(&memory).expect("nothing above its data version");
+        write(&path, &view, &identity(), history, zones).expect("write");
         path
+    }
+
+    #[test]
+    fn no_view_of_memory_holding_a_change_above_its_data_version() {
+        let ahead = Memory {
+            data_version: 8,
+            followed_seq: 7,
+            ..Memory::default()
+        };
+        assert!(SnapshotView::of(&ahead).is_none());
+        let caught_up = Memory {
+            data_version: 8,
+            followed_seq: 8,
+            ..Memory::default()
+        };
+        assert_eq!(
+            SnapshotView::of(&caught_up).map(|view| view.followed_seq()),
+            Some(8)
+        );
     }
 
     #[test]

@@ -1,6 +1,11 @@
 //! The text index's two snapshot sections: its key tables (postcard) and its postings
 //! (fixed-size little-endian rows: per zone its number and street count, per street its
 //! id and posting count, then (place, id) pairs).
+//!
+//! A snapshot is written from a [`TextView`]: the key tables copied and the zones' lists
+//! shared with the index, so that writes go on while it is written.
+
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -12,19 +17,39 @@ struct TextKeys {
     places: Vec<(Box<str>, Box<str>)>,
 }
 
-pub(super) fn encode_keys(text: &TextIndex) -> Result<Vec<u8>, postcard::Error> {
-    let owned = |table: &KeyTable| -> Vec<(Box<str>, Box<str>)> {
-        table.entries().map(|(k, l)| (k.into(), l.into())).collect()
-    };
-    postcard::to_stdvec(&TextKeys {
-        streets: owned(&text.streets),
-        places: owned(&text.places),
-    })
+/// The text index as it was when [`TextView::of`] was called.
+#[derive(Debug)]
+pub(super) struct TextView {
+    keys: TextKeys,
+    zones: Vec<(u32, Arc<Vec<StreetPostings>>)>,
+    len: usize,
 }
 
-pub(super) fn encode_postings(text: &TextIndex) -> Vec<u8> {
-    let mut bytes = Vec::with_capacity(text.len() * 8 + 1024);
-    for (zone, streets) in text.zones() {
+impl TextView {
+    pub(super) fn of(text: &TextIndex) -> TextView {
+        let owned = |table: &KeyTable| -> Vec<(Box<str>, Box<str>)> {
+            table.entries().map(|(k, l)| (k.into(), l.into())).collect()
+        };
+        TextView {
+            keys: TextKeys {
+                streets: owned(&text.streets),
+                places: owned(&text.places),
+            },
+            zones: text.zone_lists(),
+            len: text.len(),
+        }
+    }
+}
+
+pub(super) fn encode_keys(text: &TextView) -> Result<Vec<u8>, postcard::Error> {
+    postcard::to_stdvec(&text.keys)
+}
+
+pub(super) fn encode_postings(text: &TextView) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(text.len * 8 + 1024);
+    for (zone, streets) in &text.zones {
+        let zone = *zone;
+        let streets = streets.as_slice();
         bytes.extend_from_slice(&zone.to_le_bytes());
         bytes.extend_from_slice(&(streets.len() as u32).to_le_bytes());
         for street in streets {
@@ -103,8 +128,9 @@ mod tests {
                 Some(&id.to_string()),
             );
         }
-        let keys = encode_keys(&text).expect("encodes");
-        let postings = encode_postings(&text);
+        let view = TextView::of(&text);
+        let keys = encode_keys(&view).expect("encodes");
+        let postings = encode_postings(&view);
         let back = decode(&keys, &postings).expect("decodes");
         assert_eq!(back.len(), text.len());
         assert_eq!(

@@ -68,7 +68,8 @@ impl Registry {
         self.catch_up_locked().await
     }
 
-    async fn catch_up_locked(&self) -> Result<usize, RegistryError> {
+    /// [`Registry::catch_up`] for a caller holding the write lock.
+    pub(super) async fn catch_up_locked(&self) -> Result<usize, RegistryError> {
         // A switch of the postal scheme by another process is seen here, at the latest at
         // the next catch-up (`serve`: every 200 ms), and by the next batch it would affect.
         let scheme = self.noted(self.store.postal_scheme().await)?;

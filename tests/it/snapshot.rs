@@ -1,19 +1,20 @@
 //! The snapshot file on SQLite and on PostgreSQL: written after a build from the database,
 //! read back when it matches, caught up with the changes made since, and refused when it
 //! belongs to another database, to a copy of it whose history went another way, or is
-//! damaged.
+//! damaged. `serve` writes its snapshot once it is ready, while writes go on.
 
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use sqlx::Connection;
 
-use vmap::address::AddressParts;
+use vmap::address::{AddressChange, AddressParts};
 use vmap::point::LatLon;
 use vmap::registry::{AssignOptions, AssignOutcome, AssignRow, Registry, ReverseQuery};
 use vmap::store::Store;
 
 use crate::helpers::harness::trials;
-use crate::helpers::{Backend, TestDb, pg_connect, seeded_db, zones};
+use crate::helpers::{Backend, Server, TestDb, pg_connect, seeded_db, zones};
 
 trials! {
     each_backend: [
@@ -24,6 +25,8 @@ trials! {
         a_snapshot_of_a_diverged_copy_is_refused_and_rebuilt,
         a_snapshot_whose_history_a_copy_continues_is_used,
         a_snapshot_that_cannot_be_written_leaves_no_partial_file,
+        a_snapshot_written_while_writes_go_on_is_used_and_caught_up,
+        serve_writes_its_snapshot_after_it_is_ready,
     ],
     postgres: [a_snapshot_of_a_copy_diverged_by_plain_sql_is_refused],
 }
@@ -352,4 +355,132 @@ async fn a_snapshot_that_cannot_be_written_leaves_no_partial_file(backend: &Back
         .filter(|name| name.ends_with(".partial"))
         .collect();
     assert!(partial.is_empty(), "left behind: {partial:?}");
+}
+
+/// The codes `registry` created for `list`.
+async fn assign(registry: &Registry, list: &[AssignRow]) -> Vec<vmap::code::VmapCode> {
+    registry
+        .assign_batch(list, AssignOptions::default())
+        .await
+        .expect("assign")
+        .iter()
+        .filter_map(|outcome| match outcome {
+            AssignOutcome::Created { code } => Some(*code),
+            _ => None,
+        })
+        .collect()
+}
+
+/// `serve`'s order: the registry is handed back first, and its snapshot written later while
+/// writes go on. The index then has points outside its tree (a list), a point taken out of
+/// it (a move) and a retirement; another list is written while the snapshot is.
+async fn a_snapshot_written_while_writes_go_on_is_used_and_caught_up(backend: &Backend) {
+    let db = seeded_db(backend, 3_000).await;
+    let path = db.dir.path().join("index.snapshot");
+    let store = Store::connect(&db.url).await.expect("connect");
+    let serving = Registry::load_deferring_snapshot(store, zones(), Some(&path))
+        .await
+        .expect("load");
+    assert!(!serving.status().from_snapshot);
+    assert!(
+        !path.exists(),
+        "written before the registry was handed back"
+    );
+    let created = assign(&serving, &list_at(LIST_CORNER, 5, 10, "Đường Trước Ảnh")).await;
+    assert_eq!(created.len(), 50);
+    let moved_to = LatLon {
+        lat: LIST_CORNER.lat + 0.004,
+        lon: LIST_CORNER.lon + 0.004,
+    };
+    serving
+        .update(
+            created[0],
+            AddressChange {
+                location: Some(moved_to),
+                ..AddressChange::default()
+            },
+        )
+        .await
+        .expect("move");
+    serving
+        .retire(created[1], None, false)
+        .await
+        .expect("retire");
+    // A move of a seeded address takes a point out of the tree itself.
+    let seeded = serving
+        .reverse(
+            LatLon {
+                lat: 21.0285,
+                lon: 105.8542,
+            },
+            ReverseQuery::new(1, 50_000.0).expect("valid query"),
+        )
+        .addresses[0]
+        .clone();
+    serving
+        .update(
+            seeded.code,
+            AddressChange {
+                location: Some(LatLon {
+                    lat: seeded.lat + 0.001,
+                    lon: seeded.lon,
+                }),
+                ..AddressChange::default()
+            },
+        )
+        .await
+        .expect("move a seeded address");
+    let corner_b = LatLon {
+        lat: LIST_CORNER.lat + 0.000_13,
+        lon: LIST_CORNER.lon + 0.000_17,
+    };
+    let during = list_at(corner_b, 5, 10, "Đường Trong Ảnh");
+    let ((), during_created) =
+        tokio::join!(serving.write_pending_snapshot(), assign(&serving, &during));
+    assert_eq!(during_created.len(), 50);
+    assert!(path.exists(), "no snapshot written");
+
+    let read = load(&db, Some(&path)).await;
+    assert!(read.status().from_snapshot, "the snapshot was not used");
+    assert_eq!(read.status().n_retired, 1);
+    assert_eq!(differing_list_answers(&serving, &read), 0);
+    assert_same_answers(&serving, &read);
+    assert_same_answers(&load(&db, None).await, &read);
+    // Due once: a second call writes nothing.
+    std::fs::remove_file(&path).expect("remove");
+    serving.write_pending_snapshot().await;
+    assert!(!path.exists(), "written twice");
+}
+
+/// `vmap serve` on a database without a snapshot is ready before its snapshot is written,
+/// and writes it afterwards; the next start reads it.
+async fn serve_writes_its_snapshot_after_it_is_ready(backend: &Backend) {
+    let db = seeded_db(backend, 2_000).await;
+    let path = db.dir.path().join("served.snapshot");
+    let snapshot = path.to_string_lossy().into_owned();
+    let env = [("VMAP_SNAPSHOT", snapshot.as_str())];
+    let server = Server::start_vmap_with("first", &db.url, db.dir.path(), &env).await;
+    let waited = Instant::now();
+    while !path.exists() {
+        assert!(
+            waited.elapsed() < Duration::from_secs(60),
+            "no snapshot written: {}",
+            server.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let log = server.log_text();
+    server.stop().await;
+    let line_of = |what: &dyn Fn(&str) -> bool| log.lines().position(what);
+    let ready = line_of(&|line| line.contains("cli::serve") && line.contains(" ready "))
+        .expect("ready logged");
+    let written = line_of(&|line| line.contains("snapshot written")).expect("written logged");
+    assert!(
+        ready < written,
+        "the snapshot was written before ready:\n{log}"
+    );
+    let again = Server::start_vmap_with("second", &db.url, db.dir.path(), &env).await;
+    let status = again.get("/v1/status").await.json();
+    assert_eq!(status["index_source"], "snapshot", "{status}");
+    again.stop().await;
 }
