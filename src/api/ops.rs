@@ -52,7 +52,13 @@ pub(super) fn router() -> Router<AppState> {
         readyz,
         super::metrics::metrics_text,
     ),
-    components(schemas(super::Problem, super::FieldError, super::admin::FormatParam)),
+    components(schemas(
+        super::Problem,
+        super::FieldError,
+        super::admin::FormatParam,
+        super::geojson::AnswerFormat,
+        super::reverse_batch::BatchFormat,
+    )),
     modifiers(&BearerSecurity, &Patterns),
     tags(
         (name = "reverse", description = "Coordinate → nearest codes"),

@@ -66,8 +66,8 @@ pub struct BatchReverseRequest {
     /// `code`, `postcode`, `lat`, `lon`, `distance_m` (`addresses` shows when one of these
     /// is named; `id` always shows when sent). Default: all. A part not shown is not
     /// computed. Also a query parameter, comma-separated.
-    #[schema(example = json!(["code", "distance_m", "zone"]))]
-    pub fields: Option<Vec<String>>,
+    #[schema(example = json!(["code", "distance_m", "zone"]), min_items = 1)]
+    pub fields: Option<Vec<FieldName>>,
 }
 
 /// How a batch answer gives each point's zone.
@@ -89,7 +89,38 @@ impl ZonesMode {
 }
 
 /// The media type of a batch answer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, utoipa::ToSchema)]
+/// A member `fields` may name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FieldName {
+    Query,
+    Zone,
+    GridCode,
+    Code,
+    Postcode,
+    Lat,
+    Lon,
+    DistanceM,
+}
+
+impl FieldName {
+    fn as_str(self) -> &'static str {
+        match self {
+            FieldName::Query => "query",
+            FieldName::Zone => "zone",
+            FieldName::GridCode => "grid_code",
+            FieldName::Code => "code",
+            FieldName::Postcode => "postcode",
+            FieldName::Lat => "lat",
+            FieldName::Lon => "lon",
+            FieldName::DistanceM => "distance_m",
+        }
+    }
+}
+
+/// The media type of a batch answer (`format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
 pub enum BatchFormat {
     Json,
     Geojson,
@@ -247,7 +278,7 @@ impl Shape {
         };
         let fields = match (params.text("fields"), &request.fields) {
             (Some(text), _) => Fields::parse(text.split(','))?,
-            (None, Some(names)) => Fields::parse(names.iter().map(String::as_str))?,
+            (None, Some(names)) => Fields::parse(names.iter().map(|name| name.as_str()))?,
             (None, None) => Fields::ALL,
         };
         let csv_safe = super::assign::parse_flag("csv_safe", params.text("csv_safe"))?;
@@ -436,9 +467,9 @@ impl ZoneList {
     path = "/v1/reverse",
     tag = "reverse",
     params(
-        ("format" = Option<String>, Query, description = "`json` (default), `geojson`, `ndjson` or `csv`; else the first of `application/json`, `application/geo+json`, `application/x-ndjson`, `text/csv` in `Accept`"),
+        ("format" = Option<BatchFormat>, Query, description = "`json` (default), `geojson`, `ndjson` or `csv`; else the first of `application/json`, `application/geo+json`, `application/x-ndjson`, `text/csv` in `Accept`"),
         ("zones" = Option<ZonesMode>, Query, description = "`inline` (default) or `by_postcode`; or in the body"),
-        ("fields" = Option<String>, Query, description = "Comma-separated members to show, of query, zone, grid_code, code, postcode, lat, lon, distance_m; or in the body", example = "code,distance_m,zone"),
+        ("fields" = Option<String>, Query, description = "Comma-separated members to show, of query, zone, grid_code, code, postcode, lat, lon, distance_m; or in the body", example = "code,distance_m,zone", pattern = r"^(query|zone|grid_code|code|postcode|lat|lon|distance_m)(,(query|zone|grid_code|code|postcode|lat|lon|distance_m))*$"),
         ("csv_safe" = Option<bool>, Query, description = "CSV: put a `'` before every cell that starts like a spreadsheet formula"),
     ),
     request_body(content = BatchReverseRequest, example = json!({"points": [{"lat": 21.0468, "lon": 105.8481, "id": "a"}, {"lat": 10.7769, "lon": 106.7009, "id": "b"}], "limit": 1})),
