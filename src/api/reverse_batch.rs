@@ -276,10 +276,16 @@ impl Shape {
             (None, Some(mode)) => mode,
             (None, None) => ZonesMode::Inline,
         };
-        let fields = match (params.text("fields"), &request.fields) {
-            (Some(text), _) => Fields::parse(text.split(','))?,
-            (None, Some(names)) => Fields::parse(names.iter().map(|name| name.as_str()))?,
-            (None, None) => Fields::ALL,
+        // The body's list is checked even when the query overrides it: a bad request is
+        // refused whichever part of it would have been used.
+        let body_fields = request
+            .fields
+            .as_ref()
+            .map(|names| Fields::parse(names.iter().map(|name| name.as_str())))
+            .transpose()?;
+        let fields = match params.text("fields") {
+            Some(text) => Fields::parse(text.split(','))?,
+            None => body_fields.unwrap_or(Fields::ALL),
         };
         let csv_safe = super::assign::parse_flag("csv_safe", params.text("csv_safe"))?;
         Ok(Shape {

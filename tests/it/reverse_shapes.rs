@@ -343,6 +343,14 @@ async fn bad_shapes_answer_422_naming_the_parameter(backend: &Backend) {
     let answer = post_json(&router, "/v1/reverse?zones=inline", body.to_string()).await;
     assert_eq!(answer.status, 200, "{}", answer.text());
     assert!(answer.json().get("zones").is_none());
+    // An empty list in the body is refused even when the query would override it.
+    let mut empty_fields = body.clone();
+    empty_fields["fields"] = json!([]);
+    assert_problem(
+        &post_json(&router, "/v1/reverse?fields=code", empty_fields.to_string()).await,
+        422,
+        Some("fields"),
+    );
     body["zones"] = json!("everything");
     assert_eq!(
         post_json(&router, "/v1/reverse", body.to_string())
