@@ -177,18 +177,19 @@ pub fn wants_geojson(
     });
     match format.transpose()? {
         Some(format) => Ok(format == AnswerFormat::Geojson),
-        None => Ok(headers
-            .get_all(header::ACCEPT)
-            .iter()
-            .filter_map(|value| value.to_str().ok())
-            .flat_map(|value| value.split(','))
-            .any(|media| {
-                media
-                    .split(';')
-                    .next()
-                    .is_some_and(|media| media.trim().eq_ignore_ascii_case(GEOJSON_MEDIA_TYPE))
-            })),
+        None => Ok(accepted_media_types(headers)
+            .any(|media| media.eq_ignore_ascii_case(GEOJSON_MEDIA_TYPE))),
     }
+}
+
+/// The media types `Accept` lists, in order, without their parameters (`;q=…`).
+pub fn accepted_media_types(headers: &axum::http::HeaderMap) -> impl Iterator<Item = &str> {
+    headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .filter_map(|media| media.split(';').next().map(str::trim))
 }
 
 /// `json` (the default) or `geojson`.

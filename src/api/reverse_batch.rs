@@ -21,12 +21,12 @@
 //! - With the defaults the bytes are those the endpoint always answered (a test holds it).
 
 use axum::extract::State;
-use axum::http::{HeaderMap, header};
+use axum::http::HeaderMap;
 use serde::Deserialize;
 use serde::ser::{SerializeMap, Serializer};
 
 use super::bodies::ZoneBody;
-use super::geojson::{FeatureType, GEOJSON_MEDIA_TYPE, PointGeometry};
+use super::geojson::{FeatureType, GEOJSON_MEDIA_TYPE, PointGeometry, accepted_media_types};
 use super::reverse::reverse_query;
 use super::{ApiJson, AppError, AppState, FieldError, Params, stream};
 use crate::point::LatLon;
@@ -152,18 +152,12 @@ impl BatchFormat {
                     )
                 });
         }
-        let accepted = headers
-            .get_all(header::ACCEPT)
-            .iter()
-            .filter_map(|value| value.to_str().ok())
-            .flat_map(|value| value.split(','))
-            .filter_map(|media| media.split(';').next().map(str::trim))
-            .find_map(|media| {
-                Self::NAMES
-                    .iter()
-                    .find(|(_, media_type, _)| media.eq_ignore_ascii_case(media_type))
-                    .map(|&(_, _, format)| format)
-            });
+        let accepted = accepted_media_types(headers).find_map(|media| {
+            Self::NAMES
+                .iter()
+                .find(|(_, media_type, _)| media.eq_ignore_ascii_case(media_type))
+                .map(|&(_, _, format)| format)
+        });
         Ok(accepted.unwrap_or(BatchFormat::Json))
     }
 }
@@ -668,7 +662,7 @@ mod tests {
             Some(BatchFormat::Json)
         );
         headers.insert(
-            header::ACCEPT,
+            axum::http::header::ACCEPT,
             axum::http::HeaderValue::from_static("text/html, text/csv;q=0.9"),
         );
         assert_eq!(
