@@ -21,7 +21,7 @@
 //! - **Vertex rules**: a ring is stored without its closing vertex (it repeats the first) and
 //!   without consecutive repeated vertices (the 2025 file has none). So the GeoJSON count of
 //!   2 745 073 vertices (closing ones included) is 2 739 699 stored + 5 374 rings.
-//! - **Lookup**: a grid of 1/32° cells, each a quadtree (`cells.rs`) down to cells that are
+//! - **Lookup**: a grid of 1/64° cells, each a quadtree (`cells.rs`) down to cells that are
 //!   wholly inside one ward (or none) or list at most a few edges, with a reference point per
 //!   cell whose inside/outside state is known; a query counts the crossings of the listed
 //!   edges with the segment from the reference point to itself. Hand-written because no
