@@ -234,9 +234,9 @@ pub(super) async fn lookup_many(
     let mut codes = request.codes.into_iter();
     let first = lookup_chunk(&registry, codes.by_ref().take(CODES_PER_CHUNK), geojson).await?;
     let shape = stream::StreamShape::geojson_if(geojson);
-    let (mut results, response) = stream::batch_stream(deadline, shape);
+    let (results, response) = stream::batch_stream(deadline, shape);
+    let mut results = results.holding(permit);
     tokio::spawn(async move {
-        let _permit = permit;
         let mut chunk = first;
         loop {
             if let Err(error) = results.send(&chunk).await {

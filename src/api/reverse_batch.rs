@@ -528,11 +528,11 @@ pub(super) async fn reverse_many(
     )?;
     let permit = state.batch_permit()?;
     let (results, response) = stream::batch_stream(deadline, shape.stream_shape());
+    let results = results.holding(permit);
     let runtime = tokio::runtime::Handle::current();
     let ids: Vec<Option<serde_json::Value>> =
         request.points.into_iter().map(|point| point.id).collect();
     tokio::task::spawn_blocking(move || {
-        let _permit = permit;
         answer_points(&registry, &points, &ids, query, shape, results, &runtime);
     });
     Ok(response)

@@ -109,6 +109,10 @@ pub(super) struct ResultsSender {
     opened: bool,
     results_sent: usize,
     complete: Arc<AtomicBool>,
+    /// The batch slot the answer holds ([`ResultsSender::holding`]): given back just before
+    /// the closing bytes go out, so that a client that has read the whole answer finds it
+    /// free for its next request; on any other end, when the sender is dropped.
+    permit: Option<tokio::sync::OwnedSemaphorePermit>,
 }
 
 /// A 200 `application/json` answer whose body is what the returned sender sends, to be
@@ -144,11 +148,18 @@ pub(super) fn batch_stream(deadline: Instant, shape: StreamShape) -> (ResultsSen
         opened: false,
         results_sent: 0,
         complete,
+        permit: None,
     };
     (sender, response)
 }
 
 impl ResultsSender {
+    /// The sender, holding `permit` until the answer is closed.
+    pub(super) fn holding(mut self, permit: tokio::sync::OwnedSemaphorePermit) -> ResultsSender {
+        self.permit = Some(permit);
+        self
+    }
+
     /// Sends `results` (each one serialized JSON value) as one chunk.
     pub(super) async fn send(&mut self, results: &[Vec<u8>]) -> Result<(), StreamError> {
         if results.is_empty() {
@@ -182,6 +193,7 @@ impl ResultsSender {
             chunk.extend_from_slice(members);
             chunk.push(b'}');
         }
+        drop(self.permit.take());
         self.send_chunk(chunk).await?;
         self.complete.store(true, Ordering::Release);
         Ok(())
@@ -206,7 +218,7 @@ impl ResultsSender {
 /// Answers `items` a chunk of `per_chunk` at a time, each chunk turned into its items'
 /// JSON by `work` (which runs it on the blocking pool). The first chunk is worked before
 /// the answer starts, so its failure is the request's; a later failure cuts the answer
-/// short (logged as `what`). `permit` is held until the answer ends.
+/// short (logged as `what`). `permit` is held until the answer is closed.
 pub(super) async fn answer_in_chunks<T, F, Fut>(
     deadline: Instant,
     permit: tokio::sync::OwnedSemaphorePermit,
@@ -229,9 +241,9 @@ where
         chunk
     };
     let first = work(next_chunk(&mut items)).await?;
-    let (mut results, response) = results_stream(deadline);
+    let (results, response) = results_stream(deadline);
+    let mut results = results.holding(permit);
     tokio::spawn(async move {
-        let _permit = permit;
         let mut chunk = first;
         loop {
             if let Err(error) = results.send(&chunk).await {
