@@ -96,11 +96,27 @@ pub fn trial_name(module_path: &str, test: &str) -> String {
     format!("{module}::{test}")
 }
 
-pub fn plain(name: String, test: fn()) -> Trial {
+/// A trial whose body runs timed: one that takes longer than `VMAP_TEST_SLOW_SECS` (20 s
+/// unless set) says so on stderr, so that a CI log shows where the suite's time goes.
+pub fn timed_trial(name: String, body: impl FnOnce() + Send + 'static) -> Trial {
+    let label = name.clone();
     Trial::test(name, move || {
-        test();
+        let started = std::time::Instant::now();
+        body();
+        let seconds = started.elapsed().as_secs_f64();
+        let slow_after = std::env::var("VMAP_TEST_SLOW_SECS")
+            .ok()
+            .and_then(|value| value.parse::<f64>().ok())
+            .unwrap_or(20.0);
+        if seconds >= slow_after {
+            eprintln!("slow trial: {label} took {seconds:.1} s");
+        }
         Ok(())
     })
+}
+
+pub fn plain(name: String, test: fn()) -> Trial {
+    timed_trial(name, test)
 }
 
 pub fn tokio<F, Fut>(name: String, test: F) -> Trial
@@ -108,10 +124,7 @@ where
     F: FnOnce() -> Fut + Send + 'static,
     Fut: Future<Output = ()>,
 {
-    Trial::test(name, move || {
-        block_on(test());
-        Ok(())
-    })
+    timed_trial(name, move || block_on(test()))
 }
 
 /// The SQLite and the PostgreSQL variant of one test.
@@ -120,9 +133,8 @@ where
     F: FnOnce(Backend) -> Fut + Send + Copy + 'static,
     Fut: Future<Output = ()>,
 {
-    let sqlite = Trial::test(format!("{name}::sqlite"), move || {
+    let sqlite = timed_trial(format!("{name}::sqlite"), move || {
         block_on(test(Backend::Sqlite));
-        Ok(())
     });
     [sqlite, postgres(name, test)]
 }
@@ -135,10 +147,9 @@ where
 {
     let name = format!("{name}::postgres");
     match PostgresGate::from_env() {
-        PostgresGate::Server(url) => Trial::test(name, move || {
-            block_on(test(Backend::Postgres(url)));
-            Ok(())
-        }),
+        PostgresGate::Server(url) => {
+            timed_trial(name, move || block_on(test(Backend::Postgres(url))))
+        }
         // Ignored, so that libtest counts it; run anyway (`--include-ignored`), it says why
         // it cannot.
         PostgresGate::Ignore | PostgresGate::Require => {

@@ -13,7 +13,7 @@ use libtest_mimic::Trial;
 use sqlx::Connection;
 
 use super::database::{Backend, TestDb, database_url};
-use super::harness::{block_on, on_ci};
+use super::harness::{block_on, on_ci, timed_trial};
 
 pub const PRIMARY_VARIABLE: &str = "VMAP_TEST_STANDBY_PRIMARY_URL";
 pub const STANDBY_VARIABLE: &str = "VMAP_TEST_STANDBY_URL";
@@ -62,10 +62,7 @@ where
     Fut: Future<Output = ()>,
 {
     match StandbyPair::from_env() {
-        Ok(Some(pair)) => Trial::test(name, move || {
-            block_on(test(pair));
-            Ok(())
-        }),
+        Ok(Some(pair)) => timed_trial(name, move || block_on(test(pair))),
         Ok(None) if !on_ci() => {
             Trial::test(name, || Err(missing_pair().into())).with_ignored_flag(true)
         }
