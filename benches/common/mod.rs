@@ -6,6 +6,11 @@
 
 use std::sync::Arc;
 
+// The allocator the `vmap` binary runs on (`src/main.rs`), so that a bench measures what
+// the service does rather than glibc's malloc.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use vmap::point::LatLon;
