@@ -98,6 +98,12 @@ pub(super) async fn serve(args: ServeArgs) -> Result<(), CliError> {
         ended = &mut server => return served(ended),
     };
     let status = registry.status();
+    let follow = args.follow_interval_ms > 0;
+    if follow {
+        // The registry was just read from the database: that counts as following it, so
+        // the follow age is exported from the first answer on, not from the first catch-up.
+        api::metrics::note_followed(0);
+    }
     state.set_registry(registry.clone());
     // The address parser folds every name of both maps once: built now, off the runtime,
     // rather than by the first /v1/parse or /v1/convert.
@@ -107,7 +113,6 @@ pub(super) async fn serve(args: ServeArgs) -> Result<(), CliError> {
             map.parser();
         }
     });
-    let follow = args.follow_interval_ms > 0;
     let interval = if follow {
         Duration::from_millis(args.follow_interval_ms)
     } else {
