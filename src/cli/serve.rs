@@ -97,6 +97,7 @@ pub(super) async fn serve(args: ServeArgs) -> Result<(), CliError> {
         // Stopped (or failed) before the registry was loaded.
         ended = &mut server => return served(ended),
     };
+    return_freed_memory();
     let status = registry.status();
     let follow = args.follow_interval_ms > 0;
     if follow {
@@ -240,4 +241,15 @@ pub(super) fn print_welcome(address: SocketAddr, n_active: u64, built_in: Durati
     eprintln!("  curl 'http://{address}/v1/reverse?lat=21.0285&lon=105.8542&limit=3'");
     eprintln!("  curl 'http://{address}/v1/zones?lat=10.7769&lon=106.7009'");
     eprintln!("The API is described at http://{address}/openapi.json; stop with Ctrl-C.");
+}
+
+/// Hands the memory freed while loading (read buffers, the snapshot's tree bytes) back to
+/// the system. mimalloc, the binary's allocator, gives freed pages back only as threads go
+/// on allocating, and the threads that loaded go idle: at 25 M from the snapshot that left
+/// 0.8 GB more resident than the registry holds (see the README's Performance section).
+#[allow(unsafe_code)]
+fn return_freed_memory() {
+    // SAFETY: `mi_collect` takes no pointer and has no precondition; it only releases
+    // memory that no allocation holds. Without mimalloc as the allocator it has nothing to do.
+    unsafe { libmimalloc_sys::mi_collect(true) };
 }
