@@ -202,7 +202,7 @@ fn geocode_one(registry: &Registry, input: GeocodeInput, settings: Settings) -> 
         );
     }
     let answer = registry.search(&line, settings.limit, None);
-    let body = super::search::SearchBody::new(registry, &answer);
+    let body = super::search::SearchBody::new(registry, answer);
     GeocodeItem {
         id: input.id,
         input: line,

@@ -172,10 +172,14 @@ async fn bench_geocode(args: BenchGeocodeArgs) -> Result<(), CliError> {
     let settings = GeocodeSettings {
         limit: args.limit,
         check: args.check,
+        autocomplete: args.autocomplete,
     };
     settings.validate()?;
     let registry = Arc::new(open_registry(&args.data).await?);
-    let queries = geocode::draw_queries(&registry, args.n_queries, args.seed).await?;
+    let mut queries = geocode::draw_queries(&registry, args.n_queries, args.seed).await?;
+    if settings.autocomplete {
+        geocode::typed_prefixes(&mut queries);
+    }
     let report = match &args.url {
         None => {
             let threads = args.threads.unwrap_or_else(cores);

@@ -165,7 +165,7 @@ pub struct BenchGeocodeArgs {
     #[command(flatten)]
     pub data: DataArgs,
     /// A running `vmap serve`, e.g. `http://127.0.0.1:8080`: send the queries as
-    /// GET /v1/search over `--concurrency` keep-alive connections instead of searching in
+    /// GET /v1/search (GET /v1/autocomplete with `--autocomplete`) over `--concurrency` keep-alive connections instead of searching in
     /// process.
     #[arg(long)]
     pub url: Option<String>,
@@ -184,6 +184,10 @@ pub struct BenchGeocodeArgs {
     /// and fail when top-1 is below 99 % or wrong-and-unambiguous above 0.1 %.
     #[arg(long)]
     pub check: bool,
+    /// Ask the autocomplete (GET /v1/autocomplete) with prefixes of the texts, as typed so
+    /// far (3 characters to the whole text, uniformly), instead of searching whole texts.
+    #[arg(long, conflicts_with = "check")]
+    pub autocomplete: bool,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,

@@ -87,8 +87,8 @@ pub fn place_key(alley: Option<&str>, house: Option<&str>) -> Option<String> {
 /// → 9, "12a" → 12.
 pub fn house_number_of(place: &str) -> Option<u32> {
     let last = place.rsplit('/').next()?;
-    let digits: String = last.chars().take_while(char::is_ascii_digit).collect();
-    digits.parse().ok()
+    let digits = last.bytes().take_while(u8::is_ascii_digit).count();
+    last[..digits].parse().ok()
 }
 
 /// The place's alley part (everything before the last "/"), "" when not in an alley.

@@ -18,7 +18,9 @@
 //!   key table and the zones' street lists (measured in the README).
 
 use std::cmp::Ordering;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
+
+use foldhash::HashMap;
 
 use super::text_index::KeyTable;
 use crate::parse::fold_words;

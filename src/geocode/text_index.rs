@@ -9,8 +9,9 @@
 //! kept for labels. Sorted vectors rather than a B-tree: they are a quarter of the memory,
 //! and an insert shifts at most one street's list.
 
-use std::collections::HashMap;
 use std::sync::Arc;
+
+use foldhash::HashMap;
 
 use super::keys::{place_key, street_key};
 use super::prefix::StreetPrefixes;
@@ -96,17 +97,19 @@ impl KeyTable {
     }
 }
 
-/// A place as Vietnam Post writes it: "9 Ngõ 30", "30/9" for a bare alley number.
-fn place_label(alley: Option<&str>, house: Option<&str>) -> String {
+/// A place as Vietnam Post writes it: "9 Ngõ 30", "30/9" for a bare alley number; written
+/// into `label` (cleared first), a buffer the caller keeps between addresses.
+fn write_place_label(label: &mut String, alley: Option<&str>, house: Option<&str>) {
     let alley = alley.map(str::trim).filter(|text| !text.is_empty());
     let house = house.map(str::trim).filter(|text| !text.is_empty());
+    label.clear();
     match (alley, house) {
         (Some(alley), Some(house)) if alley.starts_with(|c: char| c.is_ascii_digit()) => {
-            format!("{alley}/{house}")
+            label.extend([alley, "/", house]);
         }
-        (Some(alley), Some(house)) => format!("{house} {alley}"),
-        (Some(only), None) | (None, Some(only)) => only.to_owned(),
-        (None, None) => String::new(),
+        (Some(alley), Some(house)) => label.extend([house, " ", alley]),
+        (Some(only), None) | (None, Some(only)) => label.push_str(only),
+        (None, None) => {}
     }
 }
 
@@ -146,6 +149,13 @@ pub struct TextIndex {
     /// derived, not stored in the snapshot.
     pub prefixes: StreetPrefixes,
     len: usize,
+    /// The street filed last, by its label as given: rows come grouped by street (a list
+    /// is imported street by street, and the registry's rows keep that order), so most
+    /// find their street here without hashing the label. Ids are never reused, so it
+    /// cannot go stale.
+    last_street: Option<(Box<str>, u32)>,
+    /// The place label being looked up, kept between addresses.
+    place_label: String,
 }
 
 impl TextIndex {
@@ -164,18 +174,26 @@ impl TextIndex {
         };
         // A label seen before has its key already (the key is a function of the label):
         // folding it again was most of a start-up's time.
-        let street = match self.streets.id_of_label(street_text) {
-            Some(street) => street,
-            None => {
-                let Some(key) = street_key(street_text) else {
-                    return Filed::default();
+        let street = match &self.last_street {
+            Some((label, street)) if **label == *street_text => *street,
+            _ => {
+                let street = match self.streets.id_of_label(street_text) {
+                    Some(street) => street,
+                    None => {
+                        let Some(key) = street_key(street_text) else {
+                            return Filed::default();
+                        };
+                        let street = self.streets.intern(&key, street_text);
+                        self.prefixes.add_street(&self.streets, street);
+                        street
+                    }
                 };
-                let street = self.streets.intern(&key, street_text);
-                self.prefixes.add_street(&self.streets, street);
+                self.last_street = Some((street_text.into(), street));
                 street
             }
         };
-        let label = place_label(alley, house);
+        let mut label = std::mem::take(&mut self.place_label);
+        write_place_label(&mut label, alley, house);
         let place = match self.places.id_of_label(&label) {
             Some(place) => place,
             None => match place_key(alley, house) {
@@ -183,6 +201,7 @@ impl TextIndex {
                 None => 0,
             },
         };
+        self.place_label = label;
         self.file(zone, street, Posting { place, id });
         Filed { zone, street }
     }

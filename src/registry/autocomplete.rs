@@ -28,8 +28,9 @@
 //! - Retired addresses are never suggested; a street is suggested while it has an active
 //!   address in the zone.
 
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
+
+use foldhash::HashMap;
 
 use super::Registry;
 use super::memory::Memory;
@@ -73,6 +74,7 @@ enum What {
         zone: u32,
         street: u32,
         id: u32,
+        place: u32,
     },
     Street {
         zone: u32,
@@ -211,7 +213,7 @@ impl Registry {
                 .then(a.rank.tie.cmp(&b.rank.tie))
         });
         // A street found both with and without the house number typed is one suggestion.
-        let mut seen = std::collections::HashSet::new();
+        let mut seen = foldhash::HashSet::default();
         suggestions.retain(|(_, s)| seen.insert((s.kind, s.label.clone())));
         suggestions.truncate(limit.max(1));
         suggestions.into_iter().map(|(_, s)| s).collect()
@@ -230,7 +232,7 @@ impl Registry {
         let text = &memory.text;
         let prefixes = typed.street_prefixes();
         // (zone, street) → whether its whole name was typed, and when it was found.
-        let mut pairs: HashMap<(u32, u32), (bool, u32)> = HashMap::new();
+        let mut pairs: HashMap<(u32, u32), (bool, u32)> = HashMap::default();
         let mut add = |zone: u32, street: u32, whole: bool| {
             let found = pairs.len() as u32;
             if pairs.len() < MAX_PAIRS || pairs.contains_key(&(zone, street)) {
@@ -272,7 +274,7 @@ impl Registry {
                 }
             }
         }
-        let mut exact: HashMap<u32, bool> = HashMap::new();
+        let mut exact: HashMap<u32, bool> = HashMap::default();
         let mut streets: Vec<Candidate> = pairs
             .into_iter()
             .map(|((zone, street), (whole, found))| {
@@ -306,8 +308,13 @@ impl Registry {
                 .then(a.rank.distance.total_cmp(&b.rank.distance))
                 .then(street_order(text, a).cmp(&street_order(text, b)))
         };
-        streets.sort_by(order);
-        for street in streets.iter().take(MAX_STREETS_FOR_HOUSES) {
+        // Only the best few are looked at here (the order is total: no two pairs tie).
+        if streets.len() > MAX_STREETS_FOR_HOUSES {
+            streets.select_nth_unstable_by(MAX_STREETS_FOR_HOUSES, order);
+        }
+        let best = streets.len().min(MAX_STREETS_FOR_HOUSES);
+        streets[..best].sort_by(order);
+        for street in &streets[..best] {
             let What::Street { zone, street: id } = street.what else {
                 continue;
             };
@@ -330,6 +337,7 @@ impl Registry {
                         zone,
                         street: id,
                         id: posting.id,
+                        place: posting.place,
                     },
                     location: Some(record.location),
                 });
@@ -355,13 +363,9 @@ impl Registry {
                 zone: number,
                 street,
                 id,
+                place,
             } => {
                 let zone = zone_of(number);
-                let place = index
-                    .postings(number, street)
-                    .iter()
-                    .find(|posting| posting.id == id)
-                    .map_or(0, |posting| posting.place);
                 let label = self.label(
                     &[index.places.label(place), index.streets.label(street)],
                     zone,
@@ -482,13 +486,8 @@ fn distance(near: Option<LatLon>, at: Option<LatLon>) -> f64 {
 
 /// A street's middle active house (by place), where it is answered.
 fn middle_house(memory: &Memory, zone: u32, street: u32) -> Option<LatLon> {
-    let active: Vec<_> = memory
-        .text
-        .postings(zone, street)
-        .iter()
-        .filter(|posting| memory.is_active(posting.id))
-        .collect();
-    let middle = active.get(active.len() / 2)?;
+    let postings = memory.text.postings(zone, street);
+    let middle = super::search::middle_house(postings, |id| memory.is_active(id))?;
     memory.record(middle.id).map(|record| record.location)
 }
 

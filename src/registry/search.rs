@@ -26,11 +26,14 @@
 
 use std::collections::HashSet;
 
+use foldhash::HashSet as FastSet;
+
 use super::Registry;
 use super::memory::Memory;
 use crate::admin::{AdminMaps, LegacyDistrictId, LegacyProvinceId, ProvinceId, WardId};
 use crate::code::{PostalScheme, Postcode, VmapCode};
 use crate::geocode::keys::{alley_of, house_number_of, leading_line, place_key, street_key};
+use crate::geocode::text_index::Posting;
 use crate::geocode::units::mean;
 use crate::parse::{Reading, within_one_edit};
 use crate::point::{LatLon, haversine_m};
@@ -138,7 +141,7 @@ const MAX_PLACE_DIGITS: usize = 4;
 pub(super) enum Scope {
     Anywhere,
     /// Postal codes (zone numbers).
-    Numbers(HashSet<u32>),
+    Numbers(FastSet<u32>),
     Province {
         legacy: Option<LegacyProvinceId>,
         y2025: Option<ProvinceId>,
@@ -147,15 +150,15 @@ pub(super) enum Scope {
 
 impl Scope {
     pub(super) fn of(reading: &Reading, maps: &AdminMaps) -> Scope {
-        let mut numbers = HashSet::new();
-        let add_ward = |numbers: &mut HashSet<u32>, ward: WardId| {
+        let mut numbers = FastSet::default();
+        let add_ward = |numbers: &mut FastSet<u32>, ward: WardId| {
             let ward = maps.ward(ward);
             numbers.extend(ward.postcode.map(Postcode::value));
             for &source in &ward.sources {
                 numbers.extend(maps.legacy_ward(source).postcode.map(Postcode::value));
             }
         };
-        let add_legacy = |numbers: &mut HashSet<u32>, id| {
+        let add_legacy = |numbers: &mut FastSet<u32>, id| {
             let ward = maps.legacy_ward(id);
             numbers.extend(ward.postcode.map(Postcode::value));
             for &target in &ward.targets {
@@ -200,7 +203,7 @@ impl Scope {
         }
     }
 
-    pub(super) fn numbers(&self) -> Option<&HashSet<u32>> {
+    pub(super) fn numbers(&self) -> Option<&FastSet<u32>> {
         match self {
             Scope::Numbers(numbers) => Some(numbers),
             _ => None,
@@ -211,8 +214,8 @@ impl Scope {
 fn add_district(
     maps: &AdminMaps,
     district: LegacyDistrictId,
-    numbers: &mut HashSet<u32>,
-    add_legacy: impl Fn(&mut HashSet<u32>, crate::admin::LegacyWardId),
+    numbers: &mut FastSet<u32>,
+    add_legacy: impl Fn(&mut FastSet<u32>, crate::admin::LegacyWardId),
 ) {
     for &ward in &maps.legacy_district(district).wards {
         add_legacy(numbers, ward);
@@ -306,21 +309,34 @@ impl Registry {
             1.0
         };
         for key in keys {
-            let found: Vec<FoundStreet> = text
-                .streets
-                .find(key)
-                .iter()
-                .flat_map(|&street| {
-                    text.zones_of_street(street)
-                        .iter()
-                        .map(move |&zone| FoundStreet {
-                            zone,
-                            street,
-                            weight: scope_weight,
-                        })
-                })
-                .filter(|found| scope.allows(found.zone, &self.zones, maps))
-                .collect();
+            let mut found = Vec::new();
+            for &street in text.streets.find(key) {
+                let zones = text.zones_of_street(street);
+                let found_in = |zone| FoundStreet {
+                    zone,
+                    street,
+                    weight: scope_weight,
+                };
+                match scope.numbers() {
+                    // A ward's few numbers looked up among the street's zones, rather than
+                    // each of the street's zones (hundreds for a common name) in the scope.
+                    Some(numbers) if numbers.len() < zones.len() => {
+                        let mut inside: Vec<u32> = numbers
+                            .iter()
+                            .copied()
+                            .filter(|zone| zones.binary_search(zone).is_ok())
+                            .collect();
+                        inside.sort_unstable();
+                        found.extend(inside.into_iter().map(found_in));
+                    }
+                    _ => found.extend(
+                        zones
+                            .iter()
+                            .filter(|&&zone| scope.allows(zone, &self.zones, maps))
+                            .map(|&zone| found_in(zone)),
+                    ),
+                }
+            }
             if !found.is_empty() {
                 return found;
             }
@@ -412,7 +428,7 @@ impl Registry {
             for &place_id in wanted {
                 let first = postings.partition_point(|posting| posting.place < place_id);
                 for posting in postings[first..].iter().take_while(|p| p.place == place_id) {
-                    if let Some(result) = self.address_result(memory, posting.id, &found, weight) {
+                    if let Some(result) = self.address_result(memory, *posting, &found, weight) {
                         out.push(result);
                         at_address = true;
                     }
@@ -427,20 +443,15 @@ impl Registry {
     fn address_result(
         &self,
         memory: &Memory,
-        id: u32,
+        posting: Posting,
         found: &FoundStreet,
         weight: f64,
     ) -> Option<SearchResult> {
-        let record = memory.record(id).filter(|record| record.active)?;
+        let record = memory.record(posting.id).filter(|record| record.active)?;
         let code = VmapCode::unpack(record.code_key)?;
         let zone = Postcode::new(found.zone).and_then(|p| self.zones.by_postcode(p));
         let text = &memory.text;
-        let place = text
-            .postings(found.zone, found.street)
-            .iter()
-            .find(|posting| posting.id == id)
-            .map_or(0, |posting| posting.place);
-        let place_label = text.places.label(place);
+        let place_label = text.places.label(posting.place);
         let street_label = text.streets.label(found.street);
         let mut result = self.located(MatchLevel::Address, record.location, zone, weight);
         result.code = Some(code);
@@ -451,7 +462,7 @@ impl Registry {
     }
 
     /// The street, located at its registered house nearest in number to the one asked
-    /// for (the middle of its houses when none was asked for).
+    /// for (its middle house, [`middle_house`], when none was asked for).
     fn street_result(
         &self,
         memory: &Memory,
@@ -461,21 +472,20 @@ impl Registry {
     ) -> Option<SearchResult> {
         let (zone_number, street) = (found.zone, found.street);
         let text = &memory.text;
-        let active: Vec<_> = text
-            .postings(zone_number, street)
-            .iter()
-            .filter(|posting| memory.is_active(posting.id))
-            .collect();
+        let postings = text.postings(zone_number, street);
         let wanted_alley = place.map(alley_of).unwrap_or("");
-        let wanted_number = place.and_then(house_number_of);
-        let nearest = match wanted_number {
-            Some(number) => active.iter().min_by_key(|posting| {
-                let key = text.places.key(posting.place);
-                let other_alley = u32::from(alley_of(key) != wanted_alley);
-                let distance = house_number_of(key).map_or(u32::MAX, |n| n.abs_diff(number));
-                (other_alley, distance, posting.id)
-            }),
-            None => active.get(active.len() / 2),
+        let nearest = match place.and_then(house_number_of) {
+            Some(number) => nearest_house(
+                postings,
+                |place| {
+                    let key = text.places.key(place);
+                    let other_alley = u32::from(alley_of(key) != wanted_alley);
+                    let distance = house_number_of(key).map_or(u32::MAX, |n| n.abs_diff(number));
+                    (other_alley, distance)
+                },
+                |id| memory.is_active(id),
+            ),
+            None => middle_house(postings, |id| memory.is_active(id)),
         }?;
         let record = memory.record(nearest.id)?;
         let zone = Postcode::new(zone_number).and_then(|p| self.zones.by_postcode(p));
@@ -597,6 +607,50 @@ impl Registry {
     }
 }
 
+/// The active posting whose place is nearest `distance` (smallest first, then the lowest
+/// id). Postings come sorted by place, so a place's distance is read once for its run of
+/// houses, and a posting's activity (a read of its record, far in memory) is checked only
+/// when it would be the nearest so far: the whole street is otherwise scanned in its own
+/// short list.
+fn nearest_house(
+    postings: &[Posting],
+    distance: impl Fn(u32) -> (u32, u32),
+    is_active: impl Fn(u32) -> bool,
+) -> Option<&Posting> {
+    let mut best: Option<((u32, u32, u32), &Posting)> = None;
+    let mut current: Option<(u32, (u32, u32))> = None;
+    for posting in postings {
+        let (other_alley, number_distance) = match current {
+            Some((place, known)) if place == posting.place => known,
+            _ => {
+                let known = distance(posting.place);
+                current = Some((posting.place, known));
+                known
+            }
+        };
+        let key = (other_alley, number_distance, posting.id);
+        if best.is_none_or(|(best_key, _)| key < best_key) && is_active(posting.id) {
+            best = Some((key, posting));
+        }
+    }
+    best.map(|(_, posting)| posting)
+}
+
+/// A street's middle house: the active posting at the middle of its list (sorted by
+/// place), else the nearest active one after it, else before it. Not the middle of the
+/// active ones, which would read every house's record (far in memory) to count them: the
+/// two are the same while none of the street's houses is retired.
+pub(super) fn middle_house(
+    postings: &[Posting],
+    is_active: impl Fn(u32) -> bool,
+) -> Option<&Posting> {
+    let middle = postings.len() / 2;
+    postings[middle..]
+        .iter()
+        .chain(postings[..middle].iter().rev())
+        .find(|posting| is_active(posting.id))
+}
+
 /// Best first; one result per code (or per level and zone without a code).
 fn rank_results(results: &mut Vec<SearchResult>, near: Option<LatLon>) {
     let distance =
@@ -614,4 +668,58 @@ fn rank_results(results: &mut Vec<SearchResult>, near: Option<LatLon>) {
         Some(code) => seen.insert((MatchLevel::Address, code.pack(), String::new())),
         None => seen.insert((result.level, 0, result.label.clone())),
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Postings as a street holds them: sorted by (place, id), ids distinct.
+    fn street() -> impl Strategy<Value = (Vec<Posting>, Vec<bool>)> {
+        prop::collection::vec((0u32..12, any::<bool>()), 0..60).prop_map(|houses| {
+            let mut postings: Vec<Posting> = houses
+                .iter()
+                .enumerate()
+                .map(|(id, &(place, _))| Posting {
+                    place,
+                    id: id as u32,
+                })
+                .collect();
+            postings.sort();
+            (postings, houses.iter().map(|&(_, active)| active).collect())
+        })
+    }
+
+    proptest! {
+        /// The run-wise scan answers what a minimum over every active posting answers.
+        #[test]
+        fn nearest_house_is_the_least_active_posting((postings, active) in street(), wanted in 0u32..14) {
+            let distance = |place: u32| (u32::from(place.is_multiple_of(3)), place.abs_diff(wanted));
+            let is_active = |id: u32| active[id as usize];
+            let expected = postings
+                .iter()
+                .filter(|posting| is_active(posting.id))
+                .min_by_key(|posting| {
+                    let (other_alley, apart) = distance(posting.place);
+                    (other_alley, apart, posting.id)
+                });
+            prop_assert_eq!(nearest_house(&postings, distance, is_active), expected);
+        }
+
+        /// The middle house is active, and is the list's middle when every house is.
+        #[test]
+        fn middle_house_is_active_and_the_middle_when_all_are((postings, active) in street()) {
+            let found = middle_house(&postings, |id| active[id as usize]);
+            prop_assert_eq!(found.is_some(), postings.iter().any(|p| active[p.id as usize]));
+            if let Some(found) = found {
+                prop_assert!(active[found.id as usize]);
+            }
+            prop_assert_eq!(
+                middle_house(&postings, |_| true),
+                postings.get(postings.len() / 2)
+            );
+        }
+    }
 }

@@ -5,7 +5,7 @@
 //! known faults (see `data/README.md`). Of two rows with one number, the first owns it; a
 //! later one is kept (sharing the owner's reference) only when it lies within 0.2° of it.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 
 use serde::Deserialize;
 
@@ -46,7 +46,7 @@ pub(super) struct LegacyRows {
 pub(super) fn read(reader: impl std::io::Read) -> Result<LegacyRows, ZonesError> {
     let mut csv_reader = csv::Reader::from_reader(reader);
     let mut zones: Vec<Zone> = Vec::new();
-    let mut owner_by_postcode: HashMap<Postcode, ZoneId> = HashMap::new();
+    let mut owner_by_postcode: HashMap<Postcode, ZoneId> = HashMap::default();
     let mut skipped = Vec::new();
     for (row_idx, record) in csv_reader.deserialize::<ZoneRow>().enumerate() {
         let line = row_idx as u64 + 2;

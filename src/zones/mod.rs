@@ -36,7 +36,7 @@ mod map2025;
 mod tests;
 mod written;
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -245,7 +245,7 @@ impl ZoneTable {
             n_legacy: rows.zones.len(),
             zones: rows.zones,
             legacy_owner: rows.owner_by_postcode,
-            owner_2025: HashMap::new(),
+            owner_2025: HashMap::default(),
             boxes,
             centers,
             skipped: rows.skipped,

@@ -398,6 +398,51 @@ async fn geocode_bench_checks_in_process(backend: &Backend) {
     ])
     .await
     .assert_failure_saying("--limit must be 1–20");
+
+    // The autocomplete: prefixes asked once per run, not judged.
+    let run = run_vmap([
+        "bench",
+        "geocode",
+        "--database-url",
+        &db.url,
+        "--n-queries",
+        "200",
+        "--threads",
+        "2",
+        "--autocomplete",
+        "--json",
+    ])
+    .await
+    .assert_success();
+    let report = json_of(&run.stdout);
+    assert_eq!(report["endpoint"], "autocomplete", "{report:#}");
+    let prefixes = report["queries"].as_u64().expect("queries");
+    let runs = report["runs"].as_array().expect("runs");
+    let shape: Vec<(&str, u64)> = runs
+        .iter()
+        .map(|run| {
+            (
+                run["what"].as_str().expect("what"),
+                run["queries"].as_u64().expect("n"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        shape,
+        [("autocomplete", prefixes), ("autocomplete", prefixes)],
+        "{report:#}"
+    );
+    assert_eq!(report["answers"]["answers"], 0, "{report:#}");
+    run_vmap([
+        "bench",
+        "geocode",
+        "--database-url",
+        &db.url,
+        "--autocomplete",
+        "--check",
+    ])
+    .await
+    .assert_failure_saying("--check");
 }
 
 /// `vmap bench geocode --url --check` against a `vmap serve` child: GET /v1/search over
@@ -441,6 +486,37 @@ async fn geocode_bench_checks_over_http() {
         counted >= requests,
         "the warm-up's answers count too: {report:#}"
     );
+
+    // Prefixes to GET /v1/autocomplete, every one answered.
+    let run = run_vmap([
+        "bench",
+        "geocode",
+        "--url",
+        &url,
+        "--database-url",
+        &db.url,
+        "--n-queries",
+        "300",
+        "--concurrency",
+        "4",
+        "--warmup",
+        "100ms",
+        "--duration",
+        "1s",
+        "--autocomplete",
+        "--json",
+    ])
+    .await
+    .assert_success();
+    let report = json_of(&run.stdout);
+    assert_eq!(report["endpoint"], "autocomplete");
+    let load = &report["runs"][0];
+    assert_eq!(load["what"], "GET /v1/autocomplete");
+    assert!(
+        load["queries"].as_u64().expect("requests") > 0,
+        "{report:#}"
+    );
+    assert_eq!((&load["non_2xx"], &load["errors"]), (&0.into(), &0.into()));
 
     // A server that is gone: the command fails, saying so.
     server.stop().await;

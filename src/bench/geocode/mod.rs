@@ -8,6 +8,9 @@
 //! ([`http::run`]). The report gives queries/s and latency percentiles, the share of
 //! answers whose first result is at each level, overall and per style, and, with `--check`,
 //! the top-1 accuracy and the rate of wrong codes given as unambiguous ([`report`]).
+//! With `--autocomplete` each text is cut to a prefix ([`typed_prefixes`]) and sent to the
+//! autocomplete instead (`Registry::autocomplete`, `GET /v1/autocomplete`): its speed only,
+//! since a prefix names no one address to judge the answer by.
 //!
 //! Decisions:
 //! - `--check` means, in this mode, comparing every answer's first result with the address
@@ -19,6 +22,10 @@
 //!   the registry's data, not the search.
 //! - Each address is rendered once, in one style, so that the styles' shares follow the
 //!   draw and the per-style figures have about `n / 12` answers each.
+//! - An autocomplete prefix is as long as a text typed so far: from 3 characters (where
+//!   search boxes start asking) to the whole text, uniformly, since a box asks at every
+//!   keystroke. The short prefixes, which match the most streets, are as frequent as typing
+//!   makes them.
 //! - In process the one-thread run counts the answers (each query once; the search is
 //!   deterministic, so the all-cores run would count the same) and the counting is outside
 //!   the timed call.
@@ -78,18 +85,54 @@ pub struct GeocodeSettings {
     pub limit: usize,
     /// Count top-1 and wrong codes, and hold them to the targets.
     pub check: bool,
+    /// Ask the autocomplete with prefixes of the texts instead of searching them.
+    pub autocomplete: bool,
 }
 
 impl GeocodeSettings {
     pub fn validate(&self) -> Result<(), BenchError> {
-        if (1..=MAX_LIMIT).contains(&self.limit) {
-            Ok(())
-        } else {
-            Err(BenchError::Invalid(format!(
+        if !(1..=MAX_LIMIT).contains(&self.limit) {
+            return Err(BenchError::Invalid(format!(
                 "--limit must be 1–{MAX_LIMIT}, not {}",
                 self.limit
-            )))
+            )));
         }
+        if self.autocomplete && self.check {
+            return Err(BenchError::Invalid(
+                "--check judges whole texts' answers; a prefix (--autocomplete) names no one \
+                 address"
+                    .to_owned(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// What the queries ask: `search` or `autocomplete`.
+    pub fn endpoint(&self) -> &'static str {
+        if self.autocomplete {
+            "autocomplete"
+        } else {
+            "search"
+        }
+    }
+}
+
+/// Shortest prefix `--autocomplete` sends.
+pub const MIN_PREFIX_CHARS: usize = 3;
+
+/// Cuts every text to a prefix as typed so far: its length in characters drawn (seeded)
+/// uniformly from [`MIN_PREFIX_CHARS`] to the whole text.
+pub fn typed_prefixes(queries: &mut GeocodeQueries) {
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(queries.seed ^ 0x7e0f_1a5e);
+    for query in &mut queries.queries {
+        let chars = query.text.chars().count();
+        let keep = rng.random_range(MIN_PREFIX_CHARS.min(chars)..=chars);
+        let end = query
+            .text
+            .char_indices()
+            .nth(keep)
+            .map_or(query.text.len(), |(at, _)| at);
+        query.text.truncate(end);
     }
 }
 
@@ -202,9 +245,10 @@ fn timed_searches(
     registry: &Arc<Registry>,
     queries: &Arc<Vec<GeocodeQuery>>,
     threads: usize,
-    limit: usize,
+    settings: GeocodeSettings,
     counts: Option<&Arc<AnswerCounts>>,
 ) -> GeocodeRun {
+    let (limit, autocomplete) = (settings.limit, settings.autocomplete);
     let started = Instant::now();
     let handles: Vec<_> = (0..threads)
         .map(|thread_idx| {
@@ -213,6 +257,13 @@ fn timed_searches(
             std::thread::spawn(move || {
                 let mut histogram = new_histogram();
                 for query in queries.iter().skip(thread_idx).step_by(threads) {
+                    if autocomplete {
+                        let one = Instant::now();
+                        let suggestions = registry.autocomplete(&query.text, limit, None);
+                        record_latency(&mut histogram, one.elapsed());
+                        std::hint::black_box(suggestions);
+                        continue;
+                    }
                     let one = Instant::now();
                     let answer = registry.search(&query.text, limit, None);
                     record_latency(&mut histogram, one.elapsed());
@@ -241,7 +292,7 @@ fn timed_searches(
             let _ = total.add(&histogram);
         }
     }
-    run_figures("search", threads, &total, started.elapsed())
+    run_figures(settings.endpoint(), threads, &total, started.elapsed())
 }
 
 /// Searches the queries in process on one thread (counting the answers), then on
@@ -259,25 +310,16 @@ pub fn bench_in_process(
     // latency, so it is built before the clock starts.
     if let Some(first) = texts.first() {
         std::hint::black_box(registry.search(&first.text, settings.limit, None));
+        std::hint::black_box(registry.autocomplete(&first.text, settings.limit, None));
     }
-    let mut runs = vec![timed_searches(
-        &registry,
-        &texts,
-        1,
-        settings.limit,
-        Some(&counts),
-    )];
+    let counted = (!settings.autocomplete).then_some(&counts);
+    let mut runs = vec![timed_searches(&registry, &texts, 1, settings, counted)];
     if threads > 1 {
-        runs.push(timed_searches(
-            &registry,
-            &texts,
-            threads,
-            settings.limit,
-            None,
-        ));
+        runs.push(timed_searches(&registry, &texts, threads, settings, None));
     }
     let mut report = GeocodeReport {
         mode: "in_process".to_owned(),
+        endpoint: settings.endpoint().to_owned(),
         target: "in process".to_owned(),
         addresses: queries.addresses,
         seed: queries.seed,
@@ -293,4 +335,54 @@ pub fn bench_in_process(
     };
     report.judge();
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn queries(texts: &[&str]) -> GeocodeQueries {
+        let code = VmapCode::parse("111102R87PWR").expect("a code");
+        GeocodeQueries {
+            queries: texts
+                .iter()
+                .map(|text| GeocodeQuery {
+                    text: (*text).to_owned(),
+                    style: Style::ALL[0],
+                    code,
+                })
+                .collect(),
+            seed: 5,
+            addresses: 1,
+            drawn: texts.len(),
+            skipped: 0,
+        }
+    }
+
+    #[test]
+    fn typed_prefixes_are_prefixes_of_at_least_three_characters() {
+        let texts = [
+            "12 Phố Hàng Khay, Phường Giảng Võ, Thành phố Hà Nội",
+            "SỐ 8 NGÕ 578 ĐƯỜNG THÁI PHIÊN",
+            "Lê",
+        ];
+        let mut cut = queries(&texts.repeat(40));
+        typed_prefixes(&mut cut);
+        let mut lengths = std::collections::BTreeSet::new();
+        for (query, whole) in cut.queries.iter().zip(texts.iter().cycle()) {
+            assert!(
+                whole.starts_with(&query.text),
+                "{:?} of {whole:?}",
+                query.text
+            );
+            let chars = query.text.chars().count();
+            assert!(chars >= 3.min(whole.chars().count()), "{:?}", query.text);
+            lengths.insert(chars);
+        }
+        // Drawn, not one cut for all.
+        assert!(lengths.len() > 10, "{lengths:?}");
+        let mut again = queries(&texts.repeat(40));
+        typed_prefixes(&mut again);
+        assert_eq!(cut, again, "seeded");
+    }
 }

@@ -342,6 +342,8 @@ pub struct CheckVerdict {
 pub struct GeocodeReport {
     /// `in_process` or `http`.
     pub mode: String,
+    /// `search` or `autocomplete` (`--autocomplete`: prefixes, answers not judged).
+    pub endpoint: String,
     /// `in process`, or the server's URL.
     pub target: String,
     /// Active addresses of the registry the queries were drawn from.
@@ -543,6 +545,7 @@ mod tests {
         };
         let mut report = GeocodeReport {
             mode: "http".to_owned(),
+            endpoint: "search".to_owned(),
             target: "http://127.0.0.1:1".to_owned(),
             addresses: 100,
             seed: 1,

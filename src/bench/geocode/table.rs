@@ -16,10 +16,16 @@ pub fn render_geocode_table(report: &GeocodeReport) -> String {
         _ => ("µs", 1.0, 2),
     };
     let mut text = format!(
-        "geocode {}: {} queries rendered from {} drawn addresses ({} skipped: no street or \
+        "geocode {} {}: {} {} rendered from {} drawn addresses ({} skipped: no street or \
          house number), seed {}, limit {}; {} active addresses\n",
+        report.endpoint,
         report.target,
         report.queries,
+        if report.endpoint == "autocomplete" {
+            "prefixes of texts"
+        } else {
+            "queries"
+        },
         report.drawn,
         report.skipped,
         report.seed,
@@ -57,6 +63,10 @@ pub fn render_geocode_table(report: &GeocodeReport) -> String {
         }
     }
     let answers = &report.answers;
+    if answers.answers == 0 && report.endpoint == "autocomplete" {
+        // Prefixes name no one address: there is no level or accuracy to give.
+        return text;
+    }
     text.push_str(&format!(
         "first result's level, share of {} answers{}:\n{:<15} {:>8}",
         answers.answers,
