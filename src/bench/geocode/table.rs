@@ -37,7 +37,7 @@ pub fn render_geocode_table(report: &GeocodeReport) -> String {
     }
     let heads = ["p50", "p90", "p99", "p99.9", "max"].map(|head| format!("{head} {unit}"));
     text.push_str(&format!(
-        "{:<15} {:>7} {:>9} {:>10} {:>9} {:>9} {:>9} {:>9} {:>9} {:>7} {:>6}\n",
+        "{:<20} {:>7} {:>9} {:>10} {:>9} {:>9} {:>9} {:>9} {:>9} {:>7} {:>6}\n",
         "run",
         "workers",
         "queries",
@@ -54,7 +54,7 @@ pub fn render_geocode_table(report: &GeocodeReport) -> String {
         let [p50, p90, p99, p999, max] =
             [run.p50_us, run.p90_us, run.p99_us, run.p999_us, run.max_us].map(|us| us / scale);
         text.push_str(&format!(
-            "{:<15} {:>7} {:>9} {:>10.0} {p50:>9.decimals$} {p90:>9.decimals$} \
+            "{:<20} {:>7} {:>9} {:>10.0} {p50:>9.decimals$} {p90:>9.decimals$} \
              {p99:>9.decimals$} {p999:>9.decimals$} {max:>9.1} {:>7} {:>6}\n",
             run.what, run.workers, run.queries, run.queries_per_s, run.non_2xx, run.errors
         ));
