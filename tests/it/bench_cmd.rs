@@ -445,20 +445,16 @@ async fn geocode_bench_checks_in_process(backend: &Backend) {
     .assert_failure_saying("--check");
 }
 
-/// `vmap bench geocode --url --check` against a `vmap serve` child: GET /v1/search over
-/// keep-alive connections, every answer counted and checked. On SQLite only: over HTTP the
-/// backend is the server's business, and the in-process test covers both.
-async fn geocode_bench_checks_over_http() {
-    let db = seeded_db(&Backend::Sqlite, GEOCODE_SEEDED).await;
-    let server = Server::start_vmap_with("geocode-bench", &db.url, db.dir.path(), &[]).await;
-    let url = server.url();
+/// `vmap bench geocode --url` with `extra`, 4 connections for 1.5 s: its JSON report, after
+/// checking that it ran requests and none failed.
+async fn http_geocode_report(url: &str, db_url: &str, extra: &str) -> serde_json::Value {
     let run = run_vmap([
         "bench",
         "geocode",
         "--url",
-        &url,
+        url,
         "--database-url",
-        &db.url,
+        db_url,
         "--n-queries",
         "300",
         "--concurrency",
@@ -467,56 +463,46 @@ async fn geocode_bench_checks_over_http() {
         "200ms",
         "--duration",
         "1500ms",
-        "--check",
+        extra,
         "--json",
     ])
     .await
     .assert_success();
     let report = json_of(&run.stdout);
+    let load = &report["runs"][0];
+    assert_eq!(load["workers"], 4);
+    assert!(
+        load["queries"].as_u64().expect("requests") > 0,
+        "{report:#}"
+    );
+    assert_eq!((&load["non_2xx"], &load["errors"]), (&0.into(), &0.into()));
+    report
+}
+
+/// `vmap bench geocode --url --check` against a `vmap serve` child: GET /v1/search over
+/// keep-alive connections, every answer counted and checked. On SQLite only: over HTTP the
+/// backend is the server's business, and the in-process test covers both.
+async fn geocode_bench_checks_over_http() {
+    let db = seeded_db(&Backend::Sqlite, GEOCODE_SEEDED).await;
+    let server = Server::start_vmap_with("geocode-bench", &db.url, db.dir.path(), &[]).await;
+    let url = server.url();
+    let report = http_geocode_report(&url, &db.url, "--check").await;
     assert_eq!(report["mode"], "http");
     assert_eq!(report["target"], url.as_str());
     let load = &report["runs"][0];
     assert_eq!(load["what"], "GET /v1/search");
-    assert_eq!(load["workers"], 4);
     let requests = load["queries"].as_u64().expect("requests");
-    assert!(requests > 0, "{report:#}");
-    assert_eq!((&load["non_2xx"], &load["errors"]), (&0.into(), &0.into()));
     let counted = assert_geocode_figures_sane(&report);
     assert!(
         counted >= requests,
         "the warm-up's answers count too: {report:#}"
     );
 
-    // Prefixes to GET /v1/autocomplete, every one answered.
-    let run = run_vmap([
-        "bench",
-        "geocode",
-        "--url",
-        &url,
-        "--database-url",
-        &db.url,
-        "--n-queries",
-        "300",
-        "--concurrency",
-        "4",
-        "--warmup",
-        "100ms",
-        "--duration",
-        "1s",
-        "--autocomplete",
-        "--json",
-    ])
-    .await
-    .assert_success();
-    let report = json_of(&run.stdout);
+    // Prefixes to GET /v1/autocomplete, every one answered and none judged.
+    let report = http_geocode_report(&url, &db.url, "--autocomplete").await;
     assert_eq!(report["endpoint"], "autocomplete");
-    let load = &report["runs"][0];
-    assert_eq!(load["what"], "GET /v1/autocomplete");
-    assert!(
-        load["queries"].as_u64().expect("requests") > 0,
-        "{report:#}"
-    );
-    assert_eq!((&load["non_2xx"], &load["errors"]), (&0.into(), &0.into()));
+    assert_eq!(report["runs"][0]["what"], "GET /v1/autocomplete");
+    assert_eq!(report["answers"]["answers"], 0, "{report:#}");
 
     // A server that is gone: the command fails, saying so.
     server.stop().await;
