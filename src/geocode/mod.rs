@@ -4,6 +4,7 @@
 //! answers searches with it (`registry/search.rs`). For autocomplete: the text typed so
 //! far (`partial`) and every unit's name by prefix (`units`). No I/O.
 
+pub mod houses;
 pub mod keys;
 pub mod partial;
 pub mod prefix;

@@ -34,7 +34,8 @@ use foldhash::HashMap;
 
 use super::Registry;
 use super::memory::Memory;
-use super::search::{MatchLevel, Scope};
+use super::scope::Scope;
+use super::search::MatchLevel;
 use crate::admin::{AdminMaps, UnitId, WardId};
 use crate::code::{Postcode, VmapCode};
 use crate::geocode::partial::{Typed, UnitPrefix, is_exact_prefix};
@@ -487,7 +488,7 @@ fn distance(near: Option<LatLon>, at: Option<LatLon>) -> f64 {
 /// A street's middle active house (by place), where it is answered.
 fn middle_house(memory: &Memory, zone: u32, street: u32) -> Option<LatLon> {
     let postings = memory.text.postings(zone, street);
-    let middle = super::search::middle_house(postings, |id| memory.is_active(id))?;
+    let middle = crate::geocode::houses::middle_house(postings, |id| memory.is_active(id))?;
     memory.record(middle.id).map(|record| record.location)
 }
 

@@ -25,6 +25,7 @@ mod query;
 mod reads;
 mod records;
 mod sample;
+mod scope;
 mod search;
 mod snapshot;
 mod snapshot_rows;

@@ -7,9 +7,6 @@
 //! addresses. A result says how far it got (`MatchLevel`).
 //!
 //! Decisions:
-//! - A legacy ward's scope holds its own postal code and those of every 2025 ward it went
-//!   into, and a 2025 ward's its own and its legacy wards': an address is filed under the
-//!   zone of its code, and codes are minted in either table.
 //! - A code is never made from text: below `Address`, a result carries a location (the
 //!   street's house nearest in number, or the ward's reference point), never a code.
 //! - Confidence says how surely the text names the result, from the match alone: 1 for an
@@ -26,18 +23,18 @@
 
 use std::collections::HashSet;
 
-use foldhash::HashSet as FastSet;
-
 use super::Registry;
 use super::memory::Memory;
-use crate::admin::{AdminMaps, LegacyDistrictId, LegacyProvinceId, ProvinceId, WardId};
-use crate::code::{PostalScheme, Postcode, VmapCode};
+use super::scope::Scope;
+use crate::admin::{AdminMaps, WardId};
+use crate::code::{Postcode, VmapCode};
+use crate::geocode::houses::{middle_house, nearest_house};
 use crate::geocode::keys::{alley_of, house_number_of, leading_line, place_key, street_key};
 use crate::geocode::text_index::Posting;
 use crate::geocode::units::mean;
 use crate::parse::{Reading, within_one_edit};
 use crate::point::{LatLon, haversine_m};
-use crate::zones::{ZoneId, ZoneTable};
+use crate::zones::ZoneId;
 
 /// How far a result got.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -136,91 +133,6 @@ const UNUSED_NUMBER_WEIGHT: f64 = 0.8;
 /// Longest number taken for a left-out house or alley number; longer ones are postal codes,
 /// phone numbers.
 const MAX_PLACE_DIGITS: usize = 4;
-
-/// Where a reading allows results.
-pub(super) enum Scope {
-    Anywhere,
-    /// Postal codes (zone numbers).
-    Numbers(FastSet<u32>),
-    Province {
-        legacy: Option<LegacyProvinceId>,
-        y2025: Option<ProvinceId>,
-    },
-}
-
-impl Scope {
-    pub(super) fn of(reading: &Reading, maps: &AdminMaps) -> Scope {
-        let mut numbers = FastSet::default();
-        let add_ward = |numbers: &mut FastSet<u32>, ward: WardId| {
-            let ward = maps.ward(ward);
-            numbers.extend(ward.postcode.map(Postcode::value));
-            for &source in &ward.sources {
-                numbers.extend(maps.legacy_ward(source).postcode.map(Postcode::value));
-            }
-        };
-        let add_legacy = |numbers: &mut FastSet<u32>, id| {
-            let ward = maps.legacy_ward(id);
-            numbers.extend(ward.postcode.map(Postcode::value));
-            for &target in &ward.targets {
-                numbers.extend(maps.ward(target).postcode.map(Postcode::value));
-            }
-        };
-        if let Some(ward) = reading.legacy.ward {
-            add_legacy(&mut numbers, ward);
-        } else if let Some(ward) = reading.admin_2025.ward {
-            add_ward(&mut numbers, ward);
-        } else if let Some(district) = reading.legacy.district {
-            add_district(maps, district, &mut numbers, add_legacy);
-        } else if reading.legacy.province.is_some() || reading.admin_2025.province.is_some() {
-            return Scope::Province {
-                legacy: reading.legacy.province,
-                y2025: reading.admin_2025.province,
-            };
-        } else {
-            return Scope::Anywhere;
-        }
-        Scope::Numbers(numbers)
-    }
-
-    pub(super) fn allows(&self, zone_number: u32, zones: &ZoneTable, maps: &AdminMaps) -> bool {
-        match self {
-            Scope::Anywhere => true,
-            Scope::Numbers(numbers) => numbers.contains(&zone_number),
-            Scope::Province { legacy, y2025 } => {
-                let Some(zone_id) = Postcode::new(zone_number).and_then(|p| zones.by_postcode(p))
-                else {
-                    return false;
-                };
-                let zone = zones.get(zone_id);
-                match zone.scheme {
-                    PostalScheme::Y2025 => y2025
-                        .is_some_and(|province| maps.province(province).code == zone.province_code),
-                    PostalScheme::Legacy => legacy.is_some_and(|province| {
-                        maps.legacy_province(province).code == zone.province_code
-                    }),
-                }
-            }
-        }
-    }
-
-    pub(super) fn numbers(&self) -> Option<&FastSet<u32>> {
-        match self {
-            Scope::Numbers(numbers) => Some(numbers),
-            _ => None,
-        }
-    }
-}
-
-fn add_district(
-    maps: &AdminMaps,
-    district: LegacyDistrictId,
-    numbers: &mut FastSet<u32>,
-    add_legacy: impl Fn(&mut FastSet<u32>, crate::admin::LegacyWardId),
-) {
-    for &ward in &maps.legacy_district(district).wards {
-        add_legacy(numbers, ward);
-    }
-}
 
 impl Registry {
     /// The registered addresses (or, failing them, the street or the unit) the text names,
@@ -607,50 +519,6 @@ impl Registry {
     }
 }
 
-/// The active posting whose place is nearest `distance` (smallest first, then the lowest
-/// id). Postings come sorted by place, so a place's distance is read once for its run of
-/// houses, and a posting's activity (a read of its record, far in memory) is checked only
-/// when it would be the nearest so far: the whole street is otherwise scanned in its own
-/// short list.
-fn nearest_house(
-    postings: &[Posting],
-    distance: impl Fn(u32) -> (u32, u32),
-    is_active: impl Fn(u32) -> bool,
-) -> Option<&Posting> {
-    let mut best: Option<((u32, u32, u32), &Posting)> = None;
-    let mut current: Option<(u32, (u32, u32))> = None;
-    for posting in postings {
-        let (other_alley, number_distance) = match current {
-            Some((place, known)) if place == posting.place => known,
-            _ => {
-                let known = distance(posting.place);
-                current = Some((posting.place, known));
-                known
-            }
-        };
-        let key = (other_alley, number_distance, posting.id);
-        if best.is_none_or(|(best_key, _)| key < best_key) && is_active(posting.id) {
-            best = Some((key, posting));
-        }
-    }
-    best.map(|(_, posting)| posting)
-}
-
-/// A street's middle house: the active posting at the middle of its list (sorted by
-/// place), else the nearest active one after it, else before it. Not the middle of the
-/// active ones, which would read every house's record (far in memory) to count them: the
-/// two are the same while none of the street's houses is retired.
-pub(super) fn middle_house(
-    postings: &[Posting],
-    is_active: impl Fn(u32) -> bool,
-) -> Option<&Posting> {
-    let middle = postings.len() / 2;
-    postings[middle..]
-        .iter()
-        .chain(postings[..middle].iter().rev())
-        .find(|posting| is_active(posting.id))
-}
-
 /// Best first; one result per code (or per level and zone without a code).
 fn rank_results(results: &mut Vec<SearchResult>, near: Option<LatLon>) {
     let distance =
@@ -668,58 +536,4 @@ fn rank_results(results: &mut Vec<SearchResult>, near: Option<LatLon>) {
         Some(code) => seen.insert((MatchLevel::Address, code.pack(), String::new())),
         None => seen.insert((result.level, 0, result.label.clone())),
     });
-}
-
-#[cfg(test)]
-mod tests {
-    use proptest::prelude::*;
-
-    use super::*;
-
-    /// Postings as a street holds them: sorted by (place, id), ids distinct.
-    fn street() -> impl Strategy<Value = (Vec<Posting>, Vec<bool>)> {
-        prop::collection::vec((0u32..12, any::<bool>()), 0..60).prop_map(|houses| {
-            let mut postings: Vec<Posting> = houses
-                .iter()
-                .enumerate()
-                .map(|(id, &(place, _))| Posting {
-                    place,
-                    id: id as u32,
-                })
-                .collect();
-            postings.sort();
-            (postings, houses.iter().map(|&(_, active)| active).collect())
-        })
-    }
-
-    proptest! {
-        /// The run-wise scan answers what a minimum over every active posting answers.
-        #[test]
-        fn nearest_house_is_the_least_active_posting((postings, active) in street(), wanted in 0u32..14) {
-            let distance = |place: u32| (u32::from(place.is_multiple_of(3)), place.abs_diff(wanted));
-            let is_active = |id: u32| active[id as usize];
-            let expected = postings
-                .iter()
-                .filter(|posting| is_active(posting.id))
-                .min_by_key(|posting| {
-                    let (other_alley, apart) = distance(posting.place);
-                    (other_alley, apart, posting.id)
-                });
-            prop_assert_eq!(nearest_house(&postings, distance, is_active), expected);
-        }
-
-        /// The middle house is active, and is the list's middle when every house is.
-        #[test]
-        fn middle_house_is_active_and_the_middle_when_all_are((postings, active) in street()) {
-            let found = middle_house(&postings, |id| active[id as usize]);
-            prop_assert_eq!(found.is_some(), postings.iter().any(|p| active[p.id as usize]));
-            if let Some(found) = found {
-                prop_assert!(active[found.id as usize]);
-            }
-            prop_assert_eq!(
-                middle_house(&postings, |_| true),
-                postings.get(postings.len() / 2)
-            );
-        }
-    }
 }

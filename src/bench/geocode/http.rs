@@ -103,18 +103,18 @@ impl Requester for SearchRequester {
             Err(message) => return Outcome::Failed(message),
         };
         match self.connection.exchange(request).await {
-            Ok((status, _body)) if status.is_success() && self.counts.is_none() => {
-                Outcome::Answered { points: 1 }
-            }
-            Ok((status, body)) if status.is_success() => match parse_answer(&body) {
-                Ok(top) => {
-                    if let Some(counts) = &self.counts {
+            Ok((status, body)) if status.is_success() => {
+                let Some(counts) = &self.counts else {
+                    return Outcome::Answered { points: 1 };
+                };
+                match parse_answer(&body) {
+                    Ok(top) => {
                         counts.record(query.style, query.code, &top);
+                        Outcome::Answered { points: 1 }
                     }
-                    Outcome::Answered { points: 1 }
+                    Err(message) => Outcome::Failed(message),
                 }
-                Err(message) => Outcome::Failed(message),
-            },
+            }
             Ok((status, _body)) => Outcome::Status(status.as_u16()),
             Err(message) => Outcome::Failed(message),
         }
