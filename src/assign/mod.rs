@@ -200,26 +200,88 @@ fn row_outcome(outcome: AssignOutcome) -> RowOutcome {
     }
 }
 
-/// The 2025 columns of a decided row: the ward whose boundary holds its point, and a
-/// warning when the row's own ward, district or province text says otherwise.
-fn add_place_2025(
+/// A row's 2025 columns: the ward whose boundary holds its point, its postcode and
+/// province, and whether the row's own ward, district or province text says otherwise.
+#[derive(Debug, Clone)]
+struct Columns2025 {
+    postcode: Option<String>,
+    ward: String,
+    province: String,
+    mismatch: bool,
+}
+
+fn columns_2025(
     registry: &Registry,
     location: LatLon,
-    fields: &RowFields,
-    outcome: &mut RowOutcome,
-) {
-    let written = WrittenUnits {
+    written: WrittenUnits<'_>,
+) -> Option<Columns2025> {
+    let place = registry.zones().place_2025(location, written)?;
+    Some(Columns2025 {
+        postcode: place.ward.postcode.map(|postcode| postcode.to_string()),
+        ward: place.ward.name.clone(),
+        province: place.province.name.clone(),
+        mismatch: place.mismatch,
+    })
+}
+
+fn written_units(fields: &RowFields) -> WrittenUnits<'_> {
+    WrittenUnits {
         ward: fields.ward.as_deref(),
         district: fields.district.as_deref(),
         province: fields.province.as_deref(),
+    }
+}
+
+/// A row's point and written units, owned, for [`columns_2025_of`].
+type PlacedRow = (LatLon, [Option<String>; 3]);
+
+fn columns_of_placed(
+    registry: &Registry,
+    (location, [ward, district, province]): &PlacedRow,
+) -> Option<Columns2025> {
+    let written = WrittenUnits {
+        ward: ward.as_deref(),
+        district: district.as_deref(),
+        province: province.as_deref(),
     };
-    let Some(place) = registry.zones().place_2025(location, written) else {
+    columns_2025(registry, *location, written)
+}
+
+fn add_columns_2025(outcome: &mut RowOutcome, columns: Option<Columns2025>) {
+    let Some(columns) = columns else {
         return;
     };
-    outcome.postcode_2025 = place.ward.postcode.map(|postcode| postcode.to_string());
-    outcome.ward_2025 = Some(place.ward.name.clone());
-    outcome.province_2025 = Some(place.province.name.clone());
-    outcome.warning = place.mismatch.then_some(RowWarning::ZoneMismatch);
+    outcome.postcode_2025 = columns.postcode;
+    outcome.ward_2025 = Some(columns.ward);
+    outcome.province_2025 = Some(columns.province);
+    outcome.warning = columns.mismatch.then_some(RowWarning::ZoneMismatch);
+}
+
+/// The 2025 columns of rows with a point, worked out on every core on the blocking pool.
+/// They need the row's point and text only, not its decision, so they are worked out
+/// while the registry decides and commits the batch (a commit leaves a core idle).
+async fn columns_2025_of(
+    registry: &Arc<Registry>,
+    rows: Vec<Option<PlacedRow>>,
+) -> Vec<Option<Columns2025>> {
+    use rayon::prelude::*;
+    let working = Arc::clone(registry);
+    let rows = Arc::new(rows);
+    let given = Arc::clone(&rows);
+    let worked = tokio::task::spawn_blocking(move || {
+        given
+            .par_iter()
+            .map(|row| columns_of_placed(&working, row.as_ref()?))
+            .collect::<Vec<_>>()
+    })
+    .await;
+    worked.unwrap_or_else(|error| {
+        // Never lose a row's columns: work them out here instead, one after the other.
+        tracing::error!(%error, "working out a batch's 2025 columns in parallel failed");
+        rows.iter()
+            .map(|row| columns_of_placed(registry, row.as_ref()?))
+            .collect()
+    })
 }
 
 /// Decides one batch: rows that fail validation (or come past `max_rows`) answer alone;
@@ -274,17 +336,36 @@ async fn decide_batch(
         // The found address's own 2025 ward, and a warning when the row's units say
         // otherwise; an unmatched row keeps what its best result named.
         if let (Some(location), Ok(fields)) = (outcome.location, &rows[position].fields) {
-            add_place_2025(registry, location, fields, &mut outcome);
+            add_columns_2025(
+                &mut outcome,
+                columns_2025(registry, location, written_units(fields)),
+            );
         }
         outcomes[position] = Some(outcome);
     }
-    let decided = registry.assign_batch(&valid, settings.options).await?;
-    for ((position, outcome), row) in valid_positions.into_iter().zip(decided).zip(&valid) {
+    // One per valid row, in order.
+    let placed: Vec<Option<PlacedRow>> = valid_positions
+        .iter()
+        .zip(&valid)
+        .map(|(&position, row)| {
+            let fields = rows[position].fields.as_ref().ok()?;
+            let written = [
+                fields.ward.clone(),
+                fields.district.clone(),
+                fields.province.clone(),
+            ];
+            Some((row.location, written))
+        })
+        .collect();
+    let (decided, columns) = tokio::join!(
+        registry.assign_batch(&valid, settings.options),
+        columns_2025_of(registry, placed)
+    );
+    for ((position, outcome), row_columns) in valid_positions.into_iter().zip(decided?).zip(columns)
+    {
         let mut outcome = row_outcome(outcome);
-        if outcome.status != RowStatus::Error
-            && let Ok(fields) = &rows[position].fields
-        {
-            add_place_2025(registry, row.location, fields, &mut outcome);
+        if outcome.status != RowStatus::Error {
+            add_columns_2025(&mut outcome, row_columns);
         }
         outcomes[position] = Some(outcome);
     }
