@@ -180,8 +180,8 @@ impl AppState {
         }))
     }
 
-    /// The state to change while it is being set up (copied if already shared, which the
-    /// builder methods never find it).
+    /// The state to change while it is being set up. Set-up comes before the state is
+    /// shared; were it shared, the change would go to a copy held by this handle only.
     fn setting_up(&mut self) -> &mut SharedState {
         Arc::make_mut(&mut self.0)
     }
