@@ -224,27 +224,31 @@ fn columns_2025(
     })
 }
 
-fn written_units(fields: &RowFields) -> WrittenUnits<'_> {
-    WrittenUnits {
-        ward: fields.ward.as_deref(),
-        district: fields.district.as_deref(),
-        province: fields.province.as_deref(),
-    }
+/// A row's written ward, district and province, owned: for work on the blocking pool.
+type Written = [Option<String>; 3];
+
+fn written_of(fields: &RowFields) -> Written {
+    [
+        fields.ward.clone(),
+        fields.district.clone(),
+        fields.province.clone(),
+    ]
 }
 
-/// A row's point and written units, owned, for [`columns_2025_of`].
-type PlacedRow = (LatLon, [Option<String>; 3]);
+/// A row's point and written units, for [`columns_2025_of`].
+type PlacedRow = (LatLon, Written);
 
-fn columns_of_placed(
+fn columns_of_written(
     registry: &Registry,
-    (location, [ward, district, province]): &PlacedRow,
+    location: LatLon,
+    [ward, district, province]: &Written,
 ) -> Option<Columns2025> {
     let written = WrittenUnits {
         ward: ward.as_deref(),
         district: district.as_deref(),
         province: province.as_deref(),
     };
-    columns_2025(registry, *location, written)
+    columns_2025(registry, location, written)
 }
 
 fn add_columns_2025(outcome: &mut RowOutcome, columns: Option<Columns2025>) {
@@ -271,7 +275,10 @@ async fn columns_2025_of(
     let worked = tokio::task::spawn_blocking(move || {
         given
             .par_iter()
-            .map(|row| columns_of_placed(&working, row.as_ref()?))
+            .map(|row| {
+                let (location, written) = row.as_ref()?;
+                columns_of_written(&working, *location, written)
+            })
             .collect::<Vec<_>>()
     })
     .await;
@@ -279,7 +286,10 @@ async fn columns_2025_of(
         // Never lose a row's columns: work them out here instead, one after the other.
         tracing::error!(%error, "working out a batch's 2025 columns in parallel failed");
         rows.iter()
-            .map(|row| columns_of_placed(registry, row.as_ref()?))
+            .map(|row| {
+                let (location, written) = row.as_ref()?;
+                columns_of_written(registry, *location, written)
+            })
             .collect()
     })
 }
@@ -323,24 +333,20 @@ async fn decide_batch(
                 valid_positions.push(position);
             }
             Ok(RowRequest::Text(text)) => {
-                texts.push(text);
+                let written = row
+                    .fields
+                    .as_ref()
+                    .map_or_else(|_| Default::default(), written_of);
+                texts.push((text, written));
                 text_positions.push(position);
             }
             Err(failed) => outcomes[position] = Some(failed),
         }
     }
-    for (position, mut outcome) in text_positions
+    for (position, outcome) in text_positions
         .into_iter()
         .zip(text::find_rows(registry, texts).await)
     {
-        // The found address's own 2025 ward, and a warning when the row's units say
-        // otherwise; an unmatched row keeps what its best result named.
-        if let (Some(location), Ok(fields)) = (outcome.location, &rows[position].fields) {
-            add_columns_2025(
-                &mut outcome,
-                columns_2025(registry, location, written_units(fields)),
-            );
-        }
         outcomes[position] = Some(outcome);
     }
     // One per valid row, in order.
@@ -349,12 +355,7 @@ async fn decide_batch(
         .zip(&valid)
         .map(|(&position, row)| {
             let fields = rows[position].fields.as_ref().ok()?;
-            let written = [
-                fields.ward.clone(),
-                fields.district.clone(),
-                fields.province.clone(),
-            ];
-            Some((row.location, written))
+            Some((row.location, written_of(fields)))
         })
         .collect();
     let (decided, columns) = tokio::join!(

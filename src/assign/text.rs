@@ -22,7 +22,7 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
-use super::{RowErrorCode, RowOutcome, RowStatus};
+use super::{RowErrorCode, RowOutcome, RowStatus, Written, add_columns_2025, columns_of_written};
 use crate::assign::format::RowFields;
 use crate::registry::{MatchLevel, Registry, SearchAnswer};
 
@@ -51,8 +51,13 @@ pub(super) fn row_text(fields: &RowFields) -> Option<String> {
     (!line.trim().is_empty()).then_some(line)
 }
 
-/// Searches every text and decides each row's outcome, in order.
-pub(super) async fn find_rows(registry: &Arc<Registry>, texts: Vec<String>) -> Vec<RowOutcome> {
+/// Searches every text and decides each row's outcome, in order. A row found somewhere
+/// gets the 2025 columns of that place, with a warning when its written units (`written`)
+/// say otherwise; an unmatched row keeps what its best result named.
+pub(super) async fn find_rows(
+    registry: &Arc<Registry>,
+    texts: Vec<(String, Written)>,
+) -> Vec<RowOutcome> {
     if texts.is_empty() {
         return Vec::new();
     }
@@ -61,7 +66,16 @@ pub(super) async fn find_rows(registry: &Arc<Registry>, texts: Vec<String>) -> V
     let decided = tokio::task::spawn_blocking(move || {
         texts
             .par_iter()
-            .map(|text| outcome(&searching, &searching.search(text, RESULTS, None)))
+            .map(|(text, written)| {
+                let mut found = outcome(&searching, &searching.search(text, RESULTS, None));
+                if let Some(location) = found.location {
+                    add_columns_2025(
+                        &mut found,
+                        columns_of_written(&searching, location, written),
+                    );
+                }
+                found
+            })
             .collect::<Vec<_>>()
     })
     .await;
