@@ -13,6 +13,7 @@
 //! breaking off: a CSV cut between rows, or a JSON array closed early, would read as a
 //! complete list. The rows read before an input fault are decided, so the count is exact.
 
+mod columns;
 pub mod format;
 mod outcome;
 mod text;
@@ -23,12 +24,11 @@ use std::time::{Duration, Instant};
 
 use crate::address::{self, AddressParts, InputError};
 use crate::code::CodeError;
-use crate::point::LatLon;
 use crate::progress::Progress;
 use crate::registry::{
     AssignFailure, AssignOptions, AssignOutcome, AssignRow, Registry, RegistryError,
 };
-use crate::zones::WrittenUnits;
+use columns::{PlacedRow, add_columns_2025, columns_2025_of, written_of};
 use format::{Format, FormatError, InputRow, ReadLimits, RowFields, RowWriter, WriterOptions};
 pub use outcome::{RowErrorCode, RowOutcome, RowStatus, RowWarning};
 
@@ -198,100 +198,6 @@ fn row_outcome(outcome: AssignOutcome) -> RowOutcome {
             RowOutcome::failed(RowErrorCode::from(&failure), failure.to_string())
         }
     }
-}
-
-/// A row's 2025 columns: the ward whose boundary holds its point, its postcode and
-/// province, and whether the row's own ward, district or province text says otherwise.
-#[derive(Debug, Clone)]
-struct Columns2025 {
-    postcode: Option<String>,
-    ward: String,
-    province: String,
-    mismatch: bool,
-}
-
-fn columns_2025(
-    registry: &Registry,
-    location: LatLon,
-    written: WrittenUnits<'_>,
-) -> Option<Columns2025> {
-    let place = registry.zones().place_2025(location, written)?;
-    Some(Columns2025 {
-        postcode: place.ward.postcode.map(|postcode| postcode.to_string()),
-        ward: place.ward.name.clone(),
-        province: place.province.name.clone(),
-        mismatch: place.mismatch,
-    })
-}
-
-/// A row's written ward, district and province, owned: for work on the blocking pool.
-type Written = [Option<String>; 3];
-
-fn written_of(fields: &RowFields) -> Written {
-    [
-        fields.ward.clone(),
-        fields.district.clone(),
-        fields.province.clone(),
-    ]
-}
-
-/// A row's point and written units, for [`columns_2025_of`].
-type PlacedRow = (LatLon, Written);
-
-fn columns_of_written(
-    registry: &Registry,
-    location: LatLon,
-    [ward, district, province]: &Written,
-) -> Option<Columns2025> {
-    let written = WrittenUnits {
-        ward: ward.as_deref(),
-        district: district.as_deref(),
-        province: province.as_deref(),
-    };
-    columns_2025(registry, location, written)
-}
-
-fn add_columns_2025(outcome: &mut RowOutcome, columns: Option<Columns2025>) {
-    let Some(columns) = columns else {
-        return;
-    };
-    outcome.postcode_2025 = columns.postcode;
-    outcome.ward_2025 = Some(columns.ward);
-    outcome.province_2025 = Some(columns.province);
-    outcome.warning = columns.mismatch.then_some(RowWarning::ZoneMismatch);
-}
-
-/// The 2025 columns of rows with a point, worked out on every core on the blocking pool.
-/// They need the row's point and text only, not its decision, so they are worked out
-/// while the registry decides and commits the batch (a commit leaves a core idle).
-async fn columns_2025_of(
-    registry: &Arc<Registry>,
-    rows: Vec<Option<PlacedRow>>,
-) -> Vec<Option<Columns2025>> {
-    use rayon::prelude::*;
-    let working = Arc::clone(registry);
-    let rows = Arc::new(rows);
-    let given = Arc::clone(&rows);
-    let worked = tokio::task::spawn_blocking(move || {
-        given
-            .par_iter()
-            .map(|row| {
-                let (location, written) = row.as_ref()?;
-                columns_of_written(&working, *location, written)
-            })
-            .collect::<Vec<_>>()
-    })
-    .await;
-    worked.unwrap_or_else(|error| {
-        // Never lose a row's columns: work them out here instead, one after the other.
-        tracing::error!(%error, "working out a batch's 2025 columns in parallel failed");
-        rows.iter()
-            .map(|row| {
-                let (location, written) = row.as_ref()?;
-                columns_of_written(registry, *location, written)
-            })
-            .collect()
-    })
 }
 
 /// Decides one batch: rows that fail validation (or come past `max_rows`) answer alone;

@@ -22,7 +22,8 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
-use super::{RowErrorCode, RowOutcome, RowStatus, Written, add_columns_2025, columns_of_written};
+use super::columns::{Written, add_columns_2025, columns_of_written};
+use super::{RowErrorCode, RowOutcome, RowStatus};
 use crate::assign::format::RowFields;
 use crate::registry::{MatchLevel, Registry, SearchAnswer};
 
